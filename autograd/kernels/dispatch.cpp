@@ -1,0 +1,135 @@
+// Picks the instruction set at start-up and fronts the SIMD kernels; splits large elementwise work and
+// reductions over the thread pool in fixed blocks, so results do not depend on the thread count.
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <xsimd/xsimd.hpp>
+
+#include "table.h"
+#include "thread_pool.h"
+
+namespace elbo::kernels {
+namespace {
+
+const Tables* pick(std::string_view name) {
+  const auto cpu = xsimd::available_architectures();
+  if (name == "avx512") return cpu.avx512f ? &tables_avx512() : nullptr;
+  if (name == "avx2") return (cpu.avx2 && cpu.fma3_avx2) ? &tables_avx2() : nullptr;
+  if (name == "sse2" || name == "portable") return &tables_sse2();
+  return nullptr;
+}
+
+const Tables* best() {
+  if (const char* env = std::getenv("ELBO_ARCH"))
+    if (const Tables* t = pick(env)) return t;
+  for (const char* n : {"avx512", "avx2"})
+    if (const Tables* t = pick(n)) return t;
+  return &tables_sse2();
+}
+
+const Tables*& active() {
+  static const Tables* t = best();
+  return t;
+}
+
+constexpr int64_t kBlock = 1 << 14;  // elements per parallel block (elementwise and sums)
+
+}  // namespace
+
+const Tables& current() { return *active(); }
+std::string_view arch_name() { return active()->name; }
+bool set_arch(std::string_view name) {
+  const Tables* t = pick(name);
+  if (t) active() = t;
+  return t != nullptr;
+}
+
+template <class T> void unary(Unary op, std::span<const T> x, std::span<T> y, T p0, T p1) {
+  const auto f = active()->get<T>().unary;
+  const int64_t n = int64_t(y.size());
+  if (n < 4 * kBlock) return f(op, x.data(), y.data(), n, p0, p1);
+  parallel_for((n + kBlock - 1) / kBlock, 1, [&](int64_t b, int64_t e) {
+    const int64_t lo = b * kBlock, hi = std::min(n, e * kBlock);
+    f(op, x.data() + lo, y.data() + lo, hi - lo, p0, p1);
+  });
+}
+
+template <class T> void binary(Binary op, std::span<const T> a, std::span<const T> b, std::span<T> y) {
+  const auto f = active()->get<T>().binary;
+  const int64_t n = int64_t(y.size()), na = int64_t(a.size()), nb = int64_t(b.size());
+  if (n < 4 * kBlock) return f(op, a.data(), na, b.data(), nb, y.data(), n);
+  parallel_for((n + kBlock - 1) / kBlock, 1, [&](int64_t bb, int64_t e) {
+    const int64_t lo = bb * kBlock, hi = std::min(n, e * kBlock);
+    f(op, na == 1 ? a.data() : a.data() + lo, na == 1 ? 1 : hi - lo, nb == 1 ? b.data() : b.data() + lo,
+      nb == 1 ? 1 : hi - lo, y.data() + lo, hi - lo);
+  });
+}
+
+// Block sums first (in parallel), then the block sums in order: the same answer for any thread count.
+template <class T> T sum(std::span<const T> x) {
+  const auto f = active()->get<T>().sum;
+  const int64_t n = int64_t(x.size());
+  if (n <= kBlock) return f(x.data(), n);
+  const int64_t nb = (n + kBlock - 1) / kBlock;
+  T partial_stack[64];
+  std::vector<T> partial_heap;
+  T* partial = partial_stack;
+  if (nb > 64) {
+    partial_heap.resize(size_t(nb));
+    partial = partial_heap.data();
+  }
+  parallel_for(nb, 4, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) partial[i] = f(x.data() + i * kBlock, std::min(kBlock, n - i * kBlock));
+  });
+  return f(partial, nb);
+}
+
+template <class T> void reduce_sum(const T* x, T* y, int64_t outer, int64_t r, int64_t inner) {
+  const auto& t = active()->get<T>();
+  if (inner == 1) {
+    parallel_for(outer, std::max<int64_t>(1, kBlock / std::max<int64_t>(r, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) y[o] = t.sum(x + o * r, r);
+    });
+    return;
+  }
+  parallel_for(outer, std::max<int64_t>(1, kBlock / std::max<int64_t>(r * inner, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e; ++o) {
+      T* yo = y + o * inner;
+      const T* xo = x + o * r * inner;
+      std::fill(yo, yo + inner, T(0));
+      for (int64_t k = 0; k < r; ++k) t.add_into(xo + k * inner, yo, inner);
+    }
+  });
+}
+
+template <class T>
+void reduce_max(const T* x, T* y, int64_t* idx, int64_t outer, int64_t r, int64_t inner, bool take_min) {
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      const T* xo = x + o * r * inner + i;
+      T best = xo[0];
+      int64_t arg = 0;
+      for (int64_t k = 1; k < r; ++k) {
+        const T v = xo[k * inner];
+        // NaN propagates, as in torch.max
+        if (best != best) break;
+        if (v != v || (take_min ? v < best : v > best)) best = v, arg = k;
+      }
+      y[o * inner + i] = best;
+      idx[o * inner + i] = arg;
+    }
+}
+
+#define ELBO_INSTANTIATE(T)                                                                        \
+  template void unary<T>(Unary, std::span<const T>, std::span<T>, T, T);                          \
+  template void binary<T>(Binary, std::span<const T>, std::span<const T>, std::span<T>);          \
+  template T sum<T>(std::span<const T>);                                                          \
+  template void reduce_sum<T>(const T*, T*, int64_t, int64_t, int64_t);                            \
+  template void reduce_max<T>(const T*, T*, int64_t*, int64_t, int64_t, int64_t, bool);
+ELBO_INSTANTIATE(float)
+ELBO_INSTANTIATE(double)
+#undef ELBO_INSTANTIATE
+
+}  // namespace elbo::kernels

@@ -1,0 +1,122 @@
+// Blocked GEMM driver (Goto/BLIS style): for each KC-deep slice, pack an NC-wide panel of op(B) and an
+// MC-tall block of op(A) into the micro-kernel's layouts, then sweep MR x NR tiles. Transposed operands
+// are handled by the packing, never materialized. Threads split C into column (or row) ranges aligned
+// to the tile size, so every element of C sees the same arithmetic for any thread count.
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+
+#include "table.h"
+#include "thread_pool.h"
+
+namespace elbo::kernels {
+
+const Tables& current();
+
+namespace {
+
+constexpr int64_t kKC = 256, kMC = 96, kNC = 1024;
+
+template <class T> struct PackBuffers {
+  struct Free { void operator()(T* p) const { std::free(p); } };
+  std::unique_ptr<T, Free> a, b;
+  size_t na = 0, nb = 0;
+  T* get(std::unique_ptr<T, Free>& p, size_t& cap, size_t n) {
+    if (n > cap) {
+      p.reset(static_cast<T*>(std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64)));
+      cap = n;
+    }
+    return p.get();
+  }
+};
+
+template <class T>
+void gemm_serial(const Table<T>& t, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                 int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  const int64_t MR = t.gemm_mr, NR = t.gemm_nr;
+  static thread_local PackBuffers<T> buf;
+  T* pa = buf.get(buf.a, buf.na, size_t(kMC + MR) * kKC);
+  T* pb = buf.get(buf.b, buf.nb, size_t(kNC + NR) * kKC);
+  for (int64_t jc = 0; jc < n; jc += kNC) {
+    const int64_t nc = std::min(kNC, n - jc);
+    for (int64_t pc = 0; pc < k; pc += kKC) {
+      const int64_t kc = std::min(kKC, k - pc);
+      const T beta_here = pc == 0 ? beta : T(1);
+      // pack op(B)[pc:pc+kc, jc:jc+nc] into NR-wide panels, zero-padded
+      for (int64_t jp = 0; jp < nc; jp += NR) {
+        T* dst = pb + jp * kc;
+        const int64_t w = std::min(NR, nc - jp);
+        for (int64_t p = 0; p < kc; ++p) {
+          T* d = dst + p * NR;
+          if (tb) {
+            for (int64_t j = 0; j < w; ++j) d[j] = b[(jc + jp + j) * ldb + pc + p];
+          } else {
+            const T* s = b + (pc + p) * ldb + jc + jp;
+            for (int64_t j = 0; j < w; ++j) d[j] = s[j];
+          }
+          for (int64_t j = w; j < NR; ++j) d[j] = T(0);
+        }
+      }
+      for (int64_t ic = 0; ic < m; ic += kMC) {
+        const int64_t mc = std::min(kMC, m - ic);
+        // pack op(A)[ic:ic+mc, pc:pc+kc] into MR-tall panels, zero-padded
+        for (int64_t ip = 0; ip < mc; ip += MR) {
+          T* dst = pa + ip * kc;
+          const int64_t h = std::min(MR, mc - ip);
+          for (int64_t p = 0; p < kc; ++p) {
+            T* d = dst + p * MR;
+            if (ta) {
+              const T* s = a + (pc + p) * lda + ic + ip;
+              for (int64_t i = 0; i < h; ++i) d[i] = s[i];
+            } else {
+              for (int64_t i = 0; i < h; ++i) d[i] = a[(ic + ip + i) * lda + pc + p];
+            }
+            for (int64_t i = h; i < MR; ++i) d[i] = T(0);
+          }
+        }
+        for (int64_t jp = 0; jp < nc; jp += NR)
+          for (int64_t ip = 0; ip < mc; ip += MR)
+            t.gemm_micro(kc, pa + ip * kc, pb + jp * kc, c + (ic + ip) * ldc + jc + jp, ldc, alpha, beta_here,
+                         std::min(MR, mc - ip), std::min(NR, nc - jp));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+template <class T>
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+          int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || alpha == T(0)) {
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+    return;
+  }
+  const Table<T>& t = current().get<T>();
+  const int64_t MR = t.gemm_mr, NR = t.gemm_nr;
+  const double flops = 2.0 * double(m) * double(n) * double(k);
+  const int threads = num_threads();
+  if (threads == 1 || flops < 4e6) return gemm_serial(t, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (n >= m) {  // split columns in whole NR panels
+    const int64_t panels = (n + NR - 1) / NR;
+    parallel_for(panels, 1, [&](int64_t p0, int64_t p1) {
+      const int64_t j0 = p0 * NR, j1 = std::min(n, p1 * NR);
+      gemm_serial(t, ta, tb, m, j1 - j0, k, alpha, a, lda, tb ? b + j0 * ldb : b + j0, ldb, beta, c + j0, ldc);
+    });
+  } else {  // split rows in whole MR panels
+    const int64_t panels = (m + MR - 1) / MR;
+    parallel_for(panels, 1, [&](int64_t p0, int64_t p1) {
+      const int64_t i0 = p0 * MR, i1 = std::min(m, p1 * MR);
+      gemm_serial(t, ta, tb, i1 - i0, n, k, alpha, ta ? a + i0 : a + i0 * lda, lda, b, ldb, beta, c + i0 * ldc, ldc);
+    });
+  }
+}
+
+template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
+                          int64_t, float, float*, int64_t);
+template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
+                           const double*, int64_t, double, double*, int64_t);
+
+}  // namespace elbo::kernels

@@ -1,0 +1,47 @@
+#pragma once
+// The kernel layer: plain loops over spans and sizes. Kernels never see Tensor, the tape or exceptions,
+// and never allocate. Each SIMD kernel is written once in simd.hpp, templated on the xsimd
+// architecture, compiled in one translation unit per instruction set (arch_*.cpp) and picked at run
+// time (dispatch.cpp) from what the CPU supports, so one binary runs on any x86-64. ref.h holds the
+// scalar twins the tests compare against. Threads live here too: large kernels split work over the
+// persistent pool (thread_pool.h) into fixed blocks, so results do not depend on the thread count.
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace elbo::kernels {
+
+// y[i] = f(x[i]; p0, p1). Parameters: elu alpha=p0, leaky_relu slope=p0, pow_scalar exponent=p0,
+// clamp [p0, p1], affine x*p0 + p1, relu_grad / sigmoid_grad etc. take no parameters.
+enum class Unary : int {
+  neg, exp, log, log1p, expm1, sqrt, abs, sigmoid, tanh, relu, softplus, log_sigmoid,
+  elu, leaky_relu, pow_scalar, clamp, affine, square, reciprocal, sign, step,
+  count
+};
+// y[i] = f(a[i], b[i]); a.size() and b.size() are each y.size() or 1 (a broadcast scalar).
+enum class Binary : int { add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, count };
+
+template <class T> void unary(Unary op, std::span<const T> x, std::span<T> y, T p0 = 0, T p1 = 0);
+template <class T> void binary(Binary op, std::span<const T> a, std::span<const T> b, std::span<T> y);
+
+// Sum of all elements, in fixed-size blocks (deterministic for a given size and instruction set).
+template <class T> T sum(std::span<const T> x);
+// x viewed as [outer, r, inner] -> y [outer, inner]: sum over r.
+template <class T> void reduce_sum(const T* x, T* y, int64_t outer, int64_t r, int64_t inner);
+// As reduce_sum with max (or min); idx receives the first position of the extreme along r.
+template <class T>
+void reduce_max(const T* x, T* y, int64_t* idx, int64_t outer, int64_t r, int64_t inner, bool take_min);
+
+// C = alpha * op(A) @ op(B) + beta * C, row-major; op(A) is [M, K], op(B) is [K, N].
+// trans_a: A is stored [K, M] (lda >= M); trans_b: B is stored [N, K] (ldb >= K). beta = 0 ignores C's
+// old contents (NaN included).
+template <class T>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+          const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+
+// Instruction set in use: "avx512", "avx2", "sse2". ELBO_ARCH=portable|sse2|avx2|avx512 in the
+// environment (read once) or set_arch() forces one; set_arch returns false if the CPU lacks it.
+std::string_view arch_name();
+bool set_arch(std::string_view name);
+
+}  // namespace elbo::kernels

@@ -1,0 +1,94 @@
+#include "ref.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace elbo::kernels::ref {
+
+template <class T> T unary_one(Unary op, T x, T p0, T p1) {
+  switch (op) {
+    case Unary::neg: return -x;
+    case Unary::exp: return std::exp(x);
+    case Unary::log: return std::log(x);
+    case Unary::log1p: return std::log1p(x);
+    case Unary::expm1: return std::expm1(x);
+    case Unary::sqrt: return std::sqrt(x);
+    case Unary::abs: return std::abs(x);
+    case Unary::sigmoid: return T(1) / (T(1) + std::exp(-x));
+    case Unary::tanh: return std::tanh(x);
+    case Unary::relu: return x > 0 ? x : T(0);
+    case Unary::softplus: return std::max(x, T(0)) + std::log1p(std::exp(-std::abs(x)));
+    case Unary::log_sigmoid: return std::min(x, T(0)) - std::log1p(std::exp(-std::abs(x)));
+    case Unary::elu: return x > 0 ? x : p0 * std::expm1(x);
+    case Unary::leaky_relu: return x > 0 ? x : p0 * x;
+    case Unary::pow_scalar: return std::pow(x, p0);
+    case Unary::clamp: return std::min(std::max(x, p0), p1);
+    case Unary::affine: return x * p0 + p1;
+    case Unary::square: return x * x;
+    case Unary::reciprocal: return T(1) / x;
+    case Unary::sign: return x > 0 ? T(1) : (x < 0 ? T(-1) : T(0));
+    case Unary::step: return x > 0 ? T(1) : T(0);
+    case Unary::count: break;
+  }
+  return x;
+}
+
+template <class T> T binary_one(Binary op, T a, T b) {
+  switch (op) {
+    case Binary::add: return a + b;
+    case Binary::sub: return a - b;
+    case Binary::mul: return a * b;
+    case Binary::div: return a / b;
+    case Binary::pow: return std::pow(a, b);
+    case Binary::maximum: return std::max(a, b);
+    case Binary::minimum: return std::min(a, b);
+    case Binary::eq: return T(a == b);
+    case Binary::ne: return T(a != b);
+    case Binary::lt: return T(a < b);
+    case Binary::le: return T(a <= b);
+    case Binary::gt: return T(a > b);
+    case Binary::ge: return T(a >= b);
+    case Binary::count: break;
+  }
+  return a;
+}
+
+template <class T> void unary(Unary op, std::span<const T> x, std::span<T> y, T p0, T p1) {
+  for (size_t i = 0; i < y.size(); ++i) y[i] = unary_one(op, x[i], p0, p1);
+}
+
+template <class T> void binary(Binary op, std::span<const T> a, std::span<const T> b, std::span<T> y) {
+  for (size_t i = 0; i < y.size(); ++i) y[i] = binary_one(op, a[a.size() == 1 ? 0 : i], b[b.size() == 1 ? 0 : i]);
+}
+
+template <class T> T sum(std::span<const T> x) {
+  long double s = 0;
+  for (T v : x) s += v;
+  return T(s);
+}
+
+template <class T>
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+          int64_t ldb, T beta, T* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      long double s = 0;
+      for (int64_t p = 0; p < k; ++p)
+        s += (long double)(ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
+      T& out = c[i * ldc + j];
+      out = T(alpha * s) + (beta == T(0) ? T(0) : beta * out);
+    }
+}
+
+#define ELBO_INSTANTIATE(T)                                                                        \
+  template T unary_one<T>(Unary, T, T, T);                                                         \
+  template T binary_one<T>(Binary, T, T);                                                          \
+  template void unary<T>(Unary, std::span<const T>, std::span<T>, T, T);                          \
+  template void binary<T>(Binary, std::span<const T>, std::span<const T>, std::span<T>);          \
+  template T sum<T>(std::span<const T>);                                                          \
+  template void gemm<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, int64_t, T, T*, \
+                        int64_t);
+ELBO_INSTANTIATE(float)
+ELBO_INSTANTIATE(double)
+
+}  // namespace elbo::kernels::ref

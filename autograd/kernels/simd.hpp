@@ -1,0 +1,128 @@
+#pragma once
+// SIMD kernels, written once and templated on the xsimd architecture. Included only by arch_*.cpp.
+// Each loop runs whole batches and finishes the tail by padding one batch in an aligned stack buffer, so
+// every element goes through the same vector code. NOTE: keep std containers and std::function out of
+// this file (see table.h).
+#include <xsimd/xsimd.hpp>
+
+#include "table.h"
+
+namespace elbo::kernels::simd {
+
+template <class B> B sigmoid(B x) { return B(1) / (B(1) + xsimd::exp(-x)); }
+// softplus(x) = max(x, 0) + log1p(exp(-|x|)): no overflow for large |x|
+template <class B> B softplus(B x) { return xsimd::max(x, B(0)) + xsimd::log1p(xsimd::exp(-xsimd::abs(x))); }
+
+template <class B, class T> B unary_one(Unary op, B x, T p0, T p1) {
+  switch (op) {
+    case Unary::neg: return -x;
+    case Unary::exp: return xsimd::exp(x);
+    case Unary::log: return xsimd::log(x);
+    case Unary::log1p: return xsimd::log1p(x);
+    case Unary::expm1: return xsimd::expm1(x);
+    case Unary::sqrt: return xsimd::sqrt(x);
+    case Unary::abs: return xsimd::abs(x);
+    case Unary::sigmoid: return sigmoid(x);
+    case Unary::tanh: return xsimd::tanh(x);
+    case Unary::relu: return xsimd::max(x, B(0));
+    case Unary::softplus: return softplus(x);
+    case Unary::log_sigmoid: return -softplus(-x);
+    case Unary::elu: return xsimd::select(x > B(0), x, B(p0) * xsimd::expm1(x));
+    case Unary::leaky_relu: return xsimd::select(x > B(0), x, B(p0) * x);
+    case Unary::pow_scalar: return xsimd::pow(x, B(p0));
+    case Unary::clamp: return xsimd::min(xsimd::max(x, B(p0)), B(p1));
+    case Unary::affine: return xsimd::fma(x, B(p0), B(p1));
+    case Unary::square: return x * x;
+    case Unary::reciprocal: return B(1) / x;
+    case Unary::sign: return xsimd::select(x > B(0), B(1), xsimd::select(x < B(0), B(-1), B(0)));
+    case Unary::step: return xsimd::select(x > B(0), B(1), B(0));
+    case Unary::count: break;
+  }
+  return x;
+}
+
+template <class Arch, class T> void unary(Unary op, const T* x, T* y, int64_t n, T p0, T p1) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr int64_t W = B::size;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) unary_one(op, B::load_unaligned(x + i), p0, p1).store_unaligned(y + i);
+  if (i < n) {
+    alignas(64) T buf[W] = {};
+    for (int64_t j = 0; j < n - i; ++j) buf[j] = x[i + j];
+    unary_one(op, B::load_aligned(buf), p0, p1).store_aligned(buf);
+    for (int64_t j = 0; j < n - i; ++j) y[i + j] = buf[j];
+  }
+}
+
+template <class B> B mask(typename B::batch_bool_type c) { return xsimd::select(c, B(1), B(0)); }
+
+template <class B> B binary_one(Binary op, B a, B b) {
+  switch (op) {
+    case Binary::add: return a + b;
+    case Binary::sub: return a - b;
+    case Binary::mul: return a * b;
+    case Binary::div: return a / b;
+    case Binary::pow: return xsimd::pow(a, b);
+    case Binary::maximum: return xsimd::max(a, b);
+    case Binary::minimum: return xsimd::min(a, b);
+    case Binary::eq: return mask<B>(a == b);
+    case Binary::ne: return mask<B>(a != b);
+    case Binary::lt: return mask<B>(a < b);
+    case Binary::le: return mask<B>(a <= b);
+    case Binary::gt: return mask<B>(a > b);
+    case Binary::ge: return mask<B>(a >= b);
+    case Binary::count: break;
+  }
+  return a;
+}
+
+template <class Arch, class T>
+void binary(Binary op, const T* a, int64_t na, const T* b, int64_t nb, T* y, int64_t n) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr int64_t W = B::size;
+  const bool va = na != 1 || n == 1, vb = nb != 1 || n == 1;
+  const B sa(a[0]), sb(b[0]);
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    const B x = va ? B::load_unaligned(a + i) : sa;
+    const B z = vb ? B::load_unaligned(b + i) : sb;
+    binary_one(op, x, z).store_unaligned(y + i);
+  }
+  if (i < n) {
+    alignas(64) T ba[W] = {}, bb[W] = {};
+    for (int64_t j = 0; j < n - i; ++j) {
+      ba[j] = va ? a[i + j] : a[0];
+      bb[j] = vb ? b[i + j] : b[0];
+    }
+    binary_one(op, B::load_aligned(ba), B::load_aligned(bb)).store_aligned(ba);
+    for (int64_t j = 0; j < n - i; ++j) y[i + j] = ba[j];
+  }
+}
+
+// Four independent accumulators, then one horizontal add: fixed order for a given n and arch.
+template <class Arch, class T> T sum(const T* x, int64_t n) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr int64_t W = B::size;
+  B s0(T(0)), s1(T(0)), s2(T(0)), s3(T(0));
+  int64_t i = 0;
+  for (; i + 4 * W <= n; i += 4 * W) {
+    s0 += B::load_unaligned(x + i);
+    s1 += B::load_unaligned(x + i + W);
+    s2 += B::load_unaligned(x + i + 2 * W);
+    s3 += B::load_unaligned(x + i + 3 * W);
+  }
+  for (; i + W <= n; i += W) s0 += B::load_unaligned(x + i);
+  T s = xsimd::hadd((s0 + s1) + (s2 + s3));
+  for (; i < n; ++i) s += x[i];
+  return s;
+}
+
+template <class Arch, class T> void add_into(const T* x, T* y, int64_t n) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr int64_t W = B::size;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) (B::load_unaligned(y + i) + B::load_unaligned(x + i)).store_unaligned(y + i);
+  for (; i < n; ++i) y[i] += x[i];
+}
+
+}  // namespace elbo::kernels::simd

@@ -1,0 +1,38 @@
+#pragma once
+// Internal: the function table one instruction set provides. Each arch_*.cpp fills one from simd.hpp;
+// dispatch.cpp picks one at start-up and splits large work over the thread pool. Arch translation units
+// contain only loops over pointers (no std containers or std::function), so no inline function compiled
+// with AVX-512 flags can leak into code that runs on a CPU without it.
+#include <cstdint>
+
+#include "kernels.h"
+
+namespace elbo::kernels {
+
+template <class T> struct Table {
+  void (*unary)(Unary op, const T* x, T* y, int64_t n, T p0, T p1);
+  // na, nb: 1 (broadcast scalar) or n
+  void (*binary)(Binary op, const T* a, int64_t na, const T* b, int64_t nb, T* y, int64_t n);
+  T (*sum)(const T* x, int64_t n);
+  void (*add_into)(const T* x, T* y, int64_t n);  // y += x
+  // GEMM micro-kernel: c[MR x NR] (row stride ldc) = alpha * sum_k pa[k*MR + i] * pb[k*NR + j]
+  // (+ beta * c); packed panels as produced by pack_a / pack_b.
+  int gemm_mr, gemm_nr;
+  void (*gemm_micro)(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
+                     int64_t nr);
+};
+
+struct Tables {
+  const char* name;
+  Table<float> f32;
+  Table<double> f64;
+  template <class T> const Table<T>& get() const {
+    if constexpr (sizeof(T) == 4) return f32; else return f64;
+  }
+};
+
+const Tables& tables_sse2();
+const Tables& tables_avx2();
+const Tables& tables_avx512();
+
+}  // namespace elbo::kernels

@@ -1,0 +1,34 @@
+#pragma once
+// A persistent thread pool for the kernel layer. The calling thread takes part; workers spin briefly
+// before sleeping, so back-to-back kernels do not pay a wake-up each. Work is split into contiguous
+// chunks with a minimum size (grain), so small ops stay on one thread. Not reentrant: a task that calls
+// parallel_for runs it serially.
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+namespace elbo::kernels {
+
+int num_threads();
+void set_num_threads(int n);  // n >= 1; default: ELBO_NUM_THREADS or the hardware thread count
+
+// A non-owning reference to a callable (no allocation).
+template <class Sig> class FunctionRef;
+template <class R, class... Args> class FunctionRef<R(Args...)> {
+ public:
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, FunctionRef>>>
+  FunctionRef(F&& f) : obj_((void*)&f), call_([](void* o, Args... a) -> R { return (*(std::remove_reference_t<F>*)o)(std::forward<Args>(a)...); }) {}
+  R operator()(Args... a) const { return call_(obj_, std::forward<Args>(a)...); }
+
+ private:
+  void* obj_;
+  R (*call_)(void*, Args...);
+};
+
+// Runs fn(task) for task in [0, ntasks) across the pool; returns when all are done.
+void parallel_tasks(int64_t ntasks, FunctionRef<void(int64_t)> fn);
+
+// Splits [0, n) into at most num_threads() chunks of at least `grain` items: fn(begin, end).
+void parallel_for(int64_t n, int64_t grain, FunctionRef<void(int64_t, int64_t)> fn);
+
+}  // namespace elbo::kernels

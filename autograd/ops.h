@@ -1,0 +1,118 @@
+#pragma once
+// Every differentiable op, in one catalog. Free functions, numpy broadcasting for binary ops, f32 and
+// f64 (mixed operands promote to f64); each returns a new contiguous tensor and records its backward
+// when an input requires grad. Forward and backward of each op sit together in ops/<family>.cpp.
+#include <vector>
+
+#include "random.h"
+#include "tape.h"
+#include "tensor.h"
+
+namespace elbo {
+
+// ---- elementwise binary (ops/binary.cpp) ----
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& a, const Tensor& b);    // a > 0 where b is not an integer
+Tensor pow(const Tensor& a, double exponent);
+Tensor maximum(const Tensor& a, const Tensor& b);  // gradient goes to the larger (a on ties)
+Tensor minimum(const Tensor& a, const Tensor& b);
+// comparisons: masks of 0/1 in the promoted dtype, never differentiable
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+// where(cond, a, b): a where cond != 0, else b; all three broadcast
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+Tensor operator-(const Tensor& a);
+
+// ---- elementwise unary (ops/unary.cpp) ----
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor log1p(const Tensor& x);
+Tensor expm1(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor square(const Tensor& x);
+Tensor abs(const Tensor& x);          // gradient sign(x), 0 at 0
+Tensor sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor relu(const Tensor& x);         // gradient 0 at 0, as torch
+Tensor softplus(const Tensor& x);     // log(1 + e^x), stable
+Tensor log_sigmoid(const Tensor& x);  // -softplus(-x), stable
+Tensor elu(const Tensor& x, double alpha = 1.0);
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
+Tensor clamp(const Tensor& x, double lo, double hi);  // gradient 1 inside [lo, hi], 0 outside
+Tensor sign(const Tensor& x);                         // not differentiable
+
+// ---- reductions (ops/reduce.cpp); dims may be negative ----
+Tensor sum(const Tensor& x);
+Tensor sum(const Tensor& x, const Shape& dims, bool keepdim = false);
+Tensor mean(const Tensor& x);
+Tensor mean(const Tensor& x, const Shape& dims, bool keepdim = false);
+Tensor max(const Tensor& x, int64_t dim, bool keepdim = false);  // values; gradient to the first argmax
+Tensor min(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);  // i64
+Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false);  // i64
+Tensor logsumexp(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor softmax(const Tensor& x, int64_t dim);
+Tensor log_softmax(const Tensor& x, int64_t dim);
+// Sums a broadcast gradient back to `shape` (the adjoint of broadcasting).
+Tensor sum_to(const Tensor& x, const Shape& shape);
+
+// ---- linear algebra (ops/matmul.cpp) ----
+// 1-D, 2-D or batched (..., n, k) @ (..., k, m) with broadcast batch dims, as torch.matmul.
+Tensor matmul(const Tensor& a, const Tensor& b);
+// x @ w^T + b, as torch.nn.functional.linear: x [..., in], w [out, in], b [out] or undefined.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = Tensor());
+
+// ---- shape (ops/shape.cpp) ----
+Tensor reshape(const Tensor& x, const Shape& shape);  // one dim may be -1
+Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = -1);
+Tensor unsqueeze(const Tensor& x, int64_t dim);
+Tensor squeeze(const Tensor& x, int64_t dim);
+Tensor expand(const Tensor& x, const Shape& shape);  // broadcast to shape (copies)
+Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1);
+Tensor permute(const Tensor& x, const Shape& dims);
+Tensor cat(const std::vector<Tensor>& xs, int64_t dim);
+Tensor stack(const std::vector<Tensor>& xs, int64_t dim);
+Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length);
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);        // index: i64, as torch.gather
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);  // index: 1-D i64
+Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype = DType::f32);
+
+// ---- losses (ops/loss.cpp) ----
+enum class Reduction { none, sum, mean };
+// Stable for any logit: max(x, 0) - x * t + log1p(exp(-|x|)), as torch.
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
+                                        Reduction reduction = Reduction::mean);
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+
+// ---- random (ops/creation.cpp); never differentiable ----
+Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::f32);
+Tensor rand(const Shape& shape, Generator& gen, DType dtype = DType::f32);  // uniform [0, 1)
+Tensor bernoulli(const Tensor& probs, Generator& gen);                         // 0/1, probs' dtype
+// Draws num_samples class indices per row of probs [..., K] (unnormalized weights >= 0). i64 result
+// [..., num_samples]. Without replacement needs num_samples <= K positive weights.
+Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement, Generator& gen);
+// One index per row from unnormalized log-probabilities [..., K] (Gumbel-max): i64 [...].
+Tensor categorical(const Tensor& logits, Generator& gen);
+
+}  // namespace elbo

@@ -1,0 +1,103 @@
+// Matrix products on the blocked GEMM. Backward uses the transposed-operand GEMM variants directly:
+// d(A B) = dC B^T for A and A^T dC for B, no transpose is materialized.
+#include "autograd/ops/common.h"
+
+namespace elbo {
+namespace {
+
+// op(a) @ op(b) over the last two dims; a and b have equal batch dims, or b is 2-D and shared.
+Tensor mm(const Tensor& a, bool ta, const Tensor& b, bool tb) {
+  const int64_t ad = a.dim(), bd = b.dim();
+  const int64_t m = a.shape()[size_t(ad - (ta ? 1 : 2))], k = a.shape()[size_t(ad - (ta ? 2 : 1))];
+  const int64_t n = b.shape()[size_t(bd - (tb ? 2 : 1))];
+  Shape out(a.shape().begin(), a.shape().end() - 2);
+  out.push_back(m);
+  out.push_back(n);
+  Tensor y = empty(out, a.dtype());
+  const int64_t batch = numel_of(Shape(a.shape().begin(), a.shape().end() - 2));
+  const bool shared_b = bd == 2;
+  with_float(a.dtype(), "matmul", [&](auto t) {
+    using T = decltype(t);
+    const T* pa = a.data<const T>();
+    const T* pb = b.data<const T>();
+    T* py = y.data<T>();
+    const int64_t lda = ta ? m : k, ldb = tb ? k : n;
+    for (int64_t i = 0; i < batch; ++i)
+      kernels::gemm<T>(ta, tb, m, n, k, T(1), pa + i * m * k, lda, pb + (shared_b ? 0 : i * k * n), ldb, T(0),
+                       py + i * m * n, n);
+  });
+  return y;
+}
+
+Shape batch_of(const Tensor& t) { return Shape(t.shape().begin(), t.shape().end() - 2); }
+
+}  // namespace
+
+Tensor matmul(const Tensor& a0, const Tensor& b0) {
+  ELBO_CHECK_SHAPE(a0.dim() >= 1 && b0.dim() >= 1, "matmul: both operands need at least 1 dim, got a{} @ b{}",
+                   a0.shape(), b0.shape());
+  const DType d = detail::promote("matmul", a0, b0);
+  Tensor a = a0.to(d), b = b0.to(d);
+  // 1-D operands: as torch, a vector is a row on the left and a column on the right.
+  if (a.dim() == 1 || b.dim() == 1) {
+    Tensor y = matmul(a.dim() == 1 ? unsqueeze(a, 0) : a, b.dim() == 1 ? unsqueeze(b, 1) : b);
+    if (b.dim() == 1) y = squeeze(y, -1);
+    if (a.dim() == 1) y = squeeze(y, a.dim() == 1 && b.dim() == 1 ? -1 : -2);
+    return y;
+  }
+  ELBO_CHECK_SHAPE(a.shape().back() == b.shape()[size_t(b.dim() - 2)],
+                   "matmul: inner dimensions differ: a{} @ b{} (elementwise is a * b)", a.shape(), b.shape());
+  if (b.dim() == 2 && a.dim() > 2) {  // fold a's batch into rows: one GEMM
+    Shape out = a.shape();
+    out.back() = b.shape()[1];
+    return reshape(matmul(reshape(a, {-1, a.shape().back()}), b), out);
+  }
+  if (a.dim() > 2 || b.dim() > 2) {
+    Shape batch = detail::broadcast_shapes("matmul", batch_of(a), batch_of(b));
+    Shape sa = batch, sb = batch;
+    sa.insert(sa.end(), a.shape().end() - 2, a.shape().end());
+    sb.insert(sb.end(), b.shape().end() - 2, b.shape().end());
+    a = a.shape() == sa ? a : expand(a, sa);
+    b = b.shape() == sb ? b : expand(b, sb);
+  }
+  Tensor y = mm(a, false, b, false);
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return record("matmul", y, {a, b}, [a = a.detach(), b = b.detach(), ga, gb](const Tensor& gy) {
+    return Grads{ga ? mm(gy, false, b, true) : Tensor(), gb ? mm(a, true, gy, false) : Tensor()};
+  });
+}
+
+Tensor linear(const Tensor& x0, const Tensor& w, const Tensor& b) {
+  ELBO_CHECK_SHAPE(w.dim() == 2, "linear: weight must be [out, in], got {}", w.shape());
+  ELBO_CHECK_SHAPE(x0.dim() >= 1 && x0.shape().back() == w.shape()[1],
+                   "linear: input {} does not end in in_features = {} (weight {})", x0.shape(), w.shape()[1], w.shape());
+  if (b.defined())
+    ELBO_CHECK_SHAPE(b.dim() == 1 && b.shape()[0] == w.shape()[0], "linear: bias {} does not match weight {}",
+                     b.shape(), w.shape());
+  ELBO_CHECK(x0.dtype() == w.dtype() && (!b.defined() || b.dtype() == w.dtype()),
+             "linear: input is {}, weight {}{}; convert the input with .to()", x0.dtype(), w.dtype(),
+             b.defined() ? fmt::format(", bias {}", b.dtype()) : "");
+  const Tensor x = x0.dim() == 2 ? x0 : reshape(x0, {-1, w.shape()[1]});
+  const int64_t rows = x.shape()[0], in = w.shape()[1], out = w.shape()[0];
+  Tensor y = empty({rows, out}, w.dtype());
+  with_float(w.dtype(), "linear", [&](auto t) {
+    using T = decltype(t);
+    T* py = y.data<T>();
+    if (b.defined())  // y = b, then y += x W^T in the same GEMM
+      for (int64_t r = 0; r < rows; ++r) std::copy(b.data<const T>(), b.data<const T>() + out, py + r * out);
+    kernels::gemm<T>(false, true, rows, out, in, T(1), x.data<const T>(), in, w.data<const T>(), in,
+                     b.defined() ? T(1) : T(0), py, out);
+  });
+  const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
+  Tensor r = record("linear", y, {x, w, b}, [x = x.detach(), w = w.detach(), gx, gw, gb](const Tensor& gy) {
+    // dx = gy W, dW = gy^T x, db = sum over rows of gy
+    return Grads{gx ? mm(gy, false, w, false) : Tensor(), gw ? mm(gy, true, x, false) : Tensor(),
+                 gb ? sum(gy, {0}) : Tensor()};
+  });
+  if (x0.dim() == 2) return r;
+  Shape s = x0.shape();
+  s.back() = out;
+  return reshape(r, s);
+}
+
+}  // namespace elbo

@@ -1,0 +1,182 @@
+// Reductions: sum/mean over dims, max/min over a dim, and the stable logsumexp; softmax and log_softmax
+// are composed from logsumexp and get their gradients for free.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "autograd/ops/common.h"
+
+namespace elbo {
+namespace detail {
+
+Split3 split_at(const Shape& s, int64_t dim) {
+  Split3 r{1, s.empty() ? 1 : s[size_t(dim)], 1};
+  for (int64_t i = 0; i < dim; ++i) r.outer *= s[size_t(i)];
+  for (size_t i = size_t(dim) + 1; i < s.size(); ++i) r.inner *= s[i];
+  return r;
+}
+
+Shape reduced_shape(const Shape& s, const Shape& dims, bool keepdim) {
+  Shape r;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool red = std::find(dims.begin(), dims.end(), int64_t(i)) != dims.end();
+    if (!red) r.push_back(s[i]);
+    else if (keepdim) r.push_back(1);
+  }
+  return r;
+}
+
+}  // namespace detail
+
+using detail::split_at;
+
+namespace {
+Shape wrap_dims(const char* op, const Shape& dims, int64_t ndim, const Shape& shape) {
+  Shape d;
+  for (int64_t x : dims) d.push_back(detail::wrap_dim(op, x, ndim));
+  std::sort(d.begin(), d.end());
+  ELBO_CHECK_SHAPE(std::adjacent_find(d.begin(), d.end()) == d.end(), "{}: dims {} repeat a dim (shape {})", op,
+                   dims, shape);
+  return d;
+}
+
+// Sums x over the sorted dims, keeping them as size 1; consecutive dims are reduced in one pass.
+Tensor sum_keep(const Tensor& x, const Shape& dims) {
+  Tensor cur = x;
+  Shape shape = x.shape();
+  for (size_t g = dims.size(); g > 0;) {
+    size_t first = g - 1;  // extend the group of consecutive dims downward
+    while (first > 0 && dims[first - 1] == dims[first] - 1) --first;
+    const int64_t lo = dims[first], hi = dims[g - 1];
+    int64_t outer = 1, r = 1, inner = 1;
+    for (int64_t i = 0; i < int64_t(shape.size()); ++i)
+      (i < lo ? outer : i <= hi ? r : inner) *= shape[size_t(i)];
+    for (int64_t i = lo; i <= hi; ++i) shape[size_t(i)] = 1;
+    Tensor next = empty(shape, x.dtype());
+    with_float(x.dtype(), "sum", [&](auto t) {
+      using T = decltype(t);
+      if (r == 0) std::fill(next.data<T>(), next.data<T>() + next.numel(), T(0));
+      else kernels::reduce_sum<T>(cur.data<const T>(), next.data<T>(), outer, r, inner);
+    });
+    cur = next;
+    g = first;
+  }
+  return cur;
+}
+}  // namespace
+
+Tensor sum(const Tensor& x) {
+  Tensor y = empty({}, x.dtype());
+  with_float(x.dtype(), "sum", [&](auto t) {
+    using T = decltype(t);
+    y.data<T>()[0] = kernels::sum<T>(detail::in<T>(x));
+  });
+  return record("sum", y, {x}, [s = x.shape()](const Tensor& gy) { return Grads{detail::broadcast_copy(gy, s)}; });
+}
+
+Tensor sum(const Tensor& x, const Shape& dims0, bool keepdim) {
+  const Shape dims = wrap_dims("sum", dims0, x.dim(), x.shape());
+  Tensor kept = sum_keep(x, dims);
+  Tensor y = keepdim ? kept : reshape(kept.detach(), detail::reduced_shape(x.shape(), dims, false));
+  const Shape keep_shape = kept.shape();
+  return record("sum", y, {x}, [s = x.shape(), keep_shape](const Tensor& gy) {
+    return Grads{detail::broadcast_copy(reshape(gy, keep_shape), s)};  // d sum / dx_i = 1
+  });
+}
+
+Tensor mean(const Tensor& x) { return sum(x) * (1.0 / double(x.numel())); }
+
+Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
+  Tensor s = sum(x, dims, keepdim);
+  const double n = double(x.numel()) / double(std::max<int64_t>(s.numel(), 1));
+  return s * (1.0 / n);
+}
+
+namespace {
+// Values and first indices of the max (or min) along dim, as [outer, inner] buffers.
+std::pair<Tensor, Tensor> extreme(const char* op, const Tensor& x, int64_t dim, bool take_min) {
+  dim = detail::wrap_dim(op, dim, x.dim());
+  const auto [outer, r, inner] = split_at(x.shape(), dim);
+  ELBO_CHECK_SHAPE(r > 0, "{}: cannot reduce over dim {} of size 0 (shape {})", op, dim, x.shape());
+  const Shape ks = detail::reduced_shape(x.shape(), {dim}, true);
+  Tensor v = empty(ks, x.dtype()), idx = empty(ks, DType::i64);
+  with_float(x.dtype(), op, [&](auto t) {
+    using T = decltype(t);
+    kernels::reduce_max<T>(x.data<const T>(), v.data<T>(), idx.data<int64_t>(), outer, r, inner, take_min);
+  });
+  return {v, idx};
+}
+
+Tensor max_min(const char* op, const Tensor& x, int64_t dim0, bool keepdim, bool take_min) {
+  auto [v, idx] = extreme(op, x, dim0, take_min);
+  const int64_t dim = detail::wrap_dim(op, dim0, x.dim());
+  Tensor y = keepdim ? v : reshape(v, detail::reduced_shape(x.shape(), {dim}, false));
+  return record(op, y, {x}, [idx, dim, s = x.shape()](const Tensor& gy) {
+    // the gradient flows to the selected element only
+    Tensor g = zeros(s, gy.dtype());
+    const auto [outer, r, inner] = split_at(s, dim);
+    const int64_t* ix = idx.data<const int64_t>();
+    with_float(gy.dtype(), "max", [&](auto t) {
+      using T = decltype(t);
+      const T* pg = gy.data<const T>();
+      T* px = g.data<T>();
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t i = 0; i < inner; ++i) px[(o * r + ix[o * inner + i]) * inner + i] = pg[o * inner + i];
+    });
+    return Grads{g};
+  });
+}
+}  // namespace
+
+Tensor max(const Tensor& x, int64_t dim, bool keepdim) { return max_min("max", x, dim, keepdim, false); }
+Tensor min(const Tensor& x, int64_t dim, bool keepdim) { return max_min("min", x, dim, keepdim, true); }
+
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
+  Tensor idx = extreme("argmax", x, dim, false).second;
+  return keepdim ? idx : reshape(idx, detail::reduced_shape(x.shape(), {detail::wrap_dim("argmax", dim, x.dim())}, false));
+}
+Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) {
+  Tensor idx = extreme("argmin", x, dim, true).second;
+  return keepdim ? idx : reshape(idx, detail::reduced_shape(x.shape(), {detail::wrap_dim("argmin", dim, x.dim())}, false));
+}
+
+// logsumexp(x) = m + log(sum(exp(x - m))) with m the max (0 where the max is infinite), so nothing
+// overflows; d/dx = exp(x - logsumexp(x)) = softmax(x).
+Tensor logsumexp(const Tensor& x, int64_t dim0, bool keepdim) {
+  const int64_t dim = detail::wrap_dim("logsumexp", dim0, x.dim());
+  Tensor lse;
+  {
+    NoGradGuard ng;
+    Tensor xd = x.detach();
+    Tensor m = extreme("logsumexp", xd, dim, false).first;
+    with_float(x.dtype(), "logsumexp", [&](auto t) {
+      using T = decltype(t);
+      T* pm = m.data<T>();
+      for (int64_t i = 0; i < m.numel(); ++i)
+        if (!std::isfinite(pm[i])) pm[i] = T(0);
+    });
+    lse = m + log(sum(exp(xd - m), {dim}, true));
+  }
+  Tensor y = keepdim ? lse : reshape(lse, detail::reduced_shape(x.shape(), {dim}, false));
+  return record("logsumexp", y, {x}, [x = x.detach(), lse](const Tensor& gy) {
+    return Grads{reshape(gy, lse.shape()) * exp(x - lse)};
+  });
+}
+
+Tensor log_softmax(const Tensor& x, int64_t dim) { return x - logsumexp(x, dim, true); }
+Tensor softmax(const Tensor& x, int64_t dim) { return exp(log_softmax(x, dim)); }
+
+Tensor sum_to(const Tensor& x, const Shape& shape) {
+  if (x.shape() == shape) return x;
+  const int64_t lead = x.dim() - int64_t(shape.size());
+  ELBO_CHECK_SHAPE(lead >= 0, "sum_to: cannot sum shape {} to the larger shape {}", x.shape(), shape);
+  Shape dims;
+  for (int64_t i = 0; i < x.dim(); ++i) {
+    if (i < lead) dims.push_back(i);
+    else if (shape[size_t(i - lead)] == 1 && x.shape()[size_t(i)] != 1) dims.push_back(i);
+    else ELBO_CHECK_SHAPE(shape[size_t(i - lead)] == x.shape()[size_t(i)], "sum_to: shape {} does not broadcast to {}", shape, x.shape());
+  }
+  return reshape(sum(x, dims, true), shape);
+}
+
+}  // namespace elbo

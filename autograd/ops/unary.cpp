@@ -1,0 +1,120 @@
+// Elementwise unary ops: one SIMD kernel forward, the derivative written under it.
+#include "autograd/ops/common.h"
+
+namespace elbo {
+namespace detail {
+Tensor unary_kernel(const char* op, const Tensor& x, kernels::Unary k, double p0, double p1) {
+  Tensor y = empty(x.shape(), x.dtype());
+  with_float(x.dtype(), op, [&](auto t) {
+    using T = decltype(t);
+    kernels::unary<T>(k, in<T>(x), out<T>(y), T(p0), T(p1));
+  });
+  return y;
+}
+}  // namespace detail
+
+using detail::unary_kernel;
+using kernels::Unary;
+
+Tensor neg(const Tensor& x) {
+  Tensor y = unary_kernel("neg", x, Unary::neg);
+  return record("neg", y, {x}, [](const Tensor& gy) { return Grads{neg(gy)}; });
+}
+
+Tensor exp(const Tensor& x) {
+  Tensor y = unary_kernel("exp", x, Unary::exp);
+  return record("exp", y, {x}, [y](const Tensor& gy) { return Grads{gy * y}; });  // d e^x = e^x
+}
+
+Tensor log(const Tensor& x) {
+  Tensor y = unary_kernel("log", x, Unary::log);
+  return record("log", y, {x}, [x = x.detach()](const Tensor& gy) { return Grads{gy / x}; });  // d log x = 1/x
+}
+
+Tensor log1p(const Tensor& x) {
+  Tensor y = unary_kernel("log1p", x, Unary::log1p);
+  return record("log1p", y, {x}, [x = x.detach()](const Tensor& gy) { return Grads{gy / (x + 1.0)}; });
+}
+
+Tensor expm1(const Tensor& x) {
+  Tensor y = unary_kernel("expm1", x, Unary::expm1);
+  return record("expm1", y, {x}, [y](const Tensor& gy) { return Grads{gy * (y + 1.0)}; });  // d = e^x
+}
+
+Tensor sqrt(const Tensor& x) {
+  Tensor y = unary_kernel("sqrt", x, Unary::sqrt);
+  return record("sqrt", y, {x}, [y](const Tensor& gy) { return Grads{gy / (2.0 * y)}; });  // 1/(2 sqrt x)
+}
+
+Tensor square(const Tensor& x) {
+  Tensor y = unary_kernel("square", x, Unary::square);
+  return record("square", y, {x}, [x = x.detach()](const Tensor& gy) { return Grads{gy * (2.0 * x)}; });
+}
+
+Tensor abs(const Tensor& x) {
+  Tensor y = unary_kernel("abs", x, Unary::abs);
+  return record("abs", y, {x}, [x = x.detach()](const Tensor& gy) {
+    return Grads{gy * unary_kernel("abs", x, Unary::sign)};  // sign(x), 0 at 0
+  });
+}
+
+Tensor sign(const Tensor& x) { return unary_kernel("sign", x.detach(), Unary::sign); }
+
+Tensor sigmoid(const Tensor& x) {
+  Tensor y = unary_kernel("sigmoid", x, Unary::sigmoid);
+  return record("sigmoid", y, {x}, [y](const Tensor& gy) { return Grads{gy * (y * (1.0 - y))}; });
+}
+
+Tensor tanh(const Tensor& x) {
+  Tensor y = unary_kernel("tanh", x, Unary::tanh);
+  return record("tanh", y, {x}, [y](const Tensor& gy) { return Grads{gy * (1.0 - y * y)}; });
+}
+
+Tensor relu(const Tensor& x) {
+  Tensor y = unary_kernel("relu", x, Unary::relu);
+  return record("relu", y, {x}, [y](const Tensor& gy) {
+    return Grads{gy * unary_kernel("relu", y, Unary::step)};  // 1 where x > 0 (y > 0), else 0
+  });
+}
+
+Tensor softplus(const Tensor& x) {
+  Tensor y = unary_kernel("softplus", x, Unary::softplus);
+  return record("softplus", y, {x}, [x = x.detach()](const Tensor& gy) {
+    return Grads{gy * unary_kernel("softplus", x, Unary::sigmoid)};  // d log(1+e^x) = sigmoid(x)
+  });
+}
+
+Tensor log_sigmoid(const Tensor& x) {
+  Tensor y = unary_kernel("log_sigmoid", x, Unary::log_sigmoid);
+  return record("log_sigmoid", y, {x}, [x = x.detach()](const Tensor& gy) {
+    return Grads{gy * unary_kernel("log_sigmoid", -x, Unary::sigmoid)};  // d log sigmoid(x) = sigmoid(-x)
+  });
+}
+
+Tensor elu(const Tensor& x, double alpha) {
+  Tensor y = unary_kernel("elu", x, Unary::elu, alpha);
+  return record("elu", y, {x}, [x = x.detach(), y, alpha](const Tensor& gy) {
+    // 1 for x > 0, alpha e^x = y + alpha otherwise
+    Tensor pos = unary_kernel("elu", x, Unary::step);
+    return Grads{gy * (pos + (1.0 - pos) * (y + alpha))};
+  });
+}
+
+Tensor leaky_relu(const Tensor& x, double slope) {
+  Tensor y = unary_kernel("leaky_relu", x, Unary::leaky_relu, slope);
+  return record("leaky_relu", y, {x}, [x = x.detach(), slope](const Tensor& gy) {
+    Tensor pos = unary_kernel("leaky_relu", x, Unary::step);
+    return Grads{gy * (pos * (1.0 - slope) + slope)};  // 1 for x > 0, slope otherwise
+  });
+}
+
+Tensor clamp(const Tensor& x, double lo, double hi) {
+  ELBO_CHECK_VALUE(!(lo > hi), "clamp: lower bound {} is above upper bound {}", lo, hi);
+  Tensor y = unary_kernel("clamp", x, Unary::clamp, lo, hi);
+  return record("clamp", y, {x}, [x = x.detach(), lo, hi](const Tensor& gy) {
+    Tensor inside = ge(x, full({}, lo, x.dtype())) * le(x, full({}, hi, x.dtype()));
+    return Grads{gy * inside};
+  });
+}
+
+}  // namespace elbo

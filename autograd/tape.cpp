@@ -1,0 +1,153 @@
+#include "autograd/tape.h"
+
+#include <algorithm>
+#include <atomic>
+
+#include "autograd/ops.h"
+
+namespace elbo {
+namespace {
+thread_local bool t_grad_enabled = true;
+std::atomic<uint64_t> g_seq{0};
+
+// Adds g into slot (out of place: slots may alias gradients other nodes still hold).
+void accumulate(Tensor& slot, const Tensor& g) {
+  if (!slot.defined()) slot = g;
+  else slot = slot + g;
+}
+}  // namespace
+
+bool grad_enabled() { return t_grad_enabled; }
+NoGradGuard::NoGradGuard() : prev_(t_grad_enabled) { t_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { t_grad_enabled = prev_; }
+
+Node::~Node() {
+  // Steal the inputs this node alone keeps alive and free them from a loop, not recursively.
+  std::vector<std::shared_ptr<Node>> stack;
+  auto steal = [&](Node& n) {
+    for (Edge& e : n.inputs)
+      if (e.node && e.node.use_count() == 1) stack.push_back(std::move(e.node));
+    n.inputs.clear();
+    n.backward = nullptr;
+  };
+  steal(*this);
+  while (!stack.empty()) {
+    std::shared_ptr<Node> n = std::move(stack.back());
+    stack.pop_back();
+    steal(*n);
+  }
+}
+
+bool needs_grad(std::initializer_list<Tensor> inputs) {
+  if (!t_grad_enabled) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+template <class Inputs> Tensor record_impl(const char* name, const Tensor& out, const Inputs& inputs, BackwardFn fn) {
+  if (!t_grad_enabled) return out;
+  bool any = false;
+  for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
+  if (!any) return out;
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  node->seq = g_seq.fetch_add(1, std::memory_order_relaxed);
+  node->inputs.reserve(inputs.size());
+  for (const Tensor& t : inputs) {
+    Edge e;
+    if (t.defined() && t.requires_grad()) {
+      TensorImpl* p = t.impl();
+      if (p->node) e.node = p->node;
+      else e.leaf = t.impl_ptr();
+      e.shape = p->shape;
+      e.dtype = p->dtype;
+    }
+    node->inputs.push_back(std::move(e));
+  }
+  node->backward = std::move(fn);
+  auto impl = std::make_shared<TensorImpl>(*out.impl());
+  impl->requires_grad = true;
+  impl->node = std::move(node);
+  return Tensor(std::move(impl));
+}
+
+Tensor record(const char* name, const Tensor& out, std::initializer_list<Tensor> inputs, BackwardFn fn) {
+  return record_impl(name, out, inputs, std::move(fn));
+}
+Tensor record(const char* name, const Tensor& out, const std::vector<Tensor>& inputs, BackwardFn fn) {
+  return record_impl(name, out, inputs, std::move(fn));
+}
+
+namespace {
+// All gradients pass through here: shape and dtype must match what the input had in forward.
+Tensor checked(const Node& n, size_t i, const Edge& e, const Tensor& g) {
+  ELBO_CHECK_SHAPE(g.shape() == e.shape,
+                   "backward of '{}': gradient for input {} has shape {}, the input had {} (internal op bug)", n.name,
+                   i, g.shape(), e.shape);
+  return g.dtype() == e.dtype ? g : g.to(e.dtype);
+}
+}  // namespace
+
+void run_backward(const Tensor& root) {
+  ELBO_CHECK(root.defined(), "backward: called on an undefined tensor");
+  ELBO_CHECK_SHAPE(root.numel() == 1,
+                   "backward: the tensor has shape {} ({} elements); backward() starts from a one-element "
+                   "tensor such as a loss (reduce it with sum() or mean() first)", root.shape(), root.numel());
+  ELBO_CHECK(root.requires_grad(),
+             "backward: the tensor does not require grad (no input of its graph has requires_grad set, or it "
+             "was computed under NoGradGuard)");
+  NoGradGuard no_grad;
+  const Tensor seed = ones(root.shape(), root.dtype());
+  TensorImpl* r = root.impl();
+  if (!r->node) {  // a leaf: d root / d root = 1
+    Tensor slot(r->grad);
+    accumulate(slot, seed);
+    r->grad = slot.impl_ptr();
+    return;
+  }
+  // Collect the reachable nodes (iteratively), then process them in reverse append order.
+  static std::atomic<uint64_t> epochs{0};
+  const uint64_t epoch = ++epochs;
+  std::vector<std::shared_ptr<Node>> order;
+  auto visit = [&](const std::shared_ptr<Node>& n) {
+    ELBO_CHECK(!n->released,
+               "backward: the graph through '{}' was already used by an earlier backward() and its buffers "
+               "were freed; run the forward pass again for each backward", n->name);
+    if (n->visit == epoch) return;
+    n->visit = epoch;
+    order.push_back(n);
+  };
+  visit(r->node);
+  for (size_t i = 0; i < order.size(); ++i)  // order doubles as the work list
+    for (const Edge& e : order[i]->inputs)
+      if (e.node) visit(e.node);
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a->seq > b->seq; });
+  r->node->grad = seed;
+  for (const auto& n : order) {
+    Tensor g = std::move(n->grad);
+    n->grad = Tensor();
+    if (g.defined()) {
+      Grads grads = n->backward(g);
+      ELBO_ASSERT(grads.size() == n->inputs.size());
+      for (size_t i = 0; i < grads.size(); ++i) {
+        const Edge& e = n->inputs[i];
+        if (!grads[i].defined() || (!e.node && !e.leaf)) continue;
+        Tensor gi = checked(*n, i, e, grads[i]);
+        if (e.node) {
+          accumulate(e.node->grad, gi);
+        } else {
+          Tensor slot(e.leaf->grad);
+          accumulate(slot, gi);
+          e.leaf->grad = slot.impl_ptr();
+        }
+      }
+    }
+    n->backward = nullptr;
+    n->released = true;
+  }
+  // Free the graph now; `order` keeps every node alive until its edges are gone, so nothing recurses.
+  for (const auto& n : order) n->inputs.clear();
+}
+
+}  // namespace elbo

@@ -1,0 +1,95 @@
+#pragma once
+// Tensor: a cheap shared handle, like torch.Tensor. Copying a Tensor copies a pointer: the copies share
+// storage, gradient and graph node, so a module, the tape and an optimizer all see the same parameter.
+// Deep copies are explicit (clone()); detach() shares storage but drops the graph.
+// Storage is contiguous, row-major and 64-byte aligned; every op returns a fresh contiguous tensor.
+#include <iosfwd>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "dtype.h"
+
+namespace elbo {
+
+struct Node;
+
+// One aligned buffer. Tensors share it through shared_ptr.
+struct Storage {
+  explicit Storage(size_t nbytes);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  void* data = nullptr;
+  size_t nbytes = 0;
+};
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape shape;
+  int64_t numel = 0;
+  DType dtype = DType::f32;
+  bool requires_grad = false;
+  std::shared_ptr<TensorImpl> grad;  // leaves only, accumulated by backward()
+  std::shared_ptr<Node> node;        // the op that produced this tensor (null for leaves)
+};
+
+class Tensor {
+ public:
+  Tensor() = default;  // undefined: defined() is false
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const;
+  int64_t dim() const { return int64_t(shape().size()); }
+  int64_t size(int64_t d) const;  // negative d counts from the end
+  int64_t numel() const;
+  DType dtype() const;
+
+  // Autograd. requires_grad_ is for leaves; i64 tensors never require grad.
+  Tensor& requires_grad_(bool on = true);
+  bool requires_grad() const;
+  bool is_leaf() const;
+  void backward() const;      // this must hold one element; gradients accumulate on leaves
+  Tensor grad() const;        // undefined before any backward reached this leaf
+  void set_grad(const Tensor& g) const;  // used by optimizers and zero_grad (undefined clears)
+
+  Tensor detach() const;      // same storage, no graph, does not require grad
+  Tensor clone() const;       // new storage; differentiable
+  Tensor to(DType d) const;   // differentiable; returns *this if already d
+  double item() const;        // the value of a one-element tensor
+  // Overwrites the values in place from src (same shape; dtype converted). Never recorded: for
+  // optimizers and loading. Every handle sharing this storage sees the new values.
+  void copy_(const Tensor& src) const;
+  template <class T> std::vector<T> to_vector() const;  // T in float, double, int64_t; converts
+
+  // Raw access for ops and kernels; T must match dtype() (checked).
+  template <class T> T* data() const;
+  template <class T> std::span<T> span() const { return {data<std::remove_const_t<T>>(), size_t(numel())}; }
+  void* raw() const;
+
+  TensorImpl* impl() const { return impl_.get(); }
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+  bool same(const Tensor& o) const { return impl_ == o.impl_; }
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+std::string to_string(const Tensor& t);
+
+// Creation. `empty` leaves the values uninitialized.
+Tensor empty(const Shape& shape, DType dtype = DType::f32);
+Tensor zeros(const Shape& shape, DType dtype = DType::f32);
+Tensor ones(const Shape& shape, DType dtype = DType::f32);
+Tensor full(const Shape& shape, double value, DType dtype = DType::f32);
+Tensor zeros_like(const Tensor& t);
+Tensor ones_like(const Tensor& t);
+Tensor full_like(const Tensor& t, double value);
+Tensor scalar_tensor(double value, DType dtype = DType::f32);  // shape []
+Tensor arange(int64_t n, DType dtype = DType::i64);
+// Values are converted to dtype (integers exactly up to 2^53).
+Tensor tensor(const std::vector<double>& values, const Shape& shape, DType dtype = DType::f32);
+
+}  // namespace elbo

@@ -1,0 +1,9 @@
+#pragma once
+// elbo: the whole public API in one include.
+#include "autograd/error.h"
+#include "autograd/gradcheck.h"
+#include "autograd/ops.h"
+#include "autograd/random.h"
+#include "autograd/tape.h"
+#include "autograd/tensor.h"
+#include "autograd/threads.h"

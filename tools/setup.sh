@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what elbo needs on Debian 12 (idempotent; quick when everything is already there).
+set -euo pipefail
+packages=(g++ cmake ninja-build pkg-config libxsimd-dev libfmt-dev doctest-dev libbenchmark-dev
+          zlib1g-dev libpng-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

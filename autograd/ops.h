@@ -83,6 +83,14 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // x @ w^T + b, as torch.nn.functional.linear: x [..., in], w [out, in], b [out] or undefined.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = Tensor());
 
+// ---- convolution (ops/conv.cpp), NCHW, as torch.nn.functional ----
+// x [N, C, H, W], w [O, C, kh, kw], b [O] or undefined -> [N, O, H', W'].
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), int64_t stride = 1, int64_t padding = 0);
+// x [N, C, H, W], w [C, O, kh, kw], b [O] or undefined -> [N, O, H', W'],
+// H' = (H - 1) * stride - 2 * padding + kh + output_padding.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), int64_t stride = 1,
+                        int64_t padding = 0, int64_t output_padding = 0);
+
 // ---- shape (ops/shape.cpp) ----
 Tensor reshape(const Tensor& x, const Shape& shape);  // one dim may be -1
 Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = -1);

@@ -1,0 +1,38 @@
+#include "test_util.h"
+
+using namespace elbo;
+
+namespace {
+// A deliberately wrong op: forward x^2, backward claims 3x.
+Tensor wrong_square(const Tensor& x) {
+  Tensor y = x.detach() * x.detach();
+  return record("wrong_square", y, {x}, [x = x.detach()](const Tensor& gy) { return Grads{gy * (3.0 * x)}; });
+}
+}  // namespace
+
+TEST_CASE("gradcheck catches a wrong backward and reports input, element, analytic and numeric") {
+  Generator gen(1);
+  const Tensor x = rand({2, 2}, gen, DType::f64) + 0.5;
+  GradcheckOptions o;
+  o.print = false;
+  const std::string r = gradcheck_report([](auto& in) { return wrong_square(in[0]); }, {x}, o);
+  CHECK(r.find("input 0 (shape [2, 2]) at element 0") != std::string::npos);
+  CHECK(r.find("analytic") != std::string::npos);
+  CHECK(r.find("numeric") != std::string::npos);
+  CHECK(!gradcheck([](auto& in) { return wrong_square(in[0]); }, {x}, o));
+  CHECK(gradcheck([](auto& in) { return square(in[0]); }, {x}));
+}
+
+TEST_CASE("gradcheck leaves the caller's tensors untouched and insists on f64") {
+  Tensor x = ones({2}, DType::f64);
+  CHECK(gradcheck([](auto& in) { return exp(in[0]); }, {x}));
+  CHECK(!x.requires_grad());
+  CHECK(!x.grad().defined());
+  CHECK_ERROR_HAS(gradcheck([](auto& in) { return exp(in[0]); }, {ones({2})}), "gradcheck: input 0 is f32");
+}
+
+TEST_CASE("gradcheck passes i64 inputs through") {
+  Generator gen(2);
+  const Tensor x = rand({2, 3}, gen, DType::f64);
+  CHECK(gradcheck([](auto& in) { return gather(in[0], 1, in[1]); }, {x, tensor({0, 2, 1, 1}, {2, 2}, DType::i64)}));
+}

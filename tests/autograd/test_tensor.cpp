@@ -1,0 +1,87 @@
+#include <cstdint>
+#include <sstream>
+
+#include "test_util.h"
+
+using namespace elbo;
+
+TEST_CASE("creation, shape and dtype") {
+  Tensor t = tensor(std::vector<double>{1, 2, 3, 4}, Shape{2, 2}, DType::f64);
+  CHECK(t.shape() == Shape{2, 2});
+  CHECK(t.dim() == 2);
+  CHECK(t.numel() == 4);
+  CHECK(t.dtype() == DType::f64);
+  CHECK(t.size(-1) == 2);
+  CHECK(t.to_vector<double>() == std::vector<double>{1, 2, 3, 4});
+  CHECK(zeros({3}).dtype() == DType::f32);
+  CHECK(ones({2, 3}, DType::f64).to_vector<double>() == std::vector<double>(6, 1.0));
+  CHECK(full({2}, 2.5).to_vector<float>() == std::vector<float>{2.5f, 2.5f});
+  CHECK(arange(4).to_vector<int64_t>() == std::vector<int64_t>{0, 1, 2, 3});
+  CHECK(scalar_tensor(3.0).dim() == 0);
+  CHECK(scalar_tensor(3.0).item() == 3.0);
+  CHECK(zeros({0, 3}).numel() == 0);
+  CHECK(!Tensor().defined());
+}
+
+TEST_CASE("storage is 64-byte aligned") {
+  for (int64_t n : {1, 3, 17, 1000}) {
+    CHECK(reinterpret_cast<uintptr_t>(zeros({n}).raw()) % 64 == 0);
+    CHECK(reinterpret_cast<uintptr_t>(zeros({n}, DType::f64).raw()) % 64 == 0);
+  }
+}
+
+TEST_CASE("a Tensor is a shared handle; clone and detach") {
+  Tensor a = zeros({3}, DType::f64);
+  Tensor b = a;  // shares storage
+  b.copy_(ones({3}, DType::f64));
+  CHECK(a.to_vector<double>() == std::vector<double>{1, 1, 1});
+  Tensor c = a.clone();
+  c.copy_(zeros({3}, DType::f64));
+  CHECK(a.to_vector<double>() == std::vector<double>{1, 1, 1});
+  a.requires_grad_();
+  Tensor d = (a * 2.0).detach();
+  CHECK(!d.requires_grad());
+  CHECK(d.is_leaf());
+}
+
+TEST_CASE("to(dtype) converts and is differentiable") {
+  Tensor x = tensor({1.5, -2.25, 3}, {3}, DType::f64).requires_grad_();
+  Tensor y = x.to(DType::f32);
+  CHECK(y.dtype() == DType::f32);
+  CHECK(y.to_vector<float>() == std::vector<float>{1.5f, -2.25f, 3.f});
+  CHECK(x.to(DType::i64).to_vector<int64_t>() == std::vector<int64_t>{1, -2, 3});
+  sum(y * 2.0).backward();
+  CHECK(x.grad().dtype() == DType::f64);
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{2, 2, 2});
+  CHECK(x.to(DType::f64).same(x));
+}
+
+TEST_CASE("to_vector converts from any dtype") {
+  Tensor i = tensor({1, 2, 3}, {3}, DType::i64);
+  CHECK(i.to_vector<double>() == std::vector<double>{1, 2, 3});
+  CHECK(i.to_vector<float>() == std::vector<float>{1, 2, 3});
+  CHECK(tensor({1.9}, {1}).to_vector<int64_t>() == std::vector<int64_t>{1});
+}
+
+TEST_CASE("operator<< prints values, shape and dtype, truncating long dims") {
+  std::ostringstream s;
+  s << tensor({1, 2, 3, 4}, {2, 2});
+  CHECK(s.str() == "tensor([[1, 2], [3, 4]], shape=[2, 2], dtype=f32)");
+  const std::string big = to_string(arange(1000));
+  CHECK(big.find("...") != std::string::npos);
+  CHECK(big.size() < 200);
+  CHECK(to_string(Tensor()) == "tensor(undefined)");
+}
+
+TEST_CASE("tensor errors name the op and shapes") {
+  CHECK_ERROR_HAS(tensor({1, 2, 3}, {2, 2}), "3 values given for shape [2, 2]");
+  CHECK_ERROR_HAS(ones({2, 2}).item(), "item: the tensor has 4 elements (shape [2, 2])");
+  CHECK_ERROR_HAS(arange(3).requires_grad_(), "i64 tensors cannot require grad");
+  CHECK_ERROR_HAS(Tensor().shape(), "undefined Tensor");
+  CHECK_ERROR_HAS(ones({2}).data<double>(), "tensor is f32, accessed as f64");
+  CHECK_ERROR_HAS(ones({2}).copy_(ones({3})), "copy_: source shape [3] does not match destination shape [2]");
+  CHECK_ERROR_HAS(ones({2}).size(2), "size: dim 2 out of range for shape [2]");
+  CHECK_ERROR_HAS(zeros({-1, 2}), "negative dimension");
+  Tensor x = ones({2}).requires_grad_();
+  CHECK_ERROR_HAS((x * 2.0).requires_grad_(), "only leaf tensors");
+}

@@ -2,7 +2,7 @@
 # Installs what elbo needs on Debian 12 (idempotent; quick when everything is already there).
 set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config libxsimd-dev libfmt-dev doctest-dev libbenchmark-dev
-          zlib1g-dev libpng-dev)
+          zlib1g-dev libpng-dev libopenblas-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

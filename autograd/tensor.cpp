@@ -5,6 +5,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "autograd/allocator.h"
 #include "autograd/ops.h"
 #include "autograd/tape.h"
 
@@ -20,11 +21,10 @@ int64_t numel_of(const Shape& s) {
 }
 
 Storage::Storage(size_t n) : nbytes(n) {
-  const size_t rounded = (std::max<size_t>(n, 1) + 63) / 64 * 64;
-  data = std::aligned_alloc(64, rounded);
+  data = detail::allocate(n, capacity);
   if (!data) throw Error(fmt::format("out of memory allocating {} bytes for a tensor", n));
 }
-Storage::~Storage() { std::free(data); }
+Storage::~Storage() { detail::release(data, capacity); }
 
 namespace {
 const TensorImpl& need(const std::shared_ptr<TensorImpl>& p) {

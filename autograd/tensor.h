@@ -22,6 +22,7 @@ struct Storage {
   Storage& operator=(const Storage&) = delete;
   void* data = nullptr;
   size_t nbytes = 0;
+  size_t capacity = 0;  // the block's real size (allocator.h)
 };
 
 struct TensorImpl {

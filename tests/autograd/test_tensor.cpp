@@ -1,5 +1,8 @@
 #include <cstdint>
+#include <cstring>
 #include <sstream>
+
+#include <autograd/allocator.h>
 
 #include "test_util.h"
 
@@ -20,6 +23,9 @@ TEST_CASE("creation, shape and dtype") {
   CHECK(scalar_tensor(3.0).dim() == 0);
   CHECK(scalar_tensor(3.0).item() == 3.0);
   CHECK(zeros({0, 3}).numel() == 0);
+  CHECK(zeros_like(t).to_vector<double>() == std::vector<double>(4, 0.0));
+  CHECK(ones_like(t).dtype() == DType::f64);
+  CHECK(full_like(t, 7).to_vector<double>() == std::vector<double>(4, 7.0));
   CHECK(!Tensor().defined());
 }
 
@@ -84,4 +90,21 @@ TEST_CASE("tensor errors name the op and shapes") {
   CHECK_ERROR_HAS(zeros({-1, 2}), "negative dimension");
   Tensor x = ones({2}).requires_grad_();
   CHECK_ERROR_HAS((x * 2.0).requires_grad_(), "only leaf tensors");
+}
+
+TEST_CASE("the caching allocator reuses blocks and never hands out a block that is too small") {
+  for (size_t n : {size_t(1), size_t(63), size_t(64), size_t(65), size_t(96), size_t(127), size_t(128), size_t(129),
+                   size_t(1000), size_t(4097), size_t(1) << 20}) {
+    size_t cap = 0;
+    void* p = detail::allocate(n, cap);
+    REQUIRE(p != nullptr);
+    CHECK(cap >= n);
+    CHECK(reinterpret_cast<uintptr_t>(p) % 64 == 0);
+    std::memset(p, 0xab, cap);  // the whole capacity is usable
+    detail::release(p, cap);
+  }
+  { Tensor warm = empty({123, 45}); }
+  const size_t before = detail::allocator_stats().system_allocations;
+  for (int i = 0; i < 100; ++i) Tensor t = empty({123, 45});
+  CHECK(detail::allocator_stats().system_allocations == before);
 }

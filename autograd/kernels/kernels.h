@@ -19,7 +19,14 @@ enum class Unary : int {
   count
 };
 // y[i] = f(a[i], b[i]); a.size() and b.size() are each y.size() or 1 (a broadcast scalar).
-enum class Binary : int { add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, count };
+// Fused backward and loss kernels (a = incoming gradient or logits, b = forward output or target):
+//   relu_grad a * (b > 0), sigmoid_grad a * b * (1 - b), tanh_grad a * (1 - b^2),
+//   bce_logits softplus(a) - a * b (stable BCE with logits), sigmoid_sub sigmoid(a) - b.
+enum class Binary : int {
+  add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge,
+  relu_grad, sigmoid_grad, tanh_grad, bce_logits, sigmoid_sub,
+  count
+};
 
 template <class T> void unary(Unary op, std::span<const T> x, std::span<T> y, T p0 = 0, T p1 = 0);
 template <class T> void binary(Binary op, std::span<const T> a, std::span<const T> b, std::span<T> y);

@@ -48,6 +48,11 @@ template <class T> T binary_one(Binary op, T a, T b) {
     case Binary::le: return T(a <= b);
     case Binary::gt: return T(a > b);
     case Binary::ge: return T(a >= b);
+    case Binary::relu_grad: return b > 0 ? a : T(0);
+    case Binary::sigmoid_grad: return a * b * (T(1) - b);
+    case Binary::tanh_grad: return a * (T(1) - b * b);
+    case Binary::bce_logits: return std::max(a, T(0)) + std::log1p(std::exp(-std::abs(a))) - a * b;
+    case Binary::sigmoid_sub: return T(1) / (T(1) + std::exp(-a)) - b;
     case Binary::count: break;
   }
   return a;

@@ -71,6 +71,11 @@ template <class B> B binary_one(Binary op, B a, B b) {
     case Binary::le: return mask<B>(a <= b);
     case Binary::gt: return mask<B>(a > b);
     case Binary::ge: return mask<B>(a >= b);
+    case Binary::relu_grad: return xsimd::select(b > B(0), a, B(0));
+    case Binary::sigmoid_grad: return a * b * (B(1) - b);
+    case Binary::tanh_grad: return a * (B(1) - b * b);
+    case Binary::bce_logits: return softplus(a) - a * b;
+    case Binary::sigmoid_sub: return sigmoid(a) - b;
     case Binary::count: break;
   }
   return a;

@@ -19,7 +19,15 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   ELBO_CHECK_SHAPE(logits.shape() == target.shape(),
                    "binary_cross_entropy_with_logits: logits {} and target {} must have the same shape",
                    logits.shape(), target.shape());
-  return reduce(softplus(logits) - logits * target, r);
+  const DType d = detail::promote("binary_cross_entropy_with_logits", logits, target);
+  const Tensor x = logits.to(d), t = target.to(d);
+  Tensor l = detail::binary_kernel("binary_cross_entropy_with_logits", x, t, kernels::Binary::bce_logits);
+  const bool gt = t.requires_grad();
+  l = record("binary_cross_entropy_with_logits", l, {x, t}, [x = x.detach(), t = t.detach(), gt](const Tensor& gy) {
+    // d/dx = sigmoid(x) - t, d/dt = -x
+    return Grads{gy * detail::binary_kernel("bce", x, t, kernels::Binary::sigmoid_sub), gt ? gy * -x : Tensor()};
+  });
+  return reduce(l, r);
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction r) {

@@ -62,18 +62,23 @@ Tensor sign(const Tensor& x) { return unary_kernel("sign", x.detach(), Unary::si
 
 Tensor sigmoid(const Tensor& x) {
   Tensor y = unary_kernel("sigmoid", x, Unary::sigmoid);
-  return record("sigmoid", y, {x}, [y](const Tensor& gy) { return Grads{gy * (y * (1.0 - y))}; });
+  return record("sigmoid", y, {x}, [y](const Tensor& gy) {  // d sigmoid = y (1 - y)
+    return Grads{detail::binary_kernel("sigmoid", gy, y, kernels::Binary::sigmoid_grad)};
+  });
 }
 
 Tensor tanh(const Tensor& x) {
   Tensor y = unary_kernel("tanh", x, Unary::tanh);
-  return record("tanh", y, {x}, [y](const Tensor& gy) { return Grads{gy * (1.0 - y * y)}; });
+  return record("tanh", y, {x}, [y](const Tensor& gy) {  // d tanh = 1 - y^2
+    return Grads{detail::binary_kernel("tanh", gy, y, kernels::Binary::tanh_grad)};
+  });
 }
 
 Tensor relu(const Tensor& x) {
   Tensor y = unary_kernel("relu", x, Unary::relu);
   return record("relu", y, {x}, [y](const Tensor& gy) {
-    return Grads{gy * unary_kernel("relu", y, Unary::step)};  // 1 where x > 0 (y > 0), else 0
+    // 1 where x > 0 (y > 0), else 0
+    return Grads{detail::binary_kernel("relu", gy, y, kernels::Binary::relu_grad)};
   });
 }
 

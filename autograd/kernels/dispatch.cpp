@@ -1,6 +1,7 @@
 // Picks the instruction set at start-up and fronts the SIMD kernels; splits large elementwise work and
 // reductions over the thread pool in fixed blocks, so results do not depend on the thread count.
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -122,12 +123,25 @@ void reduce_max(const T* x, T* y, int64_t* idx, int64_t outer, int64_t r, int64_
     }
 }
 
+template <class T> void adam(const AdamParams& a, T* p, const T* g, T* m, T* v, T* vmax, int64_t n) {
+  const auto f = active()->get<T>().adam;
+  const double bc1 = 1 - std::pow(a.beta1, double(a.step)), bc2 = 1 - std::pow(a.beta2, double(a.step));
+  const T step_size = T(a.lr / bc1), inv = T(1 / std::sqrt(bc2));
+  const T wd = a.decoupled ? T(0) : T(a.weight_decay), scale = a.decoupled ? T(1 - a.lr * a.weight_decay) : T(1);
+  parallel_for((n + kBlock - 1) / kBlock, 4, [&](int64_t b, int64_t e) {
+    const int64_t lo = b * kBlock, hi = std::min(n, e * kBlock);
+    f(p + lo, g + lo, m + lo, v + lo, vmax ? vmax + lo : nullptr, hi - lo, T(a.beta1), T(a.beta2), step_size, inv,
+      T(a.eps), wd, scale);
+  });
+}
+
 #define ELBO_INSTANTIATE(T)                                                                        \
   template void unary<T>(Unary, std::span<const T>, std::span<T>, T, T);                          \
   template void binary<T>(Binary, std::span<const T>, std::span<const T>, std::span<T>);          \
   template T sum<T>(std::span<const T>);                                                          \
   template void reduce_sum<T>(const T*, T*, int64_t, int64_t, int64_t);                            \
-  template void reduce_max<T>(const T*, T*, int64_t*, int64_t, int64_t, int64_t, bool);
+  template void reduce_max<T>(const T*, T*, int64_t*, int64_t, int64_t, int64_t, bool);                   \
+  template void adam<T>(const AdamParams&, T*, const T*, T*, T*, T*, int64_t);
 ELBO_INSTANTIATE(float)
 ELBO_INSTANTIATE(double)
 #undef ELBO_INSTANTIATE

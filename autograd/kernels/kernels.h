@@ -46,6 +46,17 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
           const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
 
+// One Adam / AdamW step over n parameters, torch 1.13's single-tensor formulas:
+//   g += weight_decay * p (Adam) or p *= 1 - lr * weight_decay (AdamW, decoupled)
+//   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;  vmax = max(vmax, v) (amsgrad)
+//   p -= lr / (1 - beta1^t) * m / (sqrt(v or vmax) / sqrt(1 - beta2^t) + eps)
+struct AdamParams {
+  double lr, beta1, beta2, eps, weight_decay;
+  int64_t step;  // t, counted from 1
+  bool decoupled, amsgrad;
+};
+template <class T> void adam(const AdamParams& a, T* p, const T* g, T* m, T* v, T* vmax, int64_t n);
+
 // Instruction set in use: "avx512", "avx2", "sse2". ELBO_ARCH=portable|sse2|avx2|avx512 in the
 // environment (read once) or set_arch() forces one; set_arch returns false if the CPU lacks it.
 std::string_view arch_name();

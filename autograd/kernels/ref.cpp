@@ -85,6 +85,22 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a
     }
 }
 
+// Written as torch 1.13's single-tensor Adam/AdamW reads.
+template <class T> void adam(const AdamParams& a, T* p, const T* g, T* m, T* v, T* vmax, int64_t n) {
+  const double bc1 = 1 - std::pow(a.beta1, double(a.step)), bc2 = 1 - std::pow(a.beta2, double(a.step));
+  for (int64_t i = 0; i < n; ++i) {
+    T grad = g[i];
+    if (a.decoupled) p[i] *= T(1 - a.lr * a.weight_decay);
+    else grad += T(a.weight_decay) * p[i];
+    m[i] = m[i] * T(a.beta1) + T(1 - a.beta1) * grad;
+    v[i] = v[i] * T(a.beta2) + T(1 - a.beta2) * grad * grad;
+    T s = v[i];
+    if (a.amsgrad) s = vmax[i] = std::max(vmax[i], v[i]);
+    const T denom = std::sqrt(s) / T(std::sqrt(bc2)) + T(a.eps);
+    p[i] -= T(a.lr / bc1) * m[i] / denom;
+  }
+}
+
 #define ELBO_INSTANTIATE(T)                                                                        \
   template T unary_one<T>(Unary, T, T, T);                                                         \
   template T binary_one<T>(Binary, T, T);                                                          \
@@ -92,7 +108,8 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a
   template void binary<T>(Binary, std::span<const T>, std::span<const T>, std::span<T>);          \
   template T sum<T>(std::span<const T>);                                                          \
   template void gemm<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, int64_t, T, T*, \
-                        int64_t);
+                        int64_t);                                                                         \
+  template void adam<T>(const AdamParams&, T*, const T*, T*, T*, T*, int64_t);
 ELBO_INSTANTIATE(float)
 ELBO_INSTANTIATE(double)
 

@@ -130,4 +130,49 @@ template <class Arch, class T> void add_into(const T* x, T* y, int64_t n) {
   for (; i < n; ++i) y[i] += x[i];
 }
 
+// Adam: one pass over p, g, m, v (and vmax). weight_decay != 0 adds L2 to the gradient (Adam);
+// decoupled_scale != 1 shrinks p first (AdamW: 1 - lr * wd).
+template <class Arch, class T>
+void adam(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, T beta1, T beta2, T step_size, T inv_bc2_sqrt, T eps,
+          T weight_decay, T decoupled_scale) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr int64_t W = B::size;
+  auto one = [&](auto pp, auto gg, auto mm, auto vv, auto vmx, auto wd, auto ds, auto b1, auto b2, auto ss, auto ib,
+                 auto ep, auto& po, auto& mo, auto& vo, auto& vmo) {
+    gg = gg + wd * pp;
+    pp = pp * ds;
+    mo = mm * b1 + (decltype(b1)(1) - b1) * gg;
+    vo = vv * b2 + (decltype(b2)(1) - b2) * gg * gg;
+    vmo = vmax ? xsimd::max(vmx, vo) : vo;
+    po = pp - ss * (mo / (xsimd::sqrt(vmo) * ib + ep));
+  };
+  int64_t i = 0;
+  const B wd(weight_decay), ds(decoupled_scale), b1(beta1), b2(beta2), ss(step_size), ib(inv_bc2_sqrt), ep(eps);
+  for (; i + W <= n; i += W) {
+    B po, mo, vo, vmo;
+    const B vmx = vmax ? B::load_unaligned(vmax + i) : B(T(0));
+    one(B::load_unaligned(p + i), B::load_unaligned(g + i), B::load_unaligned(m + i), B::load_unaligned(v + i), vmx, wd,
+        ds, b1, b2, ss, ib, ep, po, mo, vo, vmo);
+    po.store_unaligned(p + i);
+    mo.store_unaligned(m + i);
+    vo.store_unaligned(v + i);
+    if (vmax) vmo.store_unaligned(vmax + i);
+  }
+  if (i < n) {  // the tail through one padded batch
+    alignas(64) T bp[W] = {}, bg[W] = {}, bm[W] = {}, bv[W] = {}, bx[W] = {};
+    for (int64_t j = 0; j < n - i; ++j) {
+      bp[j] = p[i + j], bg[j] = g[i + j], bm[j] = m[i + j], bv[j] = v[i + j];
+      if (vmax) bx[j] = vmax[i + j];
+    }
+    B po, mo, vo, vmo;
+    one(B::load_aligned(bp), B::load_aligned(bg), B::load_aligned(bm), B::load_aligned(bv), B::load_aligned(bx), wd, ds,
+        b1, b2, ss, ib, ep, po, mo, vo, vmo);
+    po.store_aligned(bp), mo.store_aligned(bm), vo.store_aligned(bv), vmo.store_aligned(bx);
+    for (int64_t j = 0; j < n - i; ++j) {
+      p[i + j] = bp[j], m[i + j] = bm[j], v[i + j] = bv[j];
+      if (vmax) vmax[i + j] = bx[j];
+    }
+  }
+}
+
 }  // namespace elbo::kernels::simd

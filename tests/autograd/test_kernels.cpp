@@ -179,3 +179,28 @@ TEST_CASE("set_arch refuses unknown names") {
   CHECK(arch_name() == "sse2");
   set_arch(before);
 }
+
+TEST_CASE("adam kernel matches its scalar twin (Adam, AdamW, amsgrad) on every instruction set") {
+  const std::string before(arch_name());
+  for (const auto& arch : archs()) {
+    CAPTURE(arch);
+    REQUIRE(set_arch(arch));
+    for (int64_t n : {1, 15, 17, 1000, 40000}) {
+      for (int variant = 0; variant < 3; ++variant) {
+        AdamParams a{1e-3, 0.9, 0.999, 1e-8, variant == 0 ? 0.0 : 0.01, 3, variant == 1, variant == 2};
+        auto p = values<double>(size_t(n), -1, 1, 1), g = values<double>(size_t(n), -1, 1, 2);
+        auto m = values<double>(size_t(n), -0.1, 0.1, 3), v = values<double>(size_t(n), 0, 0.01, 4);
+        auto x = values<double>(size_t(n), 0, 0.01, 5);
+        auto p2 = p, m2 = m, v2 = v, x2 = x;
+        kernels::adam<double>(a, p.data(), g.data(), m.data(), v.data(), a.amsgrad ? x.data() : nullptr, n);
+        ref::adam<double>(a, p2.data(), g.data(), m2.data(), v2.data(), a.amsgrad ? x2.data() : nullptr, n);
+        for (int64_t i = 0; i < n; ++i) {
+          REQUIRE(p[size_t(i)] == doctest::Approx(p2[size_t(i)]).epsilon(1e-13));
+          REQUIRE(m[size_t(i)] == doctest::Approx(m2[size_t(i)]).epsilon(1e-13));
+          REQUIRE(v[size_t(i)] == doctest::Approx(v2[size_t(i)]).epsilon(1e-13));
+        }
+      }
+    }
+  }
+  set_arch(before);
+}

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <string>
 
 #include "autograd/ops.h"
 
@@ -18,6 +21,37 @@ void accumulate(Tensor& slot, const Tensor& g) {
 }  // namespace
 
 bool grad_enabled() { return t_grad_enabled; }
+
+namespace {
+thread_local bool t_anomaly = [] {
+  const char* e = std::getenv("ELBO_ANOMALY");
+  return e && std::string(e) == "1";
+}();
+
+// The index of the first NaN or Inf, or -1.
+int64_t first_nonfinite(const Tensor& t) {
+  if (!t.defined() || !is_floating(t.dtype())) return -1;
+  return with_float(t.dtype(), "anomaly", [&](auto z) -> int64_t {
+    using T = decltype(z);
+    const T* p = t.data<const T>();
+    for (int64_t i = 0; i < t.numel(); ++i)
+      if (!std::isfinite(p[i])) return i;
+    return -1;
+  });
+}
+
+template <class Inputs> std::string shapes_of(const Inputs& inputs) {
+  std::string s;
+  for (const Tensor& t : inputs) s += (s.empty() ? "" : ", ") + (t.defined() ? fmt::format("{}", t.shape()) : "none");
+  return s;
+}
+}  // namespace
+
+thread_local bool t_in_backward = false;  // backward's own ops are checked as backward, not forward
+
+AnomalyGuard::AnomalyGuard() : prev_(t_anomaly) { t_anomaly = true; }
+AnomalyGuard::~AnomalyGuard() { t_anomaly = prev_; }
+bool anomaly_enabled() { return t_anomaly; }
 NoGradGuard::NoGradGuard() : prev_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = prev_; }
 
@@ -46,6 +80,12 @@ bool needs_grad(std::initializer_list<Tensor> inputs) {
 }
 
 template <class Inputs> Tensor record_impl(const char* name, const Tensor& out, const Inputs& inputs, BackwardFn fn) {
+  if (t_anomaly && !t_in_backward) {
+    const int64_t bad = first_nonfinite(out);
+    ELBO_CHECK(bad < 0, "anomaly: forward of '{}' produced {} at element {} of its output {} (inputs: {})", name,
+               with_float(out.dtype(), name, [&](auto z) { return double(out.data<const decltype(z)>()[bad]); }), bad,
+               out.shape(), shapes_of(inputs));
+  }
   if (!t_grad_enabled) return out;
   bool any = false;
   for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
@@ -98,6 +138,11 @@ void run_backward(const Tensor& root) {
              "backward: the tensor does not require grad (no input of its graph has requires_grad set, or it "
              "was computed under NoGradGuard)");
   NoGradGuard no_grad;
+  struct InBackward {
+    bool prev = t_in_backward;
+    InBackward() { t_in_backward = true; }
+    ~InBackward() { t_in_backward = prev; }
+  } in_backward;
   const Tensor seed = ones(root.shape(), root.dtype());
   TensorImpl* r = root.impl();
   if (!r->node) {  // a leaf: d root / d root = 1
@@ -134,6 +179,11 @@ void run_backward(const Tensor& root) {
         const Edge& e = n->inputs[i];
         if (!grads[i].defined() || (!e.node && !e.leaf)) continue;
         Tensor gi = checked(*n, i, e, grads[i]);
+        if (t_anomaly) {
+          const int64_t bad = first_nonfinite(gi);
+          ELBO_CHECK(bad < 0, "anomaly: backward of '{}' produced a non-finite gradient at element {} for input {} {} "
+                     "(incoming gradient {})", n->name, bad, i, gi.shape(), g.shape());
+        }
         if (e.node) {
           accumulate(e.node->grad, gi);
         } else {

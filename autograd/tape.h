@@ -51,6 +51,21 @@ class NoGradGuard {
   bool prev_;
 };
 
+// Anomaly mode (RAII, thread-local; or ELBO_ANOMALY=1 in the environment): every recorded op checks its
+// output, and backward checks every gradient, for NaN or Inf, and throws an elbo::Error naming the first
+// op that produced one and its shapes. Slow; for debugging a diverging model.
+class AnomalyGuard {
+ public:
+  AnomalyGuard();
+  ~AnomalyGuard();
+  AnomalyGuard(const AnomalyGuard&) = delete;
+  AnomalyGuard& operator=(const AnomalyGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+bool anomaly_enabled();
+
 // Attaches `backward` to `out` if recording is on and some input requires grad; returns the tensor to
 // hand to the user (a new handle sharing out's storage, so closures may capture `out` without a cycle).
 Tensor record(const char* name, const Tensor& out, std::initializer_list<Tensor> inputs, BackwardFn backward);

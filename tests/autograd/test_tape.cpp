@@ -83,3 +83,16 @@ TEST_CASE("gradients reach only leaves that require grad") {
   CHECK(a.grad().item() == 5.0);
   CHECK(!b.grad().defined());
 }
+
+TEST_CASE("anomaly mode names the first op whose forward or backward is not finite") {
+  Tensor x = tensor({1, -1}, {2}, DType::f64).requires_grad_();
+  {
+    AnomalyGuard guard;
+    CHECK(anomaly_enabled());
+    CHECK_ERROR_HAS(log(x - 1.0), "anomaly: forward of 'log' produced -inf at element 0 of its output [2]");
+    Tensor y = sqrt(abs(x) - 1.0);  // sqrt(0): finite forward, infinite derivative
+    CHECK_ERROR_HAS(sum(y).backward(), "anomaly: backward of 'sqrt' produced a non-finite gradient");
+  }
+  CHECK(!anomaly_enabled());
+  CHECK(std::isinf(log(x - 1.0).to_vector<double>()[0]));  // off: no check
+}

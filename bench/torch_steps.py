@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""The PyTorch side of the speed comparison: times the same training steps elbo_bench times.
+
+Run with Debian's python3-torch (/usr/bin/python3). Prints one JSON line per configuration:
+{"name": "VaeMlpTrainStep/128/1", "ms_median": ..., "examples_per_sec": ...}.
+Two-core setting: PyTorch with 1 intra-op thread and OpenBLAS on 2 threads (its best here), set through
+OPENBLAS_NUM_THREADS before torch is imported, so each configuration runs in its own process.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def vae_mlp():
+    import torch
+    from torch import nn
+    import torch.nn.functional as F
+
+    class VAE(nn.Module):  # the architecture of PyTorch's examples/vae
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(784, 400)
+            self.fc21 = nn.Linear(400, 20)
+            self.fc22 = nn.Linear(400, 20)
+            self.fc3 = nn.Linear(20, 400)
+            self.fc4 = nn.Linear(400, 784)
+
+        def forward(self, x):
+            h1 = F.relu(self.fc1(x))
+            mu, logvar = self.fc21(h1), self.fc22(h1)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            return self.fc4(F.relu(self.fc3(z))), mu, logvar
+
+    def loss_fn(logits, x, mu, logvar):
+        bce = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+        kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        return bce + kld
+
+    return VAE(), loss_fn, (784,)
+
+
+def vae_conv():
+    import torch
+    from torch import nn
+    import torch.nn.functional as F
+
+    class ConvVAE(nn.Module):
+        def __init__(self, latent=20):
+            super().__init__()
+            self.enc = nn.Sequential(nn.Conv2d(1, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(),
+                                     nn.Flatten(), nn.Linear(64 * 7 * 7, 2 * latent))
+            self.dec = nn.Sequential(nn.Linear(latent, 64 * 7 * 7), nn.ReLU(), nn.Unflatten(1, (64, 7, 7)),
+                                     nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(),
+                                     nn.ConvTranspose2d(32, 1, 4, 2, 1))
+            self.latent = latent
+
+        def forward(self, x):
+            h = self.enc(x)
+            mu, logvar = h[:, :self.latent], h[:, self.latent:]
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            return self.dec(z), mu, logvar
+
+    def loss_fn(logits, x, mu, logvar):
+        bce = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+        kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        return bce + kld
+
+    return ConvVAE(), loss_fn, (1, 28, 28)
+
+
+def run_one(model, batch, steps, repeats):
+    import torch
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    net, loss_fn, shape = {"mlp": vae_mlp, "conv": vae_conv}[model]()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    x = torch.rand((batch,) + shape).bernoulli()
+
+    def step():
+        opt.zero_grad()
+        logits, mu, logvar = net(x)
+        loss_fn(logits, x, mu, logvar).backward()
+        opt.step()
+
+    for _ in range(10):
+        step()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        times.append((time.perf_counter() - t0) / steps)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="mlp", choices=["mlp", "conv"])
+    ap.add_argument("--batch", type=int, nargs="+", default=[128])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:  # one configuration, OPENBLAS_NUM_THREADS already set by the parent
+        sec = run_one(a.model, a.batch[0], a.steps, a.repeats)
+        print(json.dumps({"sec": sec}))
+        return
+    name = {"mlp": "VaeMlpTrainStep", "conv": "ConvVaeTrainStep"}[a.model]
+    for threads in a.threads:
+        for batch in a.batch:
+            env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS="1")
+            out = subprocess.run([sys.executable, __file__, "--child", "--model", a.model, "--batch", str(batch),
+                                  "--steps", str(a.steps), "--repeats", str(a.repeats)],
+                                 env=env, check=True, capture_output=True, text=True).stdout
+            sec = json.loads(out.strip().splitlines()[-1])["sec"]
+            print(json.dumps({"name": f"{name}/{batch}/{threads}", "ms_median": sec * 1e3,
+                              "examples_per_sec": batch / sec}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

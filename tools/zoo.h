@@ -1,0 +1,70 @@
+#pragma once
+// What every zoo binary shares: the flags of DESIGN.md's command line (typed, parsed with CLI11), the
+// progress bar, metrics.jsonl, and the "one clear line, exit 2 for bad flags, exit 1 for bad data" rule.
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <string>
+
+namespace elbo::zoo {
+
+struct Config {
+  std::string data = "data/mnist";
+  int epochs = 10;
+  int batch = 128;
+  int latent = 20;
+  int hidden = 400;
+  double lr = 1e-3;
+  uint64_t seed = 1;
+  int threads = 0;  // 0: ELBO_NUM_THREADS or all hardware threads
+  std::string binarize = "dynamic";
+  std::string out = "runs/default";
+  std::string save, load;
+  bool eval_only = false;
+  int iw = 0;  // --iw K: importance-sampled test log-likelihood with K samples
+  bool resume = false;
+  std::string arch = "mlp";
+  int64_t limit = 0;  // use only the first N train / test examples (0: all); for quick runs and tests
+  bool quiet = false;
+};
+
+// Adds the shared flags to app (binary-specific flags are added by the caller before or after).
+void add_common_flags(CLI::App& app, Config& c);
+
+// Parses argv; on --help prints help and exits 0; on a bad flag prints one line and exits 2.
+void parse_or_exit(CLI::App& app, int argc, char** argv, const char* prog);
+
+// Runs body, turning elbo::Error and std::exception into one line on stderr and exit code 1.
+int run_main(const char* prog, const std::function<int()>& body);
+
+// A progress bar on a terminal (epoch, batch, running figure, examples/s, ETA); plain lines otherwise.
+class Progress {
+ public:
+  Progress(std::string label, int64_t total, bool quiet);
+  void update(int64_t done, double figure, const char* figure_name);
+  void finish();
+
+ private:
+  std::string label_;
+  int64_t total_;
+  bool tty_, quiet_;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+// Appends one JSON object per line; values print with full precision.
+class Metrics {
+ public:
+  explicit Metrics(const std::string& path);
+  void write(const std::map<std::string, double>& numbers, const std::map<std::string, std::string>& strings = {});
+
+ private:
+  std::string path_;
+};
+
+std::string json_object(const std::map<std::string, double>& numbers,
+                        const std::map<std::string, std::string>& strings = {});
+
+}  // namespace elbo::zoo

@@ -54,6 +54,8 @@ AnomalyGuard::~AnomalyGuard() { t_anomaly = prev_; }
 bool anomaly_enabled() { return t_anomaly; }
 NoGradGuard::NoGradGuard() : prev_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = prev_; }
+EnableGradGuard::EnableGradGuard() : prev_(t_grad_enabled) { t_grad_enabled = true; }
+EnableGradGuard::~EnableGradGuard() { t_grad_enabled = prev_; }
 
 Node::~Node() {
   // Steal the inputs this node alone keeps alive and free them from a loop, not recursively.

@@ -51,6 +51,18 @@ class NoGradGuard {
   bool prev_;
 };
 
+// RAII: recording on again inside a NoGradGuard (e.g. an inner optimization during evaluation).
+class EnableGradGuard {
+ public:
+  EnableGradGuard();
+  ~EnableGradGuard();
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
 // Anomaly mode (RAII, thread-local; or ELBO_ANOMALY=1 in the environment): every recorded op checks its
 // output, and backward checks every gradient, for NaN or Inf, and throws an elbo::Error naming the first
 // op that produced one and its shapes. Slow; for debugging a diverging model.

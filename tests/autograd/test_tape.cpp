@@ -48,6 +48,11 @@ TEST_CASE("requires_grad propagates; NoGradGuard stops recording and restores") 
       NoGradGuard g2;
     }
     CHECK(!grad_enabled());
+    {
+      EnableGradGuard on;
+      CHECK((a + b).requires_grad());
+    }
+    CHECK(!grad_enabled());
   }
   CHECK(grad_enabled());
 }

@@ -1,0 +1,185 @@
+#include "nn/module.h"
+
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <ostream>
+#include <typeinfo>
+
+#include "autograd/error.h"
+#include "autograd/tape.h"
+
+namespace elbo::nn {
+namespace {
+
+template <class F> void walk(const Module& m, const std::string& prefix, F&& f) {
+  f(prefix, m);
+  for (auto& [name, child] : const_cast<Module&>(m).named_children())
+    walk(*child, prefix.empty() ? name : prefix + "." + name, f);
+}
+
+std::string join(const std::string& prefix, const std::string& name) {
+  return prefix.empty() ? name : prefix + "." + name;
+}
+
+std::string with_commas(int64_t n) {
+  std::string s = std::to_string(n), out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i > 0 && (s.size() - i) % 3 == 0) out += ',';
+    out += s[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+void Module::check_name(const std::string& name, const char* what) const {
+  ELBO_CHECK(!name.empty() && name.find('.') == std::string::npos,
+             "{}: register_{}: name '{}' must be non-empty and contain no '.'", type_name(), what, name);
+  auto taken = [&](const auto& v) {
+    for (auto& [n, _] : v)
+      if (n == name) return true;
+    return false;
+  };
+  ELBO_CHECK(!taken(params_) && !taken(buffers_) && !taken(children_),
+             "{}: register_{}: name '{}' is already registered", type_name(), what, name);
+}
+
+Tensor Module::register_parameter(std::string name, Tensor t) {
+  check_name(name, "parameter");
+  ELBO_CHECK(t.defined() && is_floating(t.dtype()), "{}: register_parameter '{}': needs a defined f32/f64 tensor",
+             type_name(), name);
+  t.requires_grad_(true);
+  params_.emplace_back(std::move(name), t);
+  return t;
+}
+
+Tensor Module::register_buffer(std::string name, Tensor t) {
+  check_name(name, "buffer");
+  ELBO_CHECK(t.defined(), "{}: register_buffer '{}': needs a defined tensor", type_name(), name);
+  buffers_.emplace_back(std::move(name), t);
+  return t;
+}
+
+void Module::add_child(std::string name, std::unique_ptr<Module> m) {
+  check_name(name, "module");
+  children_.emplace_back(std::move(name), std::move(m));
+}
+
+NamedTensors Module::named_parameters() const {
+  NamedTensors out;
+  walk(*this, "", [&](const std::string& prefix, const Module& m) {
+    for (auto& [n, t] : m.params_) out.emplace_back(join(prefix, n), t);
+  });
+  return out;
+}
+
+std::vector<Tensor> Module::parameters() const {
+  std::vector<Tensor> out;
+  for (auto& [_, t] : named_parameters()) out.push_back(t);
+  return out;
+}
+
+NamedTensors Module::named_buffers() const {
+  NamedTensors out;
+  walk(*this, "", [&](const std::string& prefix, const Module& m) {
+    for (auto& [n, t] : m.buffers_) out.emplace_back(join(prefix, n), t);
+  });
+  return out;
+}
+
+NamedTensors Module::state_dict() const {
+  NamedTensors out;
+  walk(*this, "", [&](const std::string& prefix, const Module& m) {
+    for (auto& [n, t] : m.params_) out.emplace_back(join(prefix, n), t);
+    for (auto& [n, t] : m.buffers_) out.emplace_back(join(prefix, n), t);
+  });
+  return out;
+}
+
+std::vector<std::pair<std::string, const Module*>> Module::named_modules() const {
+  std::vector<std::pair<std::string, const Module*>> out;
+  walk(*this, "", [&](const std::string& prefix, const Module& m) { out.emplace_back(prefix, &m); });
+  return out;
+}
+
+std::vector<std::pair<std::string, Module*>> Module::named_children() {
+  std::vector<std::pair<std::string, Module*>> out;
+  for (auto& [n, c] : children_) out.emplace_back(n, c.get());
+  return out;
+}
+
+int64_t Module::num_parameters() const {
+  int64_t n = 0;
+  for (auto& [_, t] : named_parameters()) n += t.numel();
+  return n;
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [_, c] : children_) c->train(on);
+}
+
+void Module::zero_grad() {
+  for (auto& [_, t] : named_parameters()) t.set_grad(Tensor());
+}
+
+void Module::to(DType dtype) {
+  ELBO_CHECK(is_floating(dtype), "{}.to: parameters must be f32 or f64, not {}", type_name(), dtype);
+  NoGradGuard guard;
+  auto convert = [&](const Tensor& t) {
+    if (t.dtype() == dtype || !is_floating(t.dtype())) return;
+    Tensor c = t.detach().to(dtype);
+    TensorImpl* impl = t.impl();
+    impl->storage = c.impl()->storage;  // same handle, new values: every holder sees the change
+    impl->dtype = dtype;
+    impl->grad.reset();
+  };
+  for (auto& [_, t] : named_parameters()) convert(t);
+  for (auto& [_, t] : named_buffers()) convert(t);
+}
+
+std::string Module::type_name() const {
+  int status = 0;
+  const char* mangled = typeid(*this).name();
+  char* dem = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+  std::string name = status == 0 && dem ? dem : mangled;
+  std::free(dem);
+  if (auto pos = name.rfind("::"); pos != std::string::npos) name = name.substr(pos + 2);
+  return name;
+}
+
+void Module::repr_into(std::string& out, int indent) const {
+  const std::string pad(size_t(indent) * 2, ' ');
+  out += type_name() + "(" + extra_repr();
+  if (children_.empty() && params_.empty()) {
+    out += ")";
+    return;
+  }
+  if (children_.empty()) {  // a leaf layer: shapes and count on one line
+    out += ")  # ";
+    for (size_t i = 0; i < params_.size(); ++i)
+      out += fmt::format("{}{}{}", i ? ", " : "", params_[i].first, params_[i].second.shape());
+    out += fmt::format(" = {} params", with_commas(num_parameters()));
+    return;
+  }
+  out += "\n";
+  for (auto& [n, t] : params_) out += fmt::format("{}  {}: {} {}\n", pad, n, t.dtype(), t.shape());
+  for (auto& [n, c] : children_) {
+    out += pad + "  (" + n + "): ";
+    c->repr_into(out, indent + 1);
+    out += "\n";
+  }
+  out += pad + ")";
+  if (indent == 0) out += fmt::format("  # {} params", with_commas(num_parameters()));
+}
+
+std::string Module::repr() const {
+  std::string out;
+  repr_into(out, 0);
+  return out;
+}
+
+std::ostream& operator<<(std::ostream& os, const Module& m) { return os << m.repr(); }
+
+}  // namespace elbo::nn

@@ -1,0 +1,77 @@
+#pragma once
+// Module: the base of every layer and model. A module registers its parameters, buffers and child
+// modules by name in its constructor; names compose with dots as PyTorch's do ("encoder.0.weight"),
+// so checkpoints map one-to-one onto torch state_dicts. Children are heap-owned by the parent's
+// registry and handed back as typed references, so pointers to them survive moving the parent.
+// Modules are move-only: a copy of tensor handles would silently share weights.
+// Registered tensors are never reassigned: loading and to(DType) change them in place, so every handle
+// (the layer's member, an optimizer) keeps seeing the same parameter.
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autograd/tensor.h"
+
+namespace elbo::nn {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Module {
+ public:
+  Module() = default;
+  virtual ~Module() = default;
+  Module(Module&&) = default;
+  Module& operator=(Module&&) = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  // Parameters in registration order, depth first (own parameters, then each child's), dotted names.
+  NamedTensors named_parameters() const;
+  std::vector<Tensor> parameters() const;
+  NamedTensors named_buffers() const;
+  // Parameters then buffers per module, in the order torch.nn.Module.state_dict lists them.
+  NamedTensors state_dict() const;
+  // This module ("") and every descendant, depth first.
+  std::vector<std::pair<std::string, const Module*>> named_modules() const;
+  std::vector<std::pair<std::string, Module*>> named_children();
+
+  int64_t num_parameters() const;
+  void train(bool on = true);  // recursive; Dropout reads it
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  void zero_grad();            // clears every parameter's gradient (undefined, as set_to_none=True)
+  void to(DType dtype);        // converts every parameter and floating buffer in place
+
+  // The module tree with each layer's settings, parameter shapes and counts (like torch's repr).
+  std::string repr() const;
+  // "Linear" for nn::Linear; the demangled class name for user modules. Override to rename.
+  virtual std::string type_name() const;
+  // One line of settings shown after the type name, e.g. "in_features=784, out_features=400".
+  virtual std::string extra_repr() const { return ""; }
+
+ protected:
+  // Marks t as a parameter (requires grad) and returns the handle the layer keeps.
+  Tensor register_parameter(std::string name, Tensor t);
+  Tensor register_buffer(std::string name, Tensor t);
+  // Moves m into this module's registry; the reference stays valid for the parent's lifetime.
+  template <class M> M& register_module(std::string name, M&& m) {
+    auto owned = std::make_unique<std::remove_cvref_t<M>>(std::forward<M>(m));
+    auto& ref = *owned;
+    add_child(std::move(name), std::move(owned));
+    return ref;
+  }
+
+ private:
+  void add_child(std::string name, std::unique_ptr<Module> m);
+  void check_name(const std::string& name, const char* what) const;
+  void repr_into(std::string& out, int indent) const;
+
+  NamedTensors params_, buffers_;
+  std::vector<std::pair<std::string, std::unique_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+std::ostream& operator<<(std::ostream& os, const Module& m);
+
+}  // namespace elbo::nn

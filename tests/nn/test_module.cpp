@@ -1,0 +1,140 @@
+#include <sstream>
+
+#include "test_util.h"
+
+using namespace elbo;
+using elbo::testing::all_close;
+
+namespace {
+
+// A user module as a reader would write one: children registered by name, typed pointers kept.
+class Net : public nn::Module {
+ public:
+  explicit Net(Generator& gen) {
+    scale_ = register_parameter("scale", ones({2}));
+    encoder_ = &register_module("encoder", nn::Sequential(nn::Linear(4, 3, gen), nn::ReLU(), nn::Linear(3, 2, gen)));
+    head_ = &register_module("head", nn::Linear(2, 1, false, gen));
+    register_buffer("count", zeros({1}, DType::i64));
+  }
+  Tensor forward(const Tensor& x) const { return head_->forward(encoder_->forward(x) * scale_); }
+  nn::Sequential* encoder_ = nullptr;
+  nn::Linear* head_ = nullptr;
+  Tensor scale_;
+};
+
+std::vector<std::string> names(const nn::NamedTensors& v) {
+  std::vector<std::string> out;
+  for (auto& [n, _] : v) out.push_back(n);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("named_parameters: registration order, depth first, PyTorch's dotted names") {
+  Generator gen(1);
+  Net net(gen);
+  CHECK(names(net.named_parameters()) ==
+        std::vector<std::string>{"scale", "encoder.0.weight", "encoder.0.bias", "encoder.2.weight", "encoder.2.bias",
+                                 "head.weight"});
+  CHECK(names(net.named_buffers()) == std::vector<std::string>{"count"});
+  CHECK(names(net.state_dict()) ==
+        std::vector<std::string>{"scale", "count", "encoder.0.weight", "encoder.0.bias", "encoder.2.weight",
+                                 "encoder.2.bias", "head.weight"});
+  CHECK(net.parameters().size() == 6);
+  CHECK(net.num_parameters() == 2 + 12 + 3 + 6 + 2 + 2);
+  for (auto& p : net.parameters()) CHECK(p.requires_grad());
+  std::vector<std::string> mods;
+  for (auto& [n, m] : net.named_modules()) mods.push_back(n + ":" + m->type_name());
+  CHECK(mods == std::vector<std::string>{":Net", "encoder:Sequential", "encoder.0:Linear", "encoder.1:ReLU",
+                                         "encoder.2:Linear", "head:Linear"});
+}
+
+TEST_CASE("parameters are shared handles: the layer, the registry and an optimizer see one tensor") {
+  Generator gen(2);
+  nn::Linear lin(3, 2, gen);
+  CHECK(lin.named_parameters()[0].second.same(lin.weight()));
+  CHECK(lin.parameters()[1].same(lin.bias()));
+}
+
+TEST_CASE("moving a module keeps its children and the typed pointers to them valid") {
+  Generator gen(3);
+  Net a(gen);
+  const Tensor x = ones({1, 4});
+  const double before = a.forward(x).item();
+  Net b(std::move(a));
+  CHECK(b.forward(x).item() == before);
+  std::vector<Net> many;
+  many.push_back(std::move(b));
+  many.emplace_back(gen);
+  CHECK(many[0].forward(x).item() == before);
+  static_assert(!std::is_copy_constructible_v<Net> && !std::is_copy_constructible_v<nn::Linear>);
+  static_assert(std::is_move_constructible_v<nn::Sequential>);
+}
+
+TEST_CASE("train/eval propagate to every descendant") {
+  Generator gen(4);
+  Net net(gen);
+  CHECK(net.is_training());
+  net.eval();
+  for (auto& [_, m] : net.named_modules()) CHECK_FALSE(m->is_training());
+  net.train();
+  for (auto& [_, m] : net.named_modules()) CHECK(m->is_training());
+}
+
+TEST_CASE("zero_grad clears every gradient") {
+  Generator gen(5);
+  Net net(gen);
+  sum(net.forward(ones({2, 4}))).backward();
+  for (auto& p : net.parameters()) CHECK(p.grad().defined());
+  net.zero_grad();
+  for (auto& p : net.parameters()) CHECK_FALSE(p.grad().defined());
+}
+
+TEST_CASE("to(f64) converts in place: held handles see the new dtype and values") {
+  Generator gen(6);
+  Net net(gen);
+  const Tensor w = net.encoder_->named_parameters()[0].second;
+  const std::vector<double> before = w.to_vector<double>();
+  net.to(DType::f64);
+  CHECK(w.dtype() == DType::f64);
+  CHECK(w.to_vector<double>() == before);  // f32 -> f64 is exact
+  CHECK(net.named_buffers()[0].second.dtype() == DType::i64);  // integer buffers stay
+  CHECK(net.forward(ones({1, 4}, DType::f64)).dtype() == DType::f64);
+  CHECK_ERROR_HAS(net.to(DType::i64), "Net.to: parameters must be f32 or f64, not i64");
+}
+
+TEST_CASE("registration errors name the module and the name") {
+  struct Bad : nn::Module {
+    explicit Bad(int which) {
+      register_parameter("w", zeros({1}));
+      if (which == 0) register_parameter("w", zeros({1}));
+      if (which == 1) register_module("a.b", nn::ReLU());
+      if (which == 2) register_buffer("", zeros({1}));
+      if (which == 3) register_parameter("i", zeros({1}, DType::i64));
+    }
+  };
+  CHECK_ERROR_HAS(Bad(0), "Bad: register_parameter: name 'w' is already registered");
+  CHECK_ERROR_HAS(Bad(1), "Bad: register_module: name 'a.b' must be non-empty and contain no '.'");
+  CHECK_ERROR_HAS(Bad(2), "register_buffer: name ''");
+  CHECK_ERROR_HAS(Bad(3), "register_parameter 'i': needs a defined f32/f64 tensor");
+}
+
+TEST_CASE("repr shows the tree, settings, shapes and parameter counts") {
+  Generator gen(7);
+  Net net(gen);
+  const std::string s = net.repr();
+  CHECK(s.find("Net(\n  scale: f32 [2]\n  (encoder): Sequential(\n") == 0);
+  CHECK(s.find("    (0): Linear(in_features=4, out_features=3, bias=true)  # weight[3, 4], bias[3] = 15 params") !=
+        std::string::npos);
+  CHECK(s.find("    (1): ReLU()") != std::string::npos);
+  CHECK(s.find("  (head): Linear(in_features=2, out_features=1, bias=false)  # weight[1, 2] = 2 params") !=
+        std::string::npos);
+  CHECK(s.find(")  # 27 params") != std::string::npos);
+  std::ostringstream os;
+  os << net;
+  CHECK(os.str() == s);
+  nn::Conv2d c(1, 32, 4, 2, 1, true, gen);
+  CHECK(c.repr() ==
+        "Conv2d(1, 32, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), bias=true)  # weight[32, 1, 4, 4], "
+        "bias[32] = 544 params");
+}

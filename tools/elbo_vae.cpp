@@ -1,0 +1,56 @@
+// elbo-vae: trains and evaluates a VAE (MLP or convolutional) on MNIST-style data.
+// DESIGN.md's shared flags plus the model's own; see --help. The last line on stdout is one JSON object
+// with the final figures (per example, in nats, under the named likelihood and data).
+#include <elbo/elbo.h>
+
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+
+#include "models/dataset.h"
+#include "models/image.h"
+#include "models/vae.h"
+#include "zoo.h"
+#include "zoo_train.h"
+
+using namespace elbo;
+namespace fs = std::filesystem;
+
+int main(int argc, char** argv) {
+  zoo::Config c;
+  std::string likelihood = "bernoulli";
+  models::VaeOptions vo;
+  models::TrainObjective obj;
+  CLI::App app{"elbo-vae: train and evaluate a variational autoencoder"};
+  zoo::add_common_flags(app, c);
+  app.add_option("--arch", c.arch, "mlp | conv")->capture_default_str()->check(CLI::IsMember({"mlp", "conv"}));
+  app.add_option("--likelihood", likelihood, "bernoulli | gaussian | continuous-bernoulli | categorical")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"bernoulli", "gaussian", "continuous-bernoulli", "categorical"}));
+  app.add_option("--levels", vo.likelihood.levels, "categorical: intensity levels K")->capture_default_str()->check(CLI::Range(2, 256));
+  app.add_option("--gaussian-std", vo.likelihood.gaussian_std, "gaussian: fixed std")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_flag("--learned-std", vo.likelihood.learned_std, "gaussian: the decoder also outputs a log-std per pixel");
+  app.add_option("--beta", obj.beta, "weight on the KL term")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--warmup", obj.warmup_steps, "KL warm-up: steps over which the KL weight ramps from 0 to beta")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--free-bits", obj.free_bits, "free bits per latent dim (nats)")->check(CLI::NonNegativeNumber);
+  app.add_option("--samples", obj.samples, "reparameterized samples per ELBO estimate")->capture_default_str()->check(CLI::Range(1, 1000));
+  app.add_option("--iw-train", obj.iw, "train on the K-sample IWAE bound")->check(CLI::Range(0, 5000));
+  zoo::parse_or_exit(app, argc, argv, "elbo-vae");
+  return zoo::run_main("elbo-vae", [&] {
+    const int lv = vo.likelihood.levels;
+    const double gs = vo.likelihood.gaussian_std;
+    const bool ls = vo.likelihood.learned_std;
+    vo.likelihood = models::parse_likelihood(likelihood);
+    vo.likelihood.levels = lv, vo.likelihood.gaussian_std = gs, vo.likelihood.learned_std = ls;
+    vo.arch = c.arch;
+    vo.hidden = c.hidden;
+    vo.latent = c.latent;
+    zoo::Session s(c);
+    vo.height = s.train.height, vo.width = s.train.width;
+    Generator init(c.seed);
+    models::VAE model(vo, init);
+    zoo::VaeRunner runner(model, obj);
+    return zoo::run(s, runner);
+  });
+}

@@ -7,4 +7,5 @@
 #include "autograd/tape.h"
 #include "autograd/tensor.h"
 #include "autograd/threads.h"
+#include "distributions/distributions.h"
 #include "nn/nn.h"

@@ -1,0 +1,65 @@
+#pragma once
+// Independent<D>(base, n), as torch.distributions.Independent: the last n batch dims of base become event
+// dims, so log_prob and entropy sum over them (and kl_divergence, see kl.h). A diagonal Gaussian over
+// [B, L] latents is Independent<Normal>(Normal(mu, sigma), 1): batch_shape [B], event_shape [L].
+// It holds base by value (a copy of handles: parameters and graph are shared). Each method exists only
+// when D has it: Independent<Bernoulli>::rsample() does not compile, as Bernoulli::rsample() does not.
+#include "distribution.h"
+
+namespace elbo::dist {
+
+template <Distribution D> class Independent {
+ public:
+  Independent(D base, int64_t reinterpreted_batch_ndims) : base_(std::move(base)), n_(reinterpreted_batch_ndims) {
+    const Shape b = base_.batch_shape();
+    ELBO_CHECK_VALUE(n_ >= 0 && n_ <= int64_t(b.size()),
+                     "Independent: reinterpreted_batch_ndims {} must be in [0, {}], the number of batch dims of the "
+                     "base distribution (batch_shape {}, event_shape {})", n_, b.size(), b, base_.event_shape());
+  }
+
+  const D& base_dist() const { return base_; }
+  int64_t reinterpreted_batch_ndims() const { return n_; }
+  Shape batch_shape() const {
+    const Shape b = base_.batch_shape();
+    return Shape(b.begin(), b.end() - n_);
+  }
+  Shape event_shape() const {
+    const Shape b = base_.batch_shape(), e = base_.event_shape();
+    Shape s(b.end() - n_, b.end());
+    s.insert(s.end(), e.begin(), e.end());
+    return s;
+  }
+
+  Tensor sample(Generator& gen, const Shape& sample_shape = {}) const
+    requires Samplable<D>
+  {
+    return base_.sample(gen, sample_shape);
+  }
+  Tensor rsample(Generator& gen, const Shape& sample_shape = {}) const
+    requires Reparameterized<D>
+  {
+    return base_.rsample(gen, sample_shape);
+  }
+  Tensor log_prob(const Tensor& value) const { return sum_rightmost(base_.log_prob(value), n_); }
+  Tensor entropy() const
+    requires HasEntropy<D>
+  {
+    return sum_rightmost(base_.entropy(), n_);
+  }
+  Tensor mean() const
+    requires HasMoments<D>
+  {
+    return base_.mean();
+  }
+  Tensor variance() const
+    requires HasMoments<D>
+  {
+    return base_.variance();
+  }
+
+ private:
+  D base_;
+  int64_t n_;
+};
+
+}  // namespace elbo::dist

@@ -1,0 +1,55 @@
+#pragma once
+// KL(p || q): the whole registry, one overload per pair, each formula derived or cited in kl.cpp.
+// Registered: Normal||Normal, Bernoulli||Bernoulli, Categorical||Categorical,
+// OneHotCategorical||OneHotCategorical, and Independent<P>||Independent<Q> whenever P||Q is registered.
+// The result has the (broadcast) batch shape; it is differentiable in both arguments' parameters.
+//
+// An unregistered pair does not compile: overload resolution picks the deleted catch-all below, and
+// the compiler's "use of deleted function ... [with P = Normal; Q = Bernoulli]" names both types. There
+// is no run-time fallback table. For pairs without a closed form (and for the relaxed families), use
+// kl_divergence_mc.
+#include "bernoulli.h"
+#include "categorical.h"
+#include "independent.h"
+#include "normal.h"
+
+namespace elbo::dist {
+
+Tensor kl_divergence(const Normal& p, const Normal& q);
+Tensor kl_divergence(const Bernoulli& p, const Bernoulli& q);
+Tensor kl_divergence(const Categorical& p, const Categorical& q);
+Tensor kl_divergence(const OneHotCategorical& p, const OneHotCategorical& q);
+
+// Catch-all for unregistered pairs: a compile error, never a run-time one.
+template <class P, class Q> Tensor kl_divergence(const P& p, const Q& q) = delete;
+
+// Is KL(P || Q) registered? (false for the deleted catch-all)
+template <class P, class Q>
+concept HasKL = requires(const P& p, const Q& q) {
+  { kl_divergence(p, q) } -> std::same_as<Tensor>;
+};
+
+// Independent pairs sum the base KL over the reinterpreted dims (torch's _kl_independent_independent);
+// both must reinterpret the same number of dims.
+template <class P, class Q>
+  requires HasKL<P, Q>
+Tensor kl_divergence(const Independent<P>& p, const Independent<Q>& q) {
+  ELBO_CHECK_VALUE(p.reinterpreted_batch_ndims() == q.reinterpreted_batch_ndims(),
+                   "kl_divergence: Independent distributions reinterpret different numbers of batch dims ({} vs {}; "
+                   "event_shape {} vs {})", p.reinterpreted_batch_ndims(), q.reinterpreted_batch_ndims(),
+                   p.event_shape(), q.event_shape());
+  return sum_rightmost(kl_divergence(p.base_dist(), q.base_dist()), p.reinterpreted_batch_ndims());
+}
+
+// Monte Carlo estimate of KL(p || q) = E_p[log p(z) - log q(z)] from n draws z ~ p (rsample when p has
+// it, so the estimate is differentiable pathwise; sample otherwise). The mean over the n draws, with p's
+// batch shape. Unbiased; its standard error shrinks as 1/sqrt(n).
+template <Samplable P, Distribution Q> Tensor kl_divergence_mc(const P& p, const Q& q, Generator& gen, int64_t n) {
+  ELBO_CHECK_VALUE(n >= 1, "kl_divergence_mc: n must be >= 1 draws, got {}", n);
+  Tensor z;
+  if constexpr (Reparameterized<P>) z = p.rsample(gen, {n});
+  else z = p.sample(gen, {n});
+  return mean(p.log_prob(z) - q.log_prob(z), {0});
+}
+
+}  // namespace elbo::dist

@@ -18,6 +18,25 @@ int main() {
   { NoGradGuard guard; Tensor z = t * 2.0; if (z.requires_grad()) return 1; }
   std::vector<double> v = t.detach().to(DType::f32).to_vector<double>();
   bool ok = gradcheck([](auto& in) { return sum(tanh(in[0])); }, {t.detach()});
+
+  // nn, as DESIGN.md spells it
+  nn::Sequential net(nn::Linear(4, 3), nn::ReLU(), nn::Linear(3, 2));
+  nn::Conv2d conv(1, 2, 3, 1, 1);
+  nn::ConvTranspose2d deconv(2, 1, 4, 2, 1);
+  Tensor x = randn({5, 4}, gen);
+  Tensor out = net.forward(x);
+  if (net.named_parameters()[0].first != "0.weight" || conv.named_parameters().size() != 2) return 1;
+  net.train();
+  net.eval();
+  optim::Adam opt(net.parameters(), {.lr = 1e-3});
+  optim::SGD sgd(net.parameters(), {.lr = 0.1, .momentum = 0.9});
+  opt.zero_grad();
+  mean(square(out)).backward();
+  opt.step();
+  sgd.zero_grad();
+  nn::save(net, "downstream.safetensors");
+  nn::load(net, "downstream.safetensors");
+  (void)deconv;
   std::printf("downstream: loss %.4f, %zu values, gradcheck %s\n", loss.item(), v.size(), ok ? "ok" : "FAILED");
   return ok ? 0 : 1;
 }

@@ -156,3 +156,28 @@ TEST_CASE("optimizer errors") {
   CHECK_ERROR_HAS(optim::Adam({p}, {.betas = {0.9, 1.0}}), "Adam: betas (0.9, 1) must be in [0, 1)");
   CHECK_ERROR_HAS(optim::AdamW({p}, {.lr = -1}), "AdamW: lr -1, eps 1e-08 and weight_decay 0.01 must be >= 0");
 }
+
+TEST_CASE("five Adam steps on Sequential(Linear, ReLU, Linear) in f32 land where PyTorch's do") {
+  const nn::TensorFile f = nn::load_tensors(std::string(ELBO_NN_FIXTURES) + "/torch_mlp_adam.safetensors");
+  nn::Sequential net(nn::Linear(4, 8), nn::ReLU(), nn::Linear(8, 2));
+  nn::NamedTensors init;
+  for (auto& [n, _] : net.state_dict()) init.emplace_back(n, get(f, "init." + n));
+  nn::load_state(net, init, "torch_mlp_adam.safetensors");
+  optim::Adam opt(net.parameters(), {.lr = 0.01});
+  for (int s = 0; s < 5; ++s) {
+    opt.zero_grad();
+    mse_loss(net.forward(get(f, "x")), get(f, "target")).backward();
+    opt.step();
+  }
+  for (auto& [n, p] : net.state_dict()) {
+    INFO(n);
+    CHECK(all_close(p, get(f, "final." + n), 1e-5, 1e-6));  // float32 rounding over five steps
+  }
+  // the trained state saves under torch's names, so load_state_dict(strict=True) accepts it there
+  const std::string path = "test_optim_trained.safetensors";
+  nn::save(net, path);
+  std::vector<std::string> names;
+  for (auto& [n, _] : nn::load_tensors(path).tensors) names.push_back(n);
+  CHECK(names == std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias"});
+  std::remove(path.c_str());
+}

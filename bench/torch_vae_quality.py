@@ -72,6 +72,20 @@ def iwae(model, x, k, chunk=500):  # log (1/K) sum_k p(x, z_k) / q(z_k | x)
     return torch.logsumexp(torch.cat(logws, 0), 0) - math.log(k)
 
 
+def load_safetensors(path):
+    raw = open(path, "rb").read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    header.pop("__metadata__", None)
+    kinds = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64}
+    state = {}
+    for name, e in header.items():
+        b, end = e["data_offsets"]
+        t = torch.frombuffer(bytearray(raw[8 + n + b:8 + n + end]), dtype=kinds[e["dtype"]])
+        state[name] = t.reshape(e["shape"]).float()
+    return state
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="data/mnist")
@@ -80,6 +94,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--iw", type=int, default=0)
     ap.add_argument("--save", default="", help="write the trained state_dict as safetensors here")
+    ap.add_argument("--load", default="", help="start from this safetensors state_dict (e.g. one elbo wrote)")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     torch.manual_seed(a.seed)
@@ -87,6 +102,8 @@ def main():
     train = read_idx(os.path.join(a.data, "train-images-idx3-ubyte")).reshape(-1, 784).float() / 255
     test = read_idx(os.path.join(a.data, "t10k-images-idx3-ubyte")).reshape(-1, 784).float() / 255
     model = VAE()
+    if a.load:
+        model.load_state_dict(load_safetensors(a.load), strict=True)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     t0 = time.time()
     for _ in range(a.epochs):

@@ -104,7 +104,16 @@ std::string json_object(const std::map<std::string, double>& numbers, const std:
   return s + "}";
 }
 
-Metrics::Metrics(const std::string& path) : path_(path) {}
+Metrics::Metrics(const std::string& path, int64_t keep_lines) : path_(path) {
+  std::string kept, line;
+  {
+    std::ifstream in(path_);
+    for (int64_t i = 0; i < keep_lines && std::getline(in, line); ++i) kept += line + "\n";
+  }
+  std::ofstream f(path_, std::ios::trunc);
+  if (!f) throw IOError(fmt::format("{}: cannot write metrics", path_));
+  f << kept;
+}
 
 void Metrics::write(const std::map<std::string, double>& numbers, const std::map<std::string, std::string>& strings) {
   std::ofstream f(path_, std::ios::app);

@@ -55,9 +55,11 @@ class Progress {
 };
 
 // Appends one JSON object per line; values print with full precision.
+// OUT/metrics.jsonl, one JSON line per epoch. A fresh run starts the file anew; a resumed run keeps the
+// lines of the epochs its checkpoint holds and drops any written after it (by a run killed mid-save).
 class Metrics {
  public:
-  explicit Metrics(const std::string& path);
+  Metrics(const std::string& path, int64_t keep_lines);
   void write(const std::map<std::string, double>& numbers, const std::map<std::string, std::string>& strings = {});
 
  private:

@@ -103,7 +103,7 @@ int run(Session& s, Runner& r) {
   }
   const std::string label = fmt::format("{} on {} ({} binarization)", r.describe(), s.data_name, c.binarize);
   if (!c.quiet) std::cerr << label << "\n";
-  Metrics metrics((fs::path(c.out) / "metrics.jsonl").string());
+  Metrics metrics((fs::path(c.out) / "metrics.jsonl").string(), c.eval_only ? INT64_MAX : start_epoch);
   std::vector<double> train_curve, test_curve;
   const int64_t n = s.train.size(), nb = (n + c.batch - 1) / c.batch;
   int64_t step = int64_t(start_epoch) * nb;

@@ -1,0 +1,62 @@
+#!/usr/bin/python3
+"""Runs elbo's training-step benchmarks and the same steps in PyTorch, in one invocation, and prints the
+ratio table (examples per second, medians over repetitions) as Markdown.
+
+  bench/compare.py [--build build] [--model mlp conv] [--batch 32 128 512] [--threads 1 2]
+
+Needs Debian's python3-torch for the PyTorch side (run with /usr/bin/python3).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def elbo_side(build, name, batches, threads, repetitions):
+    filt = "|".join(f"BM_{name}/{b}/{t}$" for b in batches for t in threads)
+    out = subprocess.run([os.path.join(build, "bench", "elbo_bench"), f"--benchmark_filter={filt}",
+                          f"--benchmark_repetitions={repetitions}", "--benchmark_report_aggregates_only=true",
+                          "--benchmark_format=json"], check=True, capture_output=True, text=True).stdout
+    res = {}
+    for b in json.loads(out)["benchmarks"]:
+        if b.get("aggregate_name") == "median":
+            key = b["run_name"].replace("BM_", "").replace("/real_time", "")
+            res[key] = b["items_per_second"]
+    return res
+
+
+def torch_side(model, batches, threads):
+    cmd = [sys.executable, os.path.join(HERE, "torch_steps.py"), "--model", model, "--batch", *map(str, batches),
+           "--threads", *map(str, threads)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return {j["name"]: j["examples_per_sec"] for j in map(json.loads, out.strip().splitlines())}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
+    ap.add_argument("--model", nargs="+", default=["mlp", "conv"])
+    ap.add_argument("--batch", type=int, nargs="+", default=[32, 128, 512])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--repetitions", type=int, default=5)
+    a = ap.parse_args()
+    print("| step | batch | threads | elbo ex/s | PyTorch ex/s | ratio |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for model in a.model:
+        name = {"mlp": "VaeMlpTrainStep", "conv": "ConvVaeTrainStep"}[model]
+        batches = a.batch if model == "mlp" else [b for b in a.batch if b == 128] or [128]
+        ours = elbo_side(a.build, name, batches, a.threads, a.repetitions)
+        theirs = torch_side(model, batches, a.threads)
+        for b in batches:
+            for t in a.threads:
+                key = f"{name}/{b}/{t}"
+                e, p = ours.get(key), theirs.get(key)
+                ratio = f"{e / p:.2f}" if e and p else "-"
+                print(f"| {name} | {b} | {t} | {e or 0:,.0f} | {p or 0:,.0f} | {ratio} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+// The zoo binaries end to end on a tiny data set written by the test: each trains, writes its files and
+// final JSON line; bad flags exit 2 and bad data or checkpoints exit 1, each with one line on stderr;
+// a resumed run ends bitwise where an uninterrupted one does.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <models/idx.h>
+
+#include "test_util.h"
+
+using namespace elbo;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int status;
+  std::string out, err;
+  std::string last_line() const {
+    const auto end = out.find_last_not_of('\n');
+    if (end == std::string::npos) return "";
+    const auto start = out.rfind('\n', end);
+    return out.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+  }
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), {}};
+}
+
+Result run(const std::string& args) {
+  const std::string err_file = "test_zoo_stderr.txt";
+  const std::string cmd = std::string(ELBO_TOOLS_DIR) + "/" + args + " 2>" + err_file;
+  Result r{-1, "", ""};
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  r.err = slurp(err_file);
+  fs::remove(err_file);
+  return r;
+}
+
+// 28x28 images: a bright bar at a random row or column, in IDX files like MNIST's.
+const std::string& tiny_data() {
+  static const std::string dir = [] {
+    const std::string d = "test_zoo_data";
+    fs::create_directories(d);
+    Generator gen(1);
+    for (auto [split, n] : {std::pair<const char*, int64_t>{"train", 96}, {"t10k", 40}}) {
+      std::vector<uint8_t> px(size_t(n) * 784, 0);
+      for (int64_t i = 0; i < n; ++i) {
+        const bool row = gen.uniform() < 0.5;
+        const int64_t at = 4 + int64_t(gen.below(20));
+        for (int64_t k = 0; k < 28; ++k) px[size_t(i * 784 + (row ? at * 28 + k : k * 28 + at))] = uint8_t(200 + gen.below(56));
+      }
+      models::write_idx(d + "/" + split + "-images-idx3-ubyte", {n, 28, 28}, px);
+    }
+    return d;
+  }();
+  return dir;
+}
+
+int64_t count_lines(const fs::path& p) {
+  const std::string s = slurp(p);
+  return std::count(s.begin(), s.end(), '\n');
+}
+
+const std::string kSmall = " --epochs 2 --batch 32 --hidden 32 --latent 2 --quiet --threads 1";
+
+}  // namespace
+
+TEST_CASE("elbo-vae trains, writes metrics, images, checkpoints and the final JSON line") {
+  const std::string out = "test_zoo_vae";
+  fs::remove_all(out);
+  const Result r = run("elbo-vae --data " + tiny_data() + " --out " + out + kSmall + " --iw 20");
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const std::string line = r.last_line();
+  for (const char* key : {"\"test_elbo\": ", "\"test_loglik\": ", "\"examples_per_sec\": ", "\"seconds\": ",
+                          "\"active_units\": ", "\"kl_dim_00\": ", "\"model\": \"mlp VAE 784-32-2, bernoulli likelihood\""})
+    CHECK_MESSAGE(line.find(key) != std::string::npos, key, " in ", line);
+  for (const char* f : {"metrics.jsonl", "samples.png", "reconstructions.png", "training_curve.png",
+                        "latent_manifold.png", "model.safetensors", "checkpoint.safetensors"})
+    CHECK_MESSAGE(fs::exists(fs::path(out) / f), f);
+  CHECK(count_lines(fs::path(out) / "metrics.jsonl") == 2);
+  CHECK(slurp(fs::path(out) / "samples.png").substr(1, 3) == "PNG");
+  // the saved model evaluates with --eval-only --load
+  const Result e = run("elbo-vae --data " + tiny_data() + " --out " + out + "/eval --hidden 32 --latent 2 --quiet " +
+                       "--eval-only --load " + out + "/model.safetensors");
+  INFO(e.err);
+  CHECK(e.status == 0);
+  CHECK(e.last_line().find("\"test_elbo\": ") != std::string::npos);
+}
+
+TEST_CASE("--resume continues a run and ends bitwise where an uninterrupted run ends") {
+  const std::string a = "test_zoo_resume_a", b = "test_zoo_resume_b";
+  fs::remove_all(a), fs::remove_all(b);
+  const std::string common = " --data " + tiny_data() + " --batch 32 --hidden 32 --latent 2 --quiet --threads 1";
+  REQUIRE(run("elbo-vae --out " + a + common + " --epochs 3").status == 0);
+  REQUIRE(run("elbo-vae --out " + b + common + " --epochs 1").status == 0);
+  const Result r = run("elbo-vae --out " + b + common + " --epochs 3 --resume");
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(slurp(fs::path(a) / "model.safetensors") == slurp(fs::path(b) / "model.safetensors"));
+  CHECK(count_lines(fs::path(b) / "metrics.jsonl") == 3);
+  const Result none = run("elbo-vae --out test_zoo_nothing_here" + common + " --resume");
+  CHECK(none.status == 1);
+  CHECK(none.err.find("--resume: no checkpoint at test_zoo_nothing_here/checkpoint.safetensors") != std::string::npos);
+}
+
+TEST_CASE("bad flags exit 2 and bad data or checkpoints exit 1, with one line on stderr") {
+  for (const char* bin : {"elbo-vae", "elbo-ae", "elbo-vi"}) {
+    INFO(bin);
+    const Result bad = run(std::string(bin) + " --epochs many");
+    CHECK(bad.status == 2);
+    CHECK(std::count(bad.err.begin(), bad.err.end(), '\n') == 1);
+    const Result unknown = run(std::string(bin) + " --no-such-flag");
+    CHECK(unknown.status == 2);
+    const Result help = run(std::string(bin) + " --help");
+    CHECK(help.status == 0);
+    CHECK(help.out.find("--data") != std::string::npos);
+    const Result nodata = run(std::string(bin) + " --data test_zoo_no_such_dir --quiet");
+    CHECK(nodata.status == 1);
+    CHECK(std::count(nodata.err.begin(), nodata.err.end(), '\n') == 1);
+    CHECK(nodata.err.find("test_zoo_no_such_dir") != std::string::npos);
+  }
+  {
+    std::ofstream("test_zoo_garbage.safetensors") << "not a checkpoint";
+    const Result r = run("elbo-vae --data " + tiny_data() + " --out test_zoo_garbage --quiet --load test_zoo_garbage.safetensors");
+    CHECK(r.status == 1);
+    CHECK(r.err.find("test_zoo_garbage.safetensors: byte 0: header length") != std::string::npos);
+  }
+  {
+    const Result r = run("elbo-vae --data " + tiny_data() + " --out test_zoo_mismatch --quiet --hidden 16 --latent 2 " +
+                         "--eval-only --load test_zoo_vae/model.safetensors");
+    CHECK(r.status == 1);
+    CHECK(r.err.find("fc1.weight: shape [32, 784] in file, [16, 784] in module") != std::string::npos);
+  }
+}
+
+TEST_CASE("a diverging run stops with a clear message and keeps the last good checkpoint") {
+  const std::string out = "test_zoo_diverge";
+  fs::remove_all(out);
+  const std::string common = " --data " + tiny_data() + " --out " + out + " --batch 32 --hidden 32 --latent 2 --quiet";
+  REQUIRE(run("elbo-vae" + common + " --epochs 1").status == 0);
+  const std::string good = slurp(fs::path(out) / "checkpoint.safetensors");
+  const Result r = run("elbo-vae" + common + " --epochs 3 --lr 1e30");  // a fresh run into the same --out
+  CHECK(r.status == 1);
+  CHECK(r.err.find("training diverged at epoch 1") != std::string::npos);
+  CHECK(r.err.find("(try a smaller --lr)") != std::string::npos);
+  CHECK(slurp(fs::path(out) / "checkpoint.safetensors") == good);
+}
+
+TEST_CASE("elbo-ae and elbo-vi (training and the amortization-gap report) run") {
+  const Result ae = run("elbo-ae --data " + tiny_data() + " --out test_zoo_ae" + kSmall);
+  INFO(ae.err);
+  CHECK(ae.status == 0);
+  CHECK(ae.last_line().find("\"test_recon_loglik\": ") != std::string::npos);
+  CHECK(fs::exists("test_zoo_ae/samples.png"));
+  const Result vi = run("elbo-vi --data " + tiny_data() + " --out test_zoo_vi" + kSmall + " --vi-steps 10");
+  INFO(vi.err);
+  CHECK(vi.status == 0);
+  CHECK(vi.last_line().find("\"inference_ms_per_example\": ") != std::string::npos);
+  const Result gap = run("elbo-vi --gap --data " + tiny_data() + " --out test_zoo_gap --hidden 32 --latent 2 --quiet " +
+                         "--load test_zoo_vae/model.safetensors --vi-steps 20 --iw 20");
+  INFO(gap.err);
+  CHECK(gap.status == 0);
+  CHECK(gap.last_line().find("\"amortization_gap\": ") != std::string::npos);
+  CHECK(gap.err.find("approximation gap") != std::string::npos);
+}

@@ -46,6 +46,22 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
           const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
 
+// Convolution as GEMM (conv.cpp), NCHW as torch: x [n, c, h, w] with weight w [o, c, kh, kw] gives
+// y [n, o, ho, wo], y[b, oc, i, j] = sum over (ci, di, dj) of w[oc, ci, di, dj] *
+// x[b, ci, i*stride - pad + di, j*stride - pad + dj] (0 outside the image). A chunk of the batch at a time
+// is unfolded (im2col) into col [c*kh*kw, chunk*ho*wo] and multiplied in one GEMM, so col stays in cache.
+// conv_input_grad is conv_forward's adjoint (conv_transpose2d's forward); bias (one per output channel of
+// the pass, may be null) is added to its result. conv_weight_grad overwrites gw [o, c, kh, kw]. `work`
+// holds conv_workspace(g, sizeof(T)) elements. Threads split the GEMMs and each chunk's images; results
+// do not depend on the thread count.
+struct ConvGeom {
+  int64_t n, c, h, w, o, kh, kw, ho, wo, stride, pad;
+};
+int64_t conv_workspace(const ConvGeom& g, size_t itemsize);
+template <class T> void conv_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, T* work);
+template <class T> void conv_input_grad(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* work);
+template <class T> void conv_weight_grad(const ConvGeom& g, const T* x, const T* gy, T* gw, T* work);
+
 // One Adam / AdamW step over n parameters, torch 1.13's single-tensor formulas:
 //   g += weight_decay * p (Adam) or p *= 1 - lr * weight_decay (AdamW, decoupled)
 //   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;  vmax = max(vmax, v) (amsgrad)

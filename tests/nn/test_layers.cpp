@@ -146,3 +146,17 @@ TEST_CASE("Sequential: children named 0, 1, ...; push_back; forward in order") {
   nn::Sequential empty_seq;
   CHECK(empty_seq.forward(x).same(x));
 }
+
+TEST_CASE("Conv2d and ConvTranspose2d match a PyTorch module loaded from its state_dict") {
+  nn::Sequential net(nn::Conv2d(2, 3, 3, 2, 1), nn::ReLU(), nn::ConvTranspose2d(3, 2, 4, 2, 1));
+  check_against_torch(net, "torch_conv.safetensors");
+}
+
+TEST_CASE("conv layers: parameter gradients against finite differences") {
+  Generator gen(5);
+  nn::Sequential net(nn::Conv2d(2, 3, 3, 2, 1, true, gen), nn::Tanh(), nn::ConvTranspose2d(3, 2, 4, 2, 1, 1, true, gen));
+  CHECK(check_module(net, uniform({2, 2, 5, 6}, gen, -1, 1), gen) == "");
+  nn::Conv2d nobias(1, 2, 2, 1, 0, false, gen);
+  CHECK(nobias.named_parameters().size() == 1);
+  CHECK(check_module(nobias, uniform({1, 1, 3, 3}, gen, -1, 1), gen) == "");
+}

@@ -160,3 +160,21 @@ TEST_CASE("conv layers: parameter gradients against finite differences") {
   CHECK(nobias.named_parameters().size() == 1);
   CHECK(check_module(nobias, uniform({1, 1, 3, 3}, gen, -1, 1), gen) == "");
 }
+
+TEST_CASE("layer outputs against hand-computed values") {
+  NoGradGuard guard;
+  nn::Linear lin(2, 1);
+  lin.weight().copy_(tensor({1, 2}, {1, 2}));
+  lin.bias().copy_(tensor({3}, {1}));
+  CHECK(lin.forward(tensor({1, 1, 2, -1}, {2, 2})).to_vector<double>() == std::vector<double>{6, 3});
+  nn::Conv2d conv(1, 1, 2);  // a 2x2 box sum over 1..9
+  nn::init::ones_(conv.weight());
+  nn::init::zeros_(conv.bias());
+  CHECK(conv.forward(tensor({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 1, 3, 3})).to_vector<double>() ==
+        std::vector<double>{12, 16, 24, 28});
+  nn::ConvTranspose2d up(1, 1, 2, 2);  // stride 2, 2x2 ones: each input becomes a 2x2 block
+  nn::init::ones_(up.weight());
+  nn::init::constant_(up.bias(), 0.5);
+  CHECK(up.forward(tensor({1, 2, 3, 4}, {1, 1, 2, 2})).to_vector<double>() ==
+        std::vector<double>{1.5, 1.5, 2.5, 2.5, 1.5, 1.5, 2.5, 2.5, 3.5, 3.5, 4.5, 4.5, 3.5, 3.5, 4.5, 4.5});
+}

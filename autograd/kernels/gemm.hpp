@@ -1,12 +1,15 @@
 #pragma once
-// The GEMM micro-kernel, templated on the architecture: an MR x NR tile of C held in registers
+// The GEMM micro-kernels, templated on the architecture: an MR x NR tile of C held in registers
 // (MR = 6 rows, NR = two SIMD batches), updated with one broadcast of A and two loads of B per k step.
-// Packing and blocking live in gemm.cpp (baseline flags); this file is included only by arch_*.cpp.
+// gemm_micro reads A from a packed panel; conv_micro reads each row of A through its own pointer (the
+// indirect convolution of Dukhan 2019, "The Indirect Convolution Algorithm"), so a convolution needs no
+// im2col buffer. Packing and blocking live in gemm.cpp and conv.cpp (baseline flags); this file is
+// included only by arch_*.cpp.
 #include <xsimd/xsimd.hpp>
 
 namespace elbo::kernels::simd {
 
-constexpr int kGemmMR = 6;
+constexpr int kGemmMR = 6;  // conv_micro names its six row pointers
 
 template <class Arch, class T>
 void gemm_micro(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
@@ -46,6 +49,49 @@ void gemm_micro(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha,
   for (int64_t i = 0; i < mr; ++i)
     for (int64_t j = 0; j < nr; ++j)
       c[i * ldc + j] = beta == T(0) ? tile[i * NR + j] : beta * c[i * ldc + j] + tile[i * NR + j];
+}
+
+// tile[i*NR + j] += sum over t < taps, c < kc of a[t*MR + i][c*cs] * pb[(t*kc + c)*NR + j]: row i of A,
+// for tap t, is kc values cs apart starting at a[t*MR + i] (a pixel of an NCHW image, cs = the plane
+// size). tile is 64-byte aligned; pb holds taps*kc packed rows of NR values.
+template <class Arch, class T>
+void conv_micro(int64_t taps, int64_t kc, const T* const* a, int64_t cs, const T* pb, T* tile) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr int64_t W = B::size, MR = kGemmMR, NR = 2 * W;
+  B c0[MR], c1[MR];
+  for (int i = 0; i < MR; ++i) {
+    c0[i] = B::load_aligned(tile + i * NR);
+    c1[i] = B::load_aligned(tile + i * NR + W);
+  }
+  for (int64_t t = 0; t < taps; ++t) {
+    const T *a0 = a[t * MR], *a1 = a[t * MR + 1], *a2 = a[t * MR + 2], *a3 = a[t * MR + 3], *a4 = a[t * MR + 4],
+            *a5 = a[t * MR + 5];
+    for (int64_t c = 0, off = 0; c < kc; ++c, off += cs, pb += NR) {
+      const B b0 = B::load_aligned(pb), b1 = B::load_aligned(pb + W);
+      B av(a0[off]);
+      c0[0] = xsimd::fma(av, b0, c0[0]);
+      c1[0] = xsimd::fma(av, b1, c1[0]);
+      av = B(a1[off]);
+      c0[1] = xsimd::fma(av, b0, c0[1]);
+      c1[1] = xsimd::fma(av, b1, c1[1]);
+      av = B(a2[off]);
+      c0[2] = xsimd::fma(av, b0, c0[2]);
+      c1[2] = xsimd::fma(av, b1, c1[2]);
+      av = B(a3[off]);
+      c0[3] = xsimd::fma(av, b0, c0[3]);
+      c1[3] = xsimd::fma(av, b1, c1[3]);
+      av = B(a4[off]);
+      c0[4] = xsimd::fma(av, b0, c0[4]);
+      c1[4] = xsimd::fma(av, b1, c1[4]);
+      av = B(a5[off]);
+      c0[5] = xsimd::fma(av, b0, c0[5]);
+      c1[5] = xsimd::fma(av, b1, c1[5]);
+    }
+  }
+  for (int i = 0; i < MR; ++i) {
+    c0[i].store_aligned(tile + i * NR);
+    c1[i].store_aligned(tile + i * NR + W);
+  }
 }
 
 }  // namespace elbo::kernels::simd

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace elbo::kernels::ref {
 
@@ -85,6 +86,40 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a
     }
 }
 
+// Calls f(image index, weight index, output index) for every product term of the convolution.
+template <class F> void conv_terms(const ConvGeom& g, F&& f) {
+  for (int64_t b = 0; b < g.n; ++b)
+    for (int64_t o = 0; o < g.o; ++o)
+      for (int64_t oh = 0; oh < g.ho; ++oh)
+        for (int64_t ow = 0; ow < g.wo; ++ow)
+          for (int64_t c = 0; c < g.c; ++c)
+            for (int64_t i = 0; i < g.kh; ++i)
+              for (int64_t j = 0; j < g.kw; ++j) {
+                const int64_t ih = oh * g.stride - g.pad + i, iw = ow * g.stride - g.pad + j;
+                if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
+                f(((b * g.c + c) * g.h + ih) * g.w + iw, ((o * g.c + c) * g.kh + i) * g.kw + j,
+                  ((b * g.o + o) * g.ho + oh) * g.wo + ow);
+              }
+}
+
+template <class T> void conv_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y) {
+  std::vector<long double> acc(size_t(g.n * g.o * g.ho * g.wo), 0);
+  conv_terms(g, [&](int64_t xi, int64_t wi, int64_t yi) { acc[size_t(yi)] += (long double)x[xi] * w[wi]; });
+  for (size_t i = 0; i < acc.size(); ++i) y[i] = T(acc[i] + (bias ? bias[int64_t(i) / (g.ho * g.wo) % g.o] : T(0)));
+}
+
+template <class T> void conv_input_grad(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x) {
+  std::vector<long double> acc(size_t(g.n * g.c * g.h * g.w), 0);
+  conv_terms(g, [&](int64_t xi, int64_t wi, int64_t yi) { acc[size_t(xi)] += (long double)y[yi] * w[wi]; });
+  for (size_t i = 0; i < acc.size(); ++i) x[i] = T(acc[i] + (bias ? bias[int64_t(i) / (g.h * g.w) % g.c] : T(0)));
+}
+
+template <class T> void conv_weight_grad(const ConvGeom& g, const T* x, const T* gy, T* gw) {
+  std::vector<long double> acc(size_t(g.o * g.c * g.kh * g.kw), 0);
+  conv_terms(g, [&](int64_t xi, int64_t wi, int64_t yi) { acc[size_t(wi)] += (long double)x[xi] * gy[yi]; });
+  for (size_t i = 0; i < acc.size(); ++i) gw[i] = T(acc[i]);
+}
+
 // Written as torch 1.13's single-tensor Adam/AdamW reads.
 template <class T> void adam(const AdamParams& a, T* p, const T* g, T* m, T* v, T* vmax, int64_t n) {
   const double bc1 = 1 - std::pow(a.beta1, double(a.step)), bc2 = 1 - std::pow(a.beta2, double(a.step));
@@ -109,7 +144,10 @@ template <class T> void adam(const AdamParams& a, T* p, const T* g, T* m, T* v, 
   template T sum<T>(std::span<const T>);                                                          \
   template void gemm<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, int64_t, T, T*, \
                         int64_t);                                                                         \
-  template void adam<T>(const AdamParams&, T*, const T*, T*, T*, T*, int64_t);
+  template void adam<T>(const AdamParams&, T*, const T*, T*, T*, T*, int64_t);                        \
+  template void conv_forward<T>(const ConvGeom&, const T*, const T*, const T*, T*);                      \
+  template void conv_input_grad<T>(const ConvGeom&, const T*, const T*, const T*, T*);                   \
+  template void conv_weight_grad<T>(const ConvGeom&, const T*, const T*, T*);
 ELBO_INSTANTIATE(float)
 ELBO_INSTANTIATE(double)
 

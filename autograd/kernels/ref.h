@@ -16,6 +16,11 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
           const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
 
+// Convolution straight from the definitions in kernels.h, accumulated in long double (no workspace).
+template <class T> void conv_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y);
+template <class T> void conv_input_grad(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x);
+template <class T> void conv_weight_grad(const ConvGeom& g, const T* x, const T* gy, T* gw);
+
 template <class T> void adam(const AdamParams& a, T* p, const T* g, T* m, T* v, T* vmax, int64_t n);
 
 }  // namespace elbo::kernels::ref

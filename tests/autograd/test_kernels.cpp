@@ -161,6 +161,93 @@ TEST_CASE("gemm with beta = 0 ignores NaN in C, and results do not depend on the
   for (float v : c1) REQUIRE(std::isfinite(v));
 }
 
+namespace {
+// Geometries around the micro-tile's edges: channels below, at and past NR (8 to 32 lanes), kernels with
+// more taps than one micro-kernel call takes (5x5), strides 1 to 3, padding up to 2, odd image sizes.
+const ConvGeom kConvGeoms[] = {
+    {1, 1, 4, 4, 1, 2, 2, 3, 3, 1, 0},       {2, 3, 5, 4, 2, 3, 2, 5, 5, 1, 1},
+    {3, 2, 7, 5, 3, 3, 3, 3, 2, 2, 0},       {2, 5, 9, 8, 33, 4, 4, 4, 4, 2, 1},
+    {2, 17, 6, 7, 9, 5, 5, 4, 4, 2, 2},      {3, 1, 11, 11, 31, 4, 4, 5, 5, 2, 1},
+    {2, 40, 7, 7, 2, 3, 3, 3, 3, 3, 2},      {5, 8, 14, 14, 16, 4, 4, 7, 7, 2, 1},
+    {1, 2, 3, 3, 3, 1, 1, 3, 3, 1, 0},       {2, 3, 5, 5, 4, 1, 1, 2, 2, 3, 0},
+    // few channels and wide rows: the direct paths (lanes along rows), with several lane chunks per row
+    {3, 1, 28, 28, 32, 4, 4, 14, 14, 2, 1},  {2, 2, 9, 40, 7, 3, 3, 9, 40, 1, 1},
+    {2, 3, 31, 50, 5, 5, 4, 11, 17, 3, 2},   {2, 1, 12, 37, 3, 2, 5, 6, 18, 2, 1},
+};
+
+template <class T> void check_conv_kernels(const ConvGeom& g) {
+  const double tol = sizeof(T) == 4 ? 1e-5 : 1e-12;
+  const int64_t nx = g.n * g.c * g.h * g.w, nw = g.o * g.c * g.kh * g.kw, ny = g.n * g.o * g.ho * g.wo;
+  const auto x = values<T>(size_t(nx), -1, 1, 1), w = values<T>(size_t(nw), -1, 1, 2);
+  const auto y = values<T>(size_t(ny), -1, 1, 3), bo = values<T>(size_t(g.o), -1, 1, 4);
+  const auto bc = values<T>(size_t(g.c), -1, 1, 5);
+  std::vector<T> work(size_t(conv_workspace(g, sizeof(T))));
+  auto worst = [](const std::vector<T>& a, const std::vector<T>& b) {
+    double e = 0;
+    for (size_t i = 0; i < a.size(); ++i) e = std::max(e, std::abs(double(a[i]) - double(b[i])) / (1 + std::abs(double(b[i]))));
+    return e;
+  };
+  std::vector<T> out(static_cast<size_t>(ny)), want(static_cast<size_t>(ny));
+  conv_forward<T>(g, x.data(), w.data(), bo.data(), out.data(), work.data());
+  ref::conv_forward<T>(g, x.data(), w.data(), bo.data(), want.data());
+  CHECK(worst(out, want) < tol);
+  std::vector<T> gx(static_cast<size_t>(nx)), gx_want(static_cast<size_t>(nx));
+  conv_input_grad<T>(g, y.data(), w.data(), bc.data(), gx.data(), work.data());
+  ref::conv_input_grad<T>(g, y.data(), w.data(), bc.data(), gx_want.data());
+  CHECK(worst(gx, gx_want) < tol);
+  conv_input_grad<T>(g, y.data(), w.data(), nullptr, gx.data(), work.data());
+  ref::conv_input_grad<T>(g, y.data(), w.data(), nullptr, gx_want.data());
+  CHECK(worst(gx, gx_want) < tol);
+  std::vector<T> gw(static_cast<size_t>(nw)), gw_want(static_cast<size_t>(nw));
+  conv_weight_grad<T>(g, x.data(), y.data(), gw.data(), work.data());
+  ref::conv_weight_grad<T>(g, x.data(), y.data(), gw_want.data());
+  CHECK(worst(gw, gw_want) < tol * std::sqrt(double(g.n * g.ho * g.wo)));
+}
+}  // namespace
+
+TEST_CASE("conv kernels match their scalar twins on every instruction set and thread count") {
+  const std::string before(arch_name());
+  const int threads = elbo::num_threads();
+  for (const auto& a : archs())
+    for (int t : {1, 2}) {
+      REQUIRE(set_arch(a));
+      elbo::set_num_threads(t);
+      for (const ConvGeom& g : kConvGeoms) {
+        CAPTURE(a);
+        CAPTURE(t);
+        CAPTURE(g.c);
+        CAPTURE(g.o);
+        CAPTURE(g.kh);
+        CAPTURE(g.stride);
+        check_conv_kernels<float>(g);
+        check_conv_kernels<double>(g);
+      }
+    }
+  elbo::set_num_threads(threads);
+  set_arch(before);
+}
+
+TEST_CASE("conv kernels: results do not depend on the thread count") {
+  const ConvGeom g{16, 32, 14, 14, 64, 4, 4, 7, 7, 2, 1};  // the conv VAE's middle layer
+  const auto x = values<float>(size_t(g.n * g.c * g.h * g.w), -1, 1, 1);
+  const auto w = values<float>(size_t(g.o * g.c * 16), -1, 1, 2), y = values<float>(size_t(g.n * g.o * 49), -1, 1, 3);
+  const int threads = elbo::num_threads();
+  std::vector<float> r[2][3];
+  for (int t : {1, 2}) {
+    elbo::set_num_threads(t);
+    std::vector<float> work(size_t(conv_workspace(g, 4)));
+    auto& out = r[t - 1];
+    out[0].resize(y.size());
+    out[1].resize(x.size());
+    out[2].resize(w.size());
+    conv_forward<float>(g, x.data(), w.data(), nullptr, out[0].data(), work.data());
+    conv_input_grad<float>(g, y.data(), w.data(), nullptr, out[1].data(), work.data());
+    conv_weight_grad<float>(g, x.data(), y.data(), out[2].data(), work.data());
+  }
+  elbo::set_num_threads(threads);
+  for (int i = 0; i < 3; ++i) CHECK(r[0][i] == r[1][i]);
+}
+
 TEST_CASE("thread pool: parallel_for covers the range exactly once") {
   std::vector<int> hits(10007, 0);
   parallel_for(int64_t(hits.size()), 1, [&](int64_t b, int64_t e) {

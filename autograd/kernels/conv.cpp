@@ -6,14 +6,16 @@
 // Forward and input gradient run the indirect convolution algorithm (Dukhan 2019, "The Indirect
 // Convolution Algorithm"): GEMM rows are pixels, and the micro-kernel reads each row's receptive field
 // through one pointer per tap straight from the NCHW image, so no im2col buffer is written or packed.
+// Tiles land channels-last in a per-thread buffer for a block of images, and one in-cache transpose per
+// block writes them NCHW with the bias (scattering each tile straight into NCHW stalls on stores).
 // The input gradient (the adjoint, conv_transpose2d's forward) is split by phase, the sub-pixel view of a
 // strided transposed convolution (Shi et al. 2016, "Real-Time Single Image and Video Super-Resolution
 // Using an Efficient Sub-Pixel Convolutional Neural Network"): image pixels with equal (h + pad) mod
 // stride and (w + pad) mod stride gather from the same taps, so each phase is one indirect convolution
 // that writes every pixel once, with no col2im scatter-add. The weight gradient is a GEMM over the batch's
 // pixels; the image is first transposed to channels-last, so each packed row is a contiguous run.
-// Threads split pixels (forward, input gradient) or weight columns (weight gradient): every output
-// element sees the same arithmetic for any thread count.
+// Threads split blocks of images (forward, input gradient) or weight columns (weight gradient): every
+// output element sees the same arithmetic for any thread count. Few channels go to conv_direct.cpp.
 #include <algorithm>
 #include <cstdint>
 
@@ -39,9 +41,6 @@ template <class T> T* aligned(T* work) {
   return reinterpret_cast<T*>((reinterpret_cast<uintptr_t>(work) + 63) / 64 * 64);
 }
 
-// Enough flops per chunk to pay for waking a thread.
-int64_t grain_for(int64_t flops_per_item) { return std::max<int64_t>(1, (int64_t(1) << 18) / std::max<int64_t>(1, flops_per_item)); }
-
 // The taps of one input-gradient phase: kernel rows i = rh, rh + s, ... < kh (columns likewise), and the
 // image rows h = h0, h0 + s, ... < H that gather through them.
 struct Phase {
@@ -53,17 +52,30 @@ Phase phase_of(int64_t r, int64_t k, int64_t size, int64_t s, int64_t pad) {
   return {r, ni, h0, h0 < size ? (size - 1 - h0) / s + 1 : 0};
 }
 
+// Images per block of the forward pass and input gradient: the block's channels-last result (about
+// 64 KiB of f32 per thread) stays in cache for the transpose; at least four blocks per thread.
+int64_t block_images(const ConvGeom& g, int64_t per_image) {
+  const int64_t fit = std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(1, per_image));
+  return std::clamp<int64_t>(std::min(fit, ceil_div(g.n, 4 * num_threads())), 1, std::max<int64_t>(g.n, 1));
+}
+int64_t fwd_block(const ConvGeom& g, int64_t nr) { return block_images(g, g.ho * g.wo * ceil_div(g.o, nr) * nr); }
+int64_t adj_block(const ConvGeom& g, int64_t nr) { return block_images(g, g.h * g.w * ceil_div(g.c, nr) * nr); }
+int64_t fwd_slice(const ConvGeom& g, int64_t nr) {
+  return round16((fwd_block(g, nr) * g.ho * g.wo + kMaxMR) * ceil_div(g.o, nr) * nr);
+}
+int64_t adj_slice(const ConvGeom& g, int64_t nr) {  // all phases' channels-last rows, one phase transposed
+  return round16((adj_block(g, nr) * g.h * g.w + g.stride * g.stride * kMaxMR) * ceil_div(g.c, nr) * nr) +
+         round16((adj_block(g, nr) * g.h * g.w + kMaxMR) * g.c);
+}
+
 // Sizes (elements) of the scratch areas of each pass.
 int64_t forward_work(const ConvGeom& g, int64_t nr) {
-  return round16(ceil_div(g.o, nr) * g.kh * g.kw * g.c * nr) + round16((g.c - 1) * g.h * g.w + 1);
+  return round16(ceil_div(g.o, nr) * g.kh * g.kw * g.c * nr) + round16((g.c - 1) * g.h * g.w + 1) +
+         num_threads() * fwd_slice(g, nr);
 }
-int64_t input_grad_work(const ConvGeom& g, int64_t nr) {  // every phase's packed weight, then zeros
-  return round16(ceil_div(g.c, nr) * g.kh * g.kw * g.o * nr) + g.stride * g.stride * 16 +
-         round16((g.o - 1) * g.ho * g.wo + 1);
-}
-int64_t grad_images(const ConvGeom& g) {  // images per block of the input gradient: about 256 KiB of f32
-  const int64_t fit = std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, g.c * g.h * g.w));
-  return std::clamp<int64_t>(std::min(fit, ceil_div(g.n, num_threads())), 1, std::max<int64_t>(g.n, 1));
+int64_t input_grad_work(const ConvGeom& g, int64_t nr) {  // phase tables, packed weights, zeros, slices
+  return round16(2 * g.stride * 8) + round16(ceil_div(g.c, nr) * g.kh * g.kw * g.o * nr) + g.stride * g.stride * 16 +
+         round16((g.o - 1) * g.ho * g.wo + 1) + num_threads() * adj_slice(g, nr);
 }
 int64_t wgrad_images(const ConvGeom& g) {  // images per channels-last chunk: about 256 KiB of f32
   return std::clamp<int64_t>((int64_t(1) << 16) / std::max<int64_t>(1, g.c * g.h * g.w), 1, std::max<int64_t>(g.n, 1));
@@ -75,6 +87,24 @@ int64_t weight_grad_work(const ConvGeom& g, int64_t nr) {
   return round16(g.o * g.kh * g.kw * g.c) + round16((wgrad_images(g) * g.h * g.w + 1) * g.c) +
          num_threads() * wgrad_slice(g, nr);
 }
+
+// Runs f(task, first block, end block) over [0, blocks) in at most num_threads() tasks; task indexes the
+// caller's per-thread scratch.
+template <class F> void parallel_blocks(int64_t blocks, F&& f) {
+  const int64_t tasks = std::min<int64_t>(num_threads(), blocks);
+  parallel_tasks(tasks, [&](int64_t t) { f(t, blocks * t / tasks, blocks * (t + 1) / tasks); });
+}
+
+// Walks pixels (b, row, col) of a [n, rows, cols] grid in order, without divisions.
+struct Cursor {
+  int64_t b = 0, r = 0, c = 0;
+  void next(int64_t rows, int64_t cols) {
+    if (++c == cols) {
+      c = 0;
+      if (++r == rows) r = 0, ++b;
+    }
+  }
+};
 
 // --- forward ---------------------------------------------------------------------------------------------
 
@@ -92,28 +122,24 @@ template <class T> void pack_forward_weight(const ConvGeom& g, const T* w, int64
       }
 }
 
+// One block of g.n images: yt[pixel][o] (row stride opad) by tiles, then y = yt^T + bias per image.
 template <class T>
-void forward_tiles(const Table<T>& tb, const ConvGeom& g, const T* x, const T* bias, T* y, const T* pb,
-                   const T* zero, int64_t t0, int64_t t1) {
+void forward_block(const Table<T>& tb, const ConvGeom& g, const T* x, const T* bias, T* y, const T* pb,
+                   const T* zero, T* yt) {
   const int64_t mr = tb.gemm_mr, nr = tb.gemm_nr, taps = g.kh * g.kw, k = taps * g.c, p = g.ho * g.wo,
-                m = g.n * p, hw = g.h * g.w;
-  alignas(64) T tile[kMaxMR * kMaxNR];
+                m = g.n * p, hw = g.h * g.w, panels = ceil_div(g.o, nr), opad = panels * nr;
   const T* ptr[kTapGroup * kMaxMR];
   const T* img[kMaxMR];
-  int64_t ih0[kMaxMR], iw0[kMaxMR], yoff[kMaxMR];
-  for (int64_t ti = t0; ti < t1; ++ti) {
-    const int64_t m0 = ti * mr, rows = std::min(mr, m - m0);
+  int64_t ih0[kMaxMR], iw0[kMaxMR];
+  Cursor at;
+  for (int64_t m0 = 0; m0 < m; m0 += mr) {
     for (int64_t i = 0; i < mr; ++i) {
-      const int64_t mi = m0 + std::min(i, rows - 1), b = mi / p, q = mi % p;
-      img[i] = i < rows ? x + b * g.c * hw : nullptr;
-      ih0[i] = (q / g.wo) * g.stride - g.pad;
-      iw0[i] = (q % g.wo) * g.stride - g.pad;
-      yoff[i] = b * g.o * p + q;
+      img[i] = m0 + i < m ? x + at.b * g.c * hw : nullptr;
+      ih0[i] = at.r * g.stride - g.pad;
+      iw0[i] = at.c * g.stride - g.pad;
+      at.next(g.ho, g.wo);
     }
-    for (int64_t jp = 0; jp < ceil_div(g.o, nr); ++jp) {
-      const int64_t o0 = jp * nr, cols = std::min(nr, g.o - o0);
-      for (int64_t i = 0; i < mr; ++i)
-        for (int64_t j = 0; j < nr; ++j) tile[i * nr + j] = bias && j < cols ? bias[o0 + j] : T(0);
+    for (int64_t jp = 0; jp < panels; ++jp)
       for (int64_t tg = 0; tg < taps; tg += kTapGroup) {
         const int64_t nt = std::min(kTapGroup, taps - tg);
         for (int64_t tt = 0; tt < nt; ++tt) {
@@ -124,13 +150,16 @@ void forward_tiles(const Table<T>& tb, const ConvGeom& g, const T* x, const T* b
                 img[i] && ih >= 0 && ih < g.h && iw >= 0 && iw < g.w ? img[i] + ih * g.w + iw : zero;
           }
         }
-        tb.conv_micro(nt, g.c, ptr, hw, pb + (jp * k + tg * g.c) * nr, tile);
+        tb.conv_micro(nt, g.c, ptr, hw, pb + (jp * k + tg * g.c) * nr, yt + m0 * opad + jp * nr, opad, tg > 0);
       }
-      for (int64_t i = 0; i < rows; ++i) {
-        T* yi = y + yoff[i] + o0 * p;
-        for (int64_t j = 0; j < cols; ++j) yi[j * p] = tile[i * nr + j];
+  }
+  for (int64_t b = 0; b < g.n; ++b) {
+    tb.transpose(yt + b * p * opad, opad, y + b * g.o * p, p, p, g.o);
+    if (bias)
+      for (int64_t o = 0; o < g.o; ++o) {
+        T* d = y + (b * g.o + o) * p;
+        for (int64_t q = 0; q < p; ++q) d[q] += bias[o];
       }
-    }
   }
 }
 
@@ -153,59 +182,47 @@ void pack_phase_weight(const ConvGeom& g, const T* w, const Phase& ph, const Pha
     }
 }
 
+// One phase of a block of g.n images: xt[pixel of the phase][c] (row stride cpad) by tiles.
 template <class T>
-void phase_tiles(const Table<T>& tb, const ConvGeom& g, const Phase& ph, const Phase& pw, const T* y,
-                 const T* bias, T* x, const T* pb, const T* zero, int64_t t0, int64_t t1) {
+void phase_block(const Table<T>& tb, const ConvGeom& g, const Phase& ph, const Phase& pw, const T* y, const T* pb,
+                 const T* zero, T* xt) {
   const int64_t mr = tb.gemm_mr, nr = tb.gemm_nr, nt = ph.ni * pw.ni, k = nt * g.o, p = g.ho * g.wo,
-                per_image = ph.nh * pw.nh, m = g.n * per_image, hw = g.h * g.w;
-  alignas(64) T tile[kMaxMR * kMaxNR];
+                m = g.n * ph.nh * pw.nh, panels = ceil_div(g.c, nr), cpad = panels * nr;
   const T* ptr[kTapGroup * kMaxMR];
   const T* src[kMaxMR];
-  int64_t hh[kMaxMR], ww[kMaxMR], xoff[kMaxMR];
-  for (int64_t ti = t0; ti < t1; ++ti) {
-    const int64_t m0 = ti * mr, rows = std::min(mr, m - m0);
+  int64_t uu[kMaxMR], vv[kMaxMR];
+  Cursor at;
+  for (int64_t m0 = 0; m0 < m; m0 += mr) {
     for (int64_t i = 0; i < mr; ++i) {
-      const int64_t mi = m0 + std::min(i, rows - 1), b = mi / per_image, r = mi % per_image;
-      hh[i] = ph.h0 + (r / pw.nh) * g.stride + g.pad;  // h + pad: the output row is (h + pad - ki) / s
-      ww[i] = pw.h0 + (r % pw.nh) * g.stride + g.pad;
-      src[i] = i < rows ? y + b * g.o * p : nullptr;
-      xoff[i] = b * g.c * hw + (hh[i] - g.pad) * g.w + (ww[i] - g.pad);
+      src[i] = m0 + i < m ? y + at.b * g.o * p : nullptr;
+      uu[i] = at.r;  // image pixel (h0 + u*s, w0 + v*s)
+      vv[i] = at.c;
+      at.next(ph.nh, pw.nh);
     }
-    for (int64_t jp = 0; jp < ceil_div(g.c, nr); ++jp) {
-      const int64_t c0 = jp * nr, cols = std::min(nr, g.c - c0);
-      for (int64_t i = 0; i < mr; ++i)
-        for (int64_t j = 0; j < nr; ++j) tile[i * nr + j] = bias && j < cols ? bias[c0 + j] : T(0);
+    for (int64_t jp = 0; jp < panels; ++jp)
       for (int64_t tg = 0; tg < nt; tg += kTapGroup) {
         const int64_t ntg = std::min(kTapGroup, nt - tg);
         for (int64_t tt = 0; tt < ntg; ++tt) {
+          // tap (ki, kj) of pixel (u, v) reads output (u + dh, v + dw): h + pad - ki = (u + dh) * s exactly
           const int64_t ki = ph.i0 + ((tg + tt) / pw.ni) * g.stride, kj = pw.i0 + ((tg + tt) % pw.ni) * g.stride;
+          const int64_t dh = (ph.h0 + g.pad - ki) / g.stride, dw = (pw.h0 + g.pad - kj) / g.stride;
           for (int64_t i = 0; i < mr; ++i) {
-            const int64_t dh = hh[i] - ki, dw = ww[i] - kj;  // multiples of the stride by construction
-            const bool ok = src[i] && dh >= 0 && dw >= 0 && dh / g.stride < g.ho && dw / g.stride < g.wo;
-            ptr[tt * mr + i] = ok ? src[i] + (dh / g.stride) * g.wo + dw / g.stride : zero;
+            const int64_t oh = uu[i] + dh, ow = vv[i] + dw;
+            const bool ok = src[i] && oh >= 0 && ow >= 0 && oh < g.ho && ow < g.wo;
+            ptr[tt * mr + i] = ok ? src[i] + oh * g.wo + ow : zero;
           }
         }
-        tb.conv_micro(ntg, g.o, ptr, p, pb + (jp * k + tg * g.o) * nr, tile);
+        tb.conv_micro(ntg, g.o, ptr, p, pb + (jp * k + tg * g.o) * nr, xt + m0 * cpad + jp * nr, cpad, tg > 0);
       }
-      for (int64_t i = 0; i < rows; ++i) {
-        T* xi = x + xoff[i] + c0 * hw;
-        for (int64_t j = 0; j < cols; ++j) xi[j * hw] = tile[i * nr + j];
-      }
-    }
   }
 }
 
 // --- weight gradient -------------------------------------------------------------------------------------
 
 // xt[b][q][ci] = x[b][ci][q] for nb images, then one zero pixel (the target of taps that fall outside).
-template <class T> void to_channels_last(const T* x, T* xt, int64_t nb, int64_t c, int64_t hw) {
+template <class T> void to_channels_last(const Table<T>& tb, const T* x, T* xt, int64_t nb, int64_t c, int64_t hw) {
   parallel_for(nb, std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(1, c * hw)), [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b)
-      for (int64_t ci = 0; ci < c; ++ci) {
-        const T* s = x + (b * c + ci) * hw;
-        T* d = xt + b * hw * c + ci;
-        for (int64_t q = 0; q < hw; ++q) d[q * c] = s[q];
-      }
+    for (int64_t b = b0; b < b1; ++b) tb.transpose(x + b * c * hw, hw, xt + b * hw * c, c, c, hw);
   });
   std::fill(xt + nb * hw * c, xt + (nb * hw + 1) * c, T(0));
 }
@@ -237,27 +254,45 @@ void wgrad_panels(const Table<T>& tb, const ConvGeom& g, const T* xt, const T* g
           pp += run;
         }
       }
+    // The block's pixels: where each starts reading (tap (0, 0), maybe outside) in xt.
+    int64_t base[kKC], ih0[kKC], iw0[kKC];
+    for (int64_t pp = 0, b = pc / p, q = pc % p; pp < kc; ++pp) {
+      ih0[pp] = (q / g.wo) * g.stride - g.pad;
+      iw0[pp] = (q % g.wo) * g.stride - g.pad;
+      base[pp] = b * hw + ih0[pp] * g.w + iw0[pp];
+      if (++q == p) q = 0, ++b;
+    }
     for (int64_t jp = jp0; jp < jp1; ++jp) {
+      const int64_t cols = std::min(nr, ncols - jp * nr);
+      if (g.c % nr == 0) {  // the panel is one tap's run of nr channels: read B's rows in place
+        const int64_t t = jp * nr / g.c, c0 = jp * nr % g.c, ki = t / g.kw, kj = t % g.kw;
+        const T* rows[kKC];
+        for (int64_t pp = 0; pp < kc; ++pp) {
+          const int64_t ih = ih0[pp] + ki, iw = iw0[pp] + kj;
+          rows[pp] = (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w ? xt + (base[pp] + ki * g.w + kj) * g.c : zero_pixel) + c0;
+        }
+        for (int64_t ip = 0; ip < mp; ++ip)
+          tb.gemm_micro_rows(kc, pa + ip * kc * mr, rows, dwt + ip * mr * ncols + jp * nr, ncols, T(1), beta,
+                             std::min(mr, g.o - ip * mr), cols);
+        continue;
+      }
       // B: pbuf[pp*NR + j] = xt[b, pix(q, t), ci] for column jp*NR + j = t*c + ci (zero outside)
       for (int64_t pp = 0; pp < kc; ++pp) {
-        const int64_t b = (pc + pp) / p, q = (pc + pp) % p;
-        const int64_t ih0 = (q / g.wo) * g.stride - g.pad, iw0 = (q % g.wo) * g.stride - g.pad;
         T* d = pbuf + pp * nr;
         for (int64_t j = 0; j < nr;) {
           const int64_t col = jp * nr + j;
           if (col >= ncols) {
-            std::fill(d + j, d + nr, T(0));
+            for (; j < nr; ++j) d[j] = T(0);
             break;
           }
           const int64_t t = col / g.c, ci = col % g.c, run = std::min(nr - j, g.c - ci);
-          const int64_t ih = ih0 + t / g.kw, iw = iw0 + t % g.kw;
-          const T* s = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w ? xt + (b * hw + ih * g.w + iw) * g.c + ci
-                                                                  : zero_pixel;
-          std::copy(s, s + run, d + j);
+          const int64_t ki = t / g.kw, kj = t % g.kw, ih = ih0[pp] + ki, iw = iw0[pp] + kj;
+          const T* src = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w ? xt + (base[pp] + ki * g.w + kj) * g.c + ci
+                                                                    : zero_pixel;
+          for (int64_t r = 0; r < run; ++r) d[j + r] = src[r];
           j += run;
         }
       }
-      const int64_t cols = std::min(nr, ncols - jp * nr);
       for (int64_t ip = 0; ip < mp; ++ip)
         tb.gemm_micro(kc, pa + ip * kc * mr, pbuf, dwt + ip * mr * ncols + jp * nr, ncols, T(1), beta,
                       std::min(mr, g.o - ip * mr), cols);
@@ -275,64 +310,90 @@ int64_t conv_workspace(const ConvGeom& g, size_t itemsize) {
 
 template <class T> void conv_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, T* work) {
   const Table<T>& tb = current().get<T>();
-  const int64_t nr = tb.gemm_nr, k = g.kh * g.kw * g.c, m = g.n * g.ho * g.wo;
-  if (m == 0) return;
+  const int64_t nr = tb.gemm_nr, k = g.kh * g.kw * g.c, hw = g.h * g.w, p = g.ho * g.wo;
+  if (g.n * p == 0) return;
   if (direct::forward_fits(g, tb.lanes)) return direct::forward(tb, g, x, w, bias, y, aligned(work));
   T* pb = aligned(work);
   T* zero = pb + round16(ceil_div(g.o, nr) * k * nr);
-  std::fill(zero, zero + (g.c - 1) * g.h * g.w + 1, T(0));
+  T* slices = zero + round16((g.c - 1) * hw + 1);
+  std::fill(zero, zero + (g.c - 1) * hw + 1, T(0));
   pack_forward_weight(g, w, nr, pb);
-  const int64_t tiles = ceil_div(m, tb.gemm_mr);
-  parallel_for(tiles, grain_for(2 * tb.gemm_mr * k * g.o), [&](int64_t t0, int64_t t1) {
-    forward_tiles(tb, g, x, bias, y, pb, zero, t0, t1);
+  const int64_t block = fwd_block(g, max_nr(sizeof(T))), blocks = ceil_div(g.n, block);
+  parallel_blocks(blocks, [&](int64_t task, int64_t k0, int64_t k1) {
+    T* yt = slices + task * fwd_slice(g, max_nr(sizeof(T)));
+    for (int64_t kb = k0; kb < k1; ++kb) {
+      ConvGeom gb = g;
+      gb.n = std::min(block, g.n - kb * block);
+      forward_block(tb, gb, x + kb * block * g.c * hw, bias, y + kb * block * g.o * p, pb, zero, yt);
+    }
   });
 }
 
-// Blocks of images run in parallel; inside a block, phase after phase, so the block's image stays in cache
-// while every phase writes its pixels.
+// Blocks of images run in parallel; inside a block, every phase fills its channels-last rows, then one
+// pass per (image, channel) plane interleaves the phases into NCHW while the plane is in L1.
 template <class T> void conv_input_grad(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* work) {
   const Table<T>& tb = current().get<T>();
   if (g.n == 0) return;
   if (direct::input_grad_fits(g, tb.lanes)) return direct::input_grad(tb, g, y, w, bias, x, aligned(work));
-  const int64_t nr = tb.gemm_nr, hw = g.h * g.w, p = g.ho * g.wo, s = g.stride;
-  T* pb = aligned(work);
+  const int64_t nr = tb.gemm_nr, mr = tb.gemm_mr, hw = g.h * g.w, p = g.ho * g.wo, s = g.stride,
+                cpad = ceil_div(g.c, nr) * nr;
+  // Phase tables: row phases [0, s), column phases [s, 2s); then each (rh, rw) phase's packed weight.
+  Phase* phase = reinterpret_cast<Phase*>(aligned(work));
+  for (int64_t r = 0; r < s; ++r) {
+    phase[r] = phase_of(r, g.kh, g.h, s, g.pad);
+    phase[s + r] = phase_of(r, g.kw, g.w, s, g.pad);
+  }
+  T* pb = aligned(work) + round16(2 * s * int64_t(sizeof(Phase) / sizeof(T)));
   T* zero = pb + round16(ceil_div(g.c, nr) * g.kh * g.kw * g.o * nr) + s * s * 16;
+  T* slices = zero + round16((g.o - 1) * p + 1);
   std::fill(zero, zero + (g.o - 1) * p + 1, T(0));
-  auto phases = [&](auto&& f) {  // f(row phase, column phase, its packed weight), in a fixed order
-    T* at = pb;
-    for (int64_t rh = 0; rh < s; ++rh)
-      for (int64_t rw = 0; rw < s; ++rw) {
-        const Phase ph = phase_of(rh, g.kh, g.h, s, g.pad), pw = phase_of(rw, g.kw, g.w, s, g.pad);
-        f(ph, pw, static_cast<const T*>(at));
-        at += round16(ceil_div(g.c, nr) * ph.ni * pw.ni * g.o * nr);
-      }
-  };
   T* at = pb;
   for (int64_t rh = 0; rh < s; ++rh)
     for (int64_t rw = 0; rw < s; ++rw) {
-      const Phase ph = phase_of(rh, g.kh, g.h, s, g.pad), pw = phase_of(rw, g.kw, g.w, s, g.pad);
-      pack_phase_weight(g, w, ph, pw, nr, at);
-      at += round16(ceil_div(g.c, nr) * ph.ni * pw.ni * g.o * nr);
+      pack_phase_weight(g, w, phase[rh], phase[s + rw], nr, at);
+      at += round16(ceil_div(g.c, nr) * phase[rh].ni * phase[s + rw].ni * g.o * nr);
     }
-  const int64_t block = grad_images(g);
-  parallel_for(ceil_div(g.n, block), 1, [&](int64_t k0, int64_t k1) {
+  const int64_t block = adj_block(g, max_nr(sizeof(T))), blocks = ceil_div(g.n, block);
+  parallel_blocks(blocks, [&](int64_t task, int64_t k0, int64_t k1) {
+    T* xt = slices + task * adj_slice(g, max_nr(sizeof(T)));
     for (int64_t kb = k0; kb < k1; ++kb) {
       ConvGeom gb = g;
       gb.n = std::min(block, g.n - kb * block);
-      const T* yb = y + kb * block * g.o * p;
-      T* xb = x + kb * block * g.c * hw;
-      phases([&](const Phase& ph, const Phase& pw, const T* wp) {
-        if (ph.nh == 0 || pw.nh == 0) return;
-        if (ph.ni == 0 || pw.ni == 0) {  // no tap reaches these pixels: bias only
-          for (int64_t b = 0; b < gb.n; ++b)
-            for (int64_t ci = 0; ci < g.c; ++ci)
-              for (int64_t u = 0; u < ph.nh; ++u)
-                for (int64_t v = 0; v < pw.nh; ++v)
-                  xb[(b * g.c + ci) * hw + (ph.h0 + u * s) * g.w + pw.h0 + v * s] = bias ? bias[ci] : T(0);
-          return;
+      const T* wp = pb;
+      T* out = xt;
+      for (int64_t rh = 0; rh < s; ++rh)
+        for (int64_t rw = 0; rw < s; ++rw) {
+          const Phase &ph = phase[rh], &pw = phase[s + rw];
+          if (ph.ni > 0 && pw.ni > 0 && ph.nh > 0 && pw.nh > 0)
+            phase_block(tb, gb, ph, pw, y + kb * block * g.o * p, wp, zero, out);
+          wp += round16(ceil_div(g.c, nr) * ph.ni * pw.ni * g.o * nr);
+          out += ceil_div(gb.n * ph.nh * pw.nh, mr) * mr * cpad;
         }
-        phase_tiles(tb, gb, ph, pw, yb, bias, xb, wp, zero, 0, ceil_div(gb.n * ph.nh * pw.nh, tb.gemm_mr));
-      });
+      // Each phase: transpose its rows to [c][pixel], then interleave them into NCHW with the bias.
+      T* xc = xt + round16((block * hw + s * s * kMaxMR) * ceil_div(g.c, max_nr(sizeof(T))) * max_nr(sizeof(T)));
+      const T* src = xt;
+      for (int64_t rh = 0; rh < s; ++rh)
+        for (int64_t rw = 0; rw < s; ++rw) {
+          const Phase &ph = phase[rh], &pw = phase[s + rw];
+          const int64_t rows = gb.n * ph.nh * pw.nh;
+          const bool taps = ph.ni > 0 && pw.ni > 0;
+          if (rows == 0) continue;
+          if (taps) tb.transpose(src, cpad, xc, rows, rows, g.c);
+          for (int64_t b = 0; b < gb.n; ++b)
+            for (int64_t ci = 0; ci < g.c; ++ci) {
+              T* plane = x + ((kb * block + b) * g.c + ci) * hw;
+              const T add = bias ? bias[ci] : T(0);
+              for (int64_t u = 0; u < ph.nh; ++u) {
+                T* d = plane + (ph.h0 + u * s) * g.w + pw.h0;
+                const T* r = xc + ci * rows + (b * ph.nh + u) * pw.nh;
+                if (taps)
+                  for (int64_t v = 0; v < pw.nh; ++v) d[v * s] = r[v] + add;
+                else  // no tap reaches these pixels
+                  for (int64_t v = 0; v < pw.nh; ++v) d[v * s] = add;
+              }
+            }
+          src += ceil_div(rows, mr) * mr * cpad;
+        }
     }
   });
 }
@@ -350,7 +411,7 @@ template <class T> void conv_weight_grad(const ConvGeom& g, const T* x, const T*
                                            std::max<int64_t>(1, g.o * ncols * g.n * g.ho * g.wo / (int64_t(1) << 17))});
   for (int64_t b0 = 0; b0 < g.n; b0 += chunk) {
     const int64_t nb = std::min(chunk, g.n - b0);
-    to_channels_last(x + b0 * g.c * hw, xt, nb, g.c, hw);
+    to_channels_last(tb, x + b0 * g.c * hw, xt, nb, g.c, hw);
     parallel_tasks(tasks, [&](int64_t task) {
       T* pa = slices + task * wgrad_slice(g, max_nr(sizeof(T)));
       T* pbuf = pa + round16(ceil_div(g.o, kMaxMR) * kMaxMR * kKC);

@@ -5,6 +5,7 @@
 // (conv.cpp), so every tap reads a contiguous, shifted row. Included only by arch_*.cpp.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <type_traits>
 
 #include <xsimd/xsimd.hpp>
@@ -99,6 +100,76 @@ void dot_micro(int64_t rows, const T* g, int64_t gch, int64_t grow, const int64_
   }
   for (int o = 0; o < OT; ++o)
     for (int t = 0; t < TT; ++t) a[o][t].store_aligned(acc + (o * TT + t) * W);
+}
+
+// One W x W block: d[j*ldd + i] = s[i*lds + j], with AVX-512 shuffles (unpack within 128-bit lanes, then
+// two rounds of 128-bit lane shuffles across rows). Templated on Arch, so that only the AVX-512 unit
+// instantiates it (see table.h on inline functions across instruction sets).
+template <class Arch> void transpose_block(const float* s, int64_t lds, float* d, int64_t ldd) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(s + i * lds);
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {  // lane k of r[4i + m]: rows 4i..4i+3 of column 4k + m
+    const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * i + 2]), e = _mm512_castps_pd(t[4 * i + 3]);
+    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, e));
+    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, e));
+  }
+  for (int m = 0; m < 4; ++m) {
+    t[m] = _mm512_shuffle_f32x4(r[m], r[4 + m], 0x88);
+    t[4 + m] = _mm512_shuffle_f32x4(r[m], r[4 + m], 0xdd);
+    t[8 + m] = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0x88);
+    t[12 + m] = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0xdd);
+  }
+  for (int m = 0; m < 4; ++m) {
+    _mm512_storeu_ps(d + m * ldd, _mm512_shuffle_f32x4(t[m], t[8 + m], 0x88));
+    _mm512_storeu_ps(d + (8 + m) * ldd, _mm512_shuffle_f32x4(t[m], t[8 + m], 0xdd));
+    _mm512_storeu_ps(d + (4 + m) * ldd, _mm512_shuffle_f32x4(t[4 + m], t[12 + m], 0x88));
+    _mm512_storeu_ps(d + (12 + m) * ldd, _mm512_shuffle_f32x4(t[4 + m], t[12 + m], 0xdd));
+  }
+}
+template <class Arch> void transpose_block(const double* s, int64_t lds, double* d, int64_t ldd) {
+  __m512d r[8], t[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm512_loadu_pd(s + i * lds);
+  for (int i = 0; i < 4; ++i) {  // lane k of t[2i + m]: rows 2i, 2i+1 of column 2k + m
+    t[2 * i] = _mm512_unpacklo_pd(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_pd(r[2 * i], r[2 * i + 1]);
+  }
+  for (int m = 0; m < 2; ++m) {
+    r[m] = _mm512_shuffle_f64x2(t[m], t[2 + m], 0x88);
+    r[2 + m] = _mm512_shuffle_f64x2(t[m], t[2 + m], 0xdd);
+    r[4 + m] = _mm512_shuffle_f64x2(t[4 + m], t[6 + m], 0x88);
+    r[6 + m] = _mm512_shuffle_f64x2(t[4 + m], t[6 + m], 0xdd);
+  }
+  for (int m = 0; m < 2; ++m) {
+    _mm512_storeu_pd(d + m * ldd, _mm512_shuffle_f64x2(r[m], r[4 + m], 0x88));
+    _mm512_storeu_pd(d + (4 + m) * ldd, _mm512_shuffle_f64x2(r[m], r[4 + m], 0xdd));
+    _mm512_storeu_pd(d + (2 + m) * ldd, _mm512_shuffle_f64x2(r[2 + m], r[6 + m], 0x88));
+    _mm512_storeu_pd(d + (6 + m) * ldd, _mm512_shuffle_f64x2(r[2 + m], r[6 + m], 0xdd));
+  }
+}
+
+// d[j*ldd + i] = s[i*lds + j] for i < rows, j < cols: whole W x W blocks with AVX-512, the rest scalar.
+template <class Arch, class T>
+void transpose(const T* s, int64_t lds, T* d, int64_t ldd, int64_t rows, int64_t cols) {
+  constexpr int64_t W = 64 / sizeof(T);
+  int64_t r0 = 0;
+  if constexpr (kWideRegs<Arch>) {
+    for (; r0 + W <= rows; r0 += W) {
+      int64_t c0 = 0;
+      for (; c0 + W <= cols; c0 += W) transpose_block<Arch>(s + r0 * lds + c0, lds, d + c0 * ldd + r0, ldd);
+      for (int64_t j = c0; j < cols; ++j)
+        for (int64_t i = r0; i < r0 + W; ++i) d[j * ldd + i] = s[i * lds + j];
+    }
+  }
+  for (int64_t j0 = 0; j0 < cols; j0 += W)  // W columns at a time, so their rows of d stay in L1
+    for (int64_t i = r0; i < rows; ++i)
+      for (int64_t j = j0; j < std::min(cols, j0 + W); ++j) d[j * ldd + i] = s[i * lds + j];
 }
 
 }  // namespace elbo::kernels::simd

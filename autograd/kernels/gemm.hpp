@@ -11,22 +11,10 @@ namespace elbo::kernels::simd {
 
 constexpr int kGemmMR = 6;  // conv_micro names its six row pointers
 
-template <class Arch, class T>
-void gemm_micro(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
-                int64_t nr) {
-  using B = xsimd::batch<T, Arch>;
+// Writes the register tile to C: c = alpha * acc (+ beta * c), only mr x nr of it.
+template <class Arch, class T, class B>
+void store_tile(const B* c0, const B* c1, T* c, int64_t ldc, T alpha, T beta, int64_t mr, int64_t nr) {
   constexpr int64_t W = B::size, MR = kGemmMR, NR = 2 * W;
-  B c0[MR], c1[MR];
-  for (int i = 0; i < MR; ++i) c0[i] = c1[i] = B(T(0));
-  for (int64_t p = 0; p < k; ++p) {
-    const B b0 = B::load_aligned(pb + p * NR), b1 = B::load_aligned(pb + p * NR + W);
-    const T* ap = pa + p * MR;
-    for (int i = 0; i < MR; ++i) {
-      const B a(ap[i]);
-      c0[i] = xsimd::fma(a, b0, c0[i]);
-      c1[i] = xsimd::fma(a, b1, c1[i]);
-    }
-  }
   const B va(alpha), vb(beta);
   if (mr == MR && nr == NR) {
     for (int i = 0; i < MR; ++i) {
@@ -51,22 +39,63 @@ void gemm_micro(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha,
       c[i * ldc + j] = beta == T(0) ? tile[i * NR + j] : beta * c[i * ldc + j] + tile[i * NR + j];
 }
 
-// tile[i*NR + j] += sum over t < taps, c < kc of a[t*MR + i][c*cs] * pb[(t*kc + c)*NR + j]: row i of A,
-// for tap t, is kc values cs apart starting at a[t*MR + i] (a pixel of an NCHW image, cs = the plane
-// size). tile is 64-byte aligned; pb holds taps*kc packed rows of NR values.
 template <class Arch, class T>
-void conv_micro(int64_t taps, int64_t kc, const T* const* a, int64_t cs, const T* pb, T* tile) {
+void gemm_micro(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
+                int64_t nr) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr int64_t W = B::size, MR = kGemmMR, NR = 2 * W;
+  B c0[MR], c1[MR];
+  for (int i = 0; i < MR; ++i) c0[i] = c1[i] = B(T(0));
+  for (int64_t p = 0; p < k; ++p) {
+    const B b0 = B::load_aligned(pb + p * NR), b1 = B::load_aligned(pb + p * NR + W);
+    const T* ap = pa + p * MR;
+    for (int i = 0; i < MR; ++i) {
+      const B a(ap[i]);
+      c0[i] = xsimd::fma(a, b0, c0[i]);
+      c1[i] = xsimd::fma(a, b1, c1[i]);
+    }
+  }
+  store_tile<Arch>(c0, c1, c, ldc, alpha, beta, mr, nr);
+}
+
+// As gemm_micro, with row p of B read through a pointer: NR contiguous values at bp[p] (any alignment).
+template <class Arch, class T>
+void gemm_micro_rows(int64_t k, const T* pa, const T* const* bp, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
+                     int64_t nr) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr int64_t W = B::size, MR = kGemmMR;
+  B c0[MR], c1[MR];
+  for (int i = 0; i < MR; ++i) c0[i] = c1[i] = B(T(0));
+  for (int64_t p = 0; p < k; ++p) {
+    const B b0 = B::load_unaligned(bp[p]), b1 = B::load_unaligned(bp[p] + W);
+    const T* ap = pa + p * MR;
+    for (int i = 0; i < MR; ++i) {
+      const B a(ap[i]);
+      c0[i] = xsimd::fma(a, b0, c0[i]);
+      c1[i] = xsimd::fma(a, b1, c1[i]);
+    }
+  }
+  store_tile<Arch>(c0, c1, c, ldc, alpha, beta, mr, nr);
+}
+
+// c[i*ldc + j] (+)= sum over t < taps, k < kc of a[t*MR + i][k*cs] * pb[(t*kc + k)*NR + j] for the whole
+// MR x NR tile, added to c's old values when accumulate is set: row i of A, for tap t, is kc values cs apart
+// starting at a[t*MR + i] (a pixel of an NCHW image, cs = its plane size); pb holds taps*kc packed rows of
+// NR values (64-byte aligned).
+template <class Arch, class T>
+void conv_micro(int64_t taps, int64_t kc, const T* const* a, int64_t cs, const T* pb, T* c, int64_t ldc,
+                bool accumulate) {
   using B = xsimd::batch<T, Arch>;
   constexpr int64_t W = B::size, MR = kGemmMR, NR = 2 * W;
   B c0[MR], c1[MR];
   for (int i = 0; i < MR; ++i) {
-    c0[i] = B::load_aligned(tile + i * NR);
-    c1[i] = B::load_aligned(tile + i * NR + W);
+    c0[i] = accumulate ? B::load_unaligned(c + i * ldc) : B(T(0));
+    c1[i] = accumulate ? B::load_unaligned(c + i * ldc + W) : B(T(0));
   }
   for (int64_t t = 0; t < taps; ++t) {
     const T *a0 = a[t * MR], *a1 = a[t * MR + 1], *a2 = a[t * MR + 2], *a3 = a[t * MR + 3], *a4 = a[t * MR + 4],
             *a5 = a[t * MR + 5];
-    for (int64_t c = 0, off = 0; c < kc; ++c, off += cs, pb += NR) {
+    for (int64_t k = 0, off = 0; k < kc; ++k, off += cs, pb += NR) {
       const B b0 = B::load_aligned(pb), b1 = B::load_aligned(pb + W);
       B av(a0[off]);
       c0[0] = xsimd::fma(av, b0, c0[0]);
@@ -89,8 +118,8 @@ void conv_micro(int64_t taps, int64_t kc, const T* const* a, int64_t cs, const T
     }
   }
   for (int i = 0; i < MR; ++i) {
-    c0[i].store_aligned(tile + i * NR);
-    c1[i].store_aligned(tile + i * NR + W);
+    c0[i].store_unaligned(c + i * ldc);
+    c1[i].store_unaligned(c + i * ldc + W);
   }
 }
 

@@ -23,14 +23,20 @@ template <class T> struct Table {
   int gemm_mr, gemm_nr;
   void (*gemm_micro)(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
                      int64_t nr);
-  // Indirect convolution micro-kernel (gemm.hpp): tile[MR x NR] += rows of A read through pointers.
-  void (*conv_micro)(int64_t taps, int64_t kc, const T* const* a, int64_t cs, const T* pb, T* tile);
+  // gemm_micro with row p of B read from bp[p] (NR contiguous values) instead of a packed panel.
+  void (*gemm_micro_rows)(int64_t k, const T* pa, const T* const* bp, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
+                          int64_t nr);
+  // Indirect convolution micro-kernel (gemm.hpp): an MR x NR tile of C from rows of A read through pointers.
+  void (*conv_micro)(int64_t taps, int64_t kc, const T* const* a, int64_t cs, const T* pb, T* c, int64_t ldc,
+                     bool accumulate);
   // Direct convolution micro-kernels for few channels (conv.hpp); lanes = SIMD width. direct_micro's tile
   // is direct_rt rows by direct_ot channels, tall_micro's tall_rt rows by one channel.
   int lanes, direct_rt, direct_ot, tall_rt, dot_ot;
   using DirectFn = void (*)(int64_t k, const int64_t* off, const T* x, int64_t vs, const T* wp, const T* bias, T* y,
                             int64_t yrow, int64_t ych, int64_t rows, int64_t chans, int64_t lanes);
   DirectFn direct_micro, tall_micro;
+  // d[j*ldd + i] = s[i*lds + j] for i < rows, j < cols (conv.hpp).
+  void (*transpose)(const T* s, int64_t lds, T* d, int64_t ldd, int64_t rows, int64_t cols);
   void (*dot_micro)(int64_t rows, const T* g, int64_t gch, int64_t grow, const int64_t* off, const T* x,
                     int64_t xrow, int64_t lanes, T* acc);
 };

@@ -173,6 +173,10 @@ const ConvGeom kConvGeoms[] = {
     // few channels and wide rows: the direct paths (lanes along rows), with several lane chunks per row
     {3, 1, 28, 28, 32, 4, 4, 14, 14, 2, 1},  {2, 2, 9, 40, 7, 3, 3, 9, 40, 1, 1},
     {2, 3, 31, 50, 5, 5, 4, 11, 17, 3, 2},   {2, 1, 12, 37, 3, 2, 5, 6, 18, 2, 1},
+    // channels a multiple of every NR: the weight gradient reads its B rows in place; and enough pixels and
+    // channels for whole 16 x 16 transposes between channels-last and NCHW, plus ragged edges
+    {3, 32, 9, 9, 10, 3, 3, 5, 5, 2, 1},     {2, 32, 12, 12, 40, 3, 3, 6, 6, 2, 1},
+    {2, 48, 11, 13, 33, 3, 3, 11, 13, 1, 1},
 };
 
 template <class T> void check_conv_kernels(const ConvGeom& g) {

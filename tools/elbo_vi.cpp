@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"bernoulli", "gaussian", "continuous-bernoulli", "categorical"}));
   app.add_flag("--gap", gap, "amortization-gap report for the VAE given by --load");
   app.add_option("--vi-steps", steps, "Adam steps of per-example optimization at test time")->capture_default_str()->check(CLI::Range(1, 100000));
-  app.add_option("--local-lr", local_lr, "learning rate of the per-example parameters")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--local-lr", local_lr, "learning rate of the per-example parameters")->capture_default_str()->check(zoo::positive_finite());
   zoo::parse_or_exit(app, argc, argv, "elbo-vi");
   return zoo::run_main("elbo-vi", [&] {
     zoo::Session s(c);

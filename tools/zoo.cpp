@@ -11,13 +11,30 @@
 
 namespace elbo::zoo {
 
+namespace {
+CLI::Validator finite_at_least(double lo, bool strict, const char* name) {
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(text, v)) return "not a number: " + text;
+        if (!std::isfinite(v) || v < lo || (strict && v == lo))
+          return fmt::format("{} must be a finite number {} {}", text, strict ? ">" : ">=", lo);
+        return {};
+      },
+      name);
+}
+}  // namespace
+
+CLI::Validator positive_finite() { return finite_at_least(0, true, "POSITIVE"); }
+CLI::Validator non_negative_finite() { return finite_at_least(0, false, "NONNEGATIVE"); }
+
 void add_common_flags(CLI::App& app, Config& c) {
   app.add_option("--data", c.data, "directory with MNIST-style IDX files (gzipped or plain)")->capture_default_str();
   app.add_option("--epochs", c.epochs, "training epochs")->capture_default_str()->check(CLI::Range(0, 100000));
   app.add_option("--batch", c.batch, "minibatch size")->capture_default_str()->check(CLI::Range(1, 1 << 20));
   app.add_option("--latent", c.latent, "latent dimensions")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--hidden", c.hidden, "hidden units")->capture_default_str()->check(CLI::Range(1, 1000000));
-  app.add_option("--lr", c.lr, "Adam learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--lr", c.lr, "Adam learning rate")->capture_default_str()->check(positive_finite());
   app.add_option("--seed", c.seed, "random seed (initialization, batches, sampling)")->capture_default_str();
   app.add_option("--threads", c.threads, "threads (0: ELBO_NUM_THREADS or all cores)")->check(CLI::Range(0, 1024));
   app.add_option("--binarize", c.binarize, "none | dynamic | threshold")
@@ -33,19 +50,25 @@ void add_common_flags(CLI::App& app, Config& c) {
   app.add_flag("--quiet", c.quiet, "no progress output");
 }
 
-void parse_or_exit(CLI::App& app, int argc, char** argv, const char* prog) {
+std::optional<int> parse_flags(CLI::App& app, int argc, const char* const* argv, const char* prog, std::ostream& out,
+                               std::ostream& err) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    std::exit(0);
+    out << app.help();
+    return 0;
   } catch (const CLI::ParseError& e) {
     std::string msg = e.what();
     for (char& ch : msg)
-      if (ch == '\n') ch = ' ';
-    std::cerr << prog << ": " << msg << " (see --help)\n";
-    std::exit(2);
+      if (ch == '\n' || ch == '\r') ch = ' ';
+    err << prog << ": " << msg << " (see --help)\n";
+    return 2;
   }
+  return std::nullopt;
+}
+
+void parse_or_exit(CLI::App& app, int argc, char** argv, const char* prog) {
+  if (const std::optional<int> status = parse_flags(app, argc, argv, prog, std::cout, std::cerr)) std::exit(*status);
 }
 
 int run_main(const char* prog, const std::function<int()>& body) {

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <optional>
+#include <ostream>
 #include <string>
 
 namespace elbo::zoo {
@@ -31,10 +33,20 @@ struct Config {
   bool quiet = false;
 };
 
+// Validators for real-valued flags. CLI::PositiveNumber and CLI::NonNegativeNumber let "nan" through
+// (NaN <= 0 is false; found by tests/fuzz/fuzz_zoo_flags.cpp); these refuse NaN and infinities as well.
+CLI::Validator positive_finite();
+CLI::Validator non_negative_finite();
+
 // Adds the shared flags to app (binary-specific flags are added by the caller before or after).
 void add_common_flags(CLI::App& app, Config& c);
 
-// Parses argv; on --help prints help and exits 0; on a bad flag prints one line and exits 2.
+// Parses argv without exiting: std::nullopt to go on; otherwise the status to exit with, its text already
+// written: the help on `out` and 0 for --help, one line "prog: what (see --help)" on `err` and 2 for a bad
+// flag. Anything CLI11 throws is one of those two (tests/fuzz/fuzz_zoo_flags.cpp holds it to that).
+std::optional<int> parse_flags(CLI::App& app, int argc, const char* const* argv, const char* prog, std::ostream& out,
+                               std::ostream& err);
+// parse_flags on std::cout and std::cerr, exiting with its status unless the flags are good.
 void parse_or_exit(CLI::App& app, int argc, char** argv, const char* prog);
 
 // Runs body, turning elbo::Error and std::exception into one line on stderr and exit code 1.

@@ -53,7 +53,7 @@ class Parser {
         for (auto& [k, _] : v.object)
           if (k == key) throw ParseError(at, "duplicate key \"" + key + "\"");
         expect(':');
-        v.object.emplace_back(std::move(key), value(depth + 1));
+        v.object.push_back({std::move(key), value(depth + 1)});
         if (peek() == ',') {
           ++i_;
           continue;

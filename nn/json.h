@@ -11,6 +11,8 @@
 
 namespace elbo::nn::json {
 
+struct Member;  // a key and its value; std::pair<std::string, Value> would name Value while incomplete,
+                // which libstdc++'s pair does not allow (clang rejects it)
 struct Value {
   enum class Kind { null, boolean, number, string, array, object };
   Kind kind = Kind::null;
@@ -20,7 +22,11 @@ struct Value {
   uint64_t uint = 0;
   std::string string;
   std::vector<Value> array;
-  std::vector<std::pair<std::string, Value>> object;  // in file order; duplicates are a parse error
+  std::vector<Member> object;  // in file order; duplicates are a parse error
+};
+struct Member {
+  std::string key;
+  Value value;
 };
 
 struct ParseError : std::runtime_error {

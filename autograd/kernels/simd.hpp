@@ -83,6 +83,7 @@ template <class B> B binary_one(Binary op, B a, B b) {
 
 template <class Arch, class T>
 void binary(Binary op, const T* a, int64_t na, const T* b, int64_t nb, T* y, int64_t n) {
+  if (n <= 0) return;  // NOTE: empty operands may be null; a[0] below would read past them
   using B = xsimd::batch<T, Arch>;
   constexpr int64_t W = B::size;
   const bool va = na != 1 || n == 1, vb = nb != 1 || n == 1;

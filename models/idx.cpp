@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -17,8 +18,10 @@ struct GzCloser {
   void operator()(gzFile f) const { gzclose(f); }
 };
 
-// Reads exactly n bytes or throws, naming the file and the offset where the data ran out.
-void read_exact(gzFile f, const std::string& path, uint64_t& offset, void* dst, size_t n, const char* what) {
+// Reads exactly n bytes or throws, naming the file and the offset where the data ran out (`after`: bytes
+// of the same item still expected beyond these n, for the message).
+void read_exact(gzFile f, const std::string& path, uint64_t& offset, void* dst, size_t n, const char* what,
+                uint64_t after = 0) {
   size_t done = 0;
   while (done < n) {
     const unsigned chunk = unsigned(std::min<size_t>(n - done, 1u << 30));
@@ -31,7 +34,7 @@ void read_exact(gzFile f, const std::string& path, uint64_t& offset, void* dst, 
     }
     if (got == 0)
       throw IOError(fmt::format("{}: truncated at byte offset {}: expected {} more bytes of {}", path, offset + done,
-                                n - done, what));
+                                n - done + after, what));
     done += size_t(got);
   }
   offset += n;
@@ -69,8 +72,14 @@ IdxArray read_idx(const std::string& path) {
                                 path, d, at, n, total));
     a.shape.push_back(int64_t(n));
   }
-  a.data.resize(size_t(total));
-  read_exact(f.get(), path, offset, a.data.data(), a.data.size(), "pixel/label data");
+  // NOTE: the buffer grows as the data arrives (1 MiB at a time), so a short file whose header claims
+  // gigabytes fails at its end instead of first allocating what it claims (found by tests/fuzz).
+  constexpr uint64_t kChunk = uint64_t(1) << 20;
+  while (a.data.size() < total) {
+    const size_t have = a.data.size(), n = size_t(std::min(kChunk, total - have));
+    a.data.resize(have + n);
+    read_exact(f.get(), path, offset, a.data.data() + have, n, "pixel/label data", total - have - n);
+  }
   return a;
 }
 

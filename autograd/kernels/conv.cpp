@@ -273,7 +273,7 @@ void wgrad_panels(const Table<T>& tb, const ConvGeom& g, const T* xt, const T* g
         }
         for (int64_t ip = 0; ip < mp; ++ip)
           tb.gemm_micro_rows(kc, pa + ip * kc * mr, rows, dwt + ip * mr * ncols + jp * nr, ncols, T(1), beta,
-                             std::min(mr, g.o - ip * mr), cols);
+                             std::min(mr, g.o - ip * mr), cols, nullptr);
         continue;
       }
       // B: pbuf[pp*NR + j] = xt[b, pix(q, t), ci] for column jp*NR + j = t*c + ci (zero outside)
@@ -295,7 +295,7 @@ void wgrad_panels(const Table<T>& tb, const ConvGeom& g, const T* xt, const T* g
       }
       for (int64_t ip = 0; ip < mp; ++ip)
         tb.gemm_micro(kc, pa + ip * kc * mr, pbuf, dwt + ip * mr * ncols + jp * nr, ncols, T(1), beta,
-                      std::min(mr, g.o - ip * mr), cols);
+                      std::min(mr, g.o - ip * mr), cols, nullptr);
     }
   }
 }

@@ -16,6 +16,16 @@ const Tables& current();
 namespace {
 
 constexpr int64_t kKC = 256, kMC = 96, kNC = 1024;
+// Tall products (the --iw evaluation's 25,000-row decoder) take K in one block of up to kKCTall, so C
+// (far larger than the caches) is written once instead of re-read for every K block.
+constexpr int64_t kKCTall = 512, kTallRows = 1024;
+
+// Splits [0, n) into equal blocks of at most `most`, rounded up to `unit` (K = 784 is 4 x 196, not
+// 3 x 256 + 16: a thin last block would pay a full pass over C for a few k steps).
+int64_t balanced(int64_t n, int64_t most, int64_t unit) {
+  const int64_t blocks = (n + most - 1) / most, size = (n + blocks - 1) / blocks;
+  return std::min(most, (size + unit - 1) / unit * unit);
+}
 
 template <class T> struct PackBuffers {
   struct Free { void operator()(T* p) const { std::free(p); } };
@@ -32,52 +42,60 @@ template <class T> struct PackBuffers {
 
 template <class T>
 void gemm_serial(const Table<T>& t, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
-                 int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+                 int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc, const T* bias) {
   const int64_t MR = t.gemm_mr, NR = t.gemm_nr;
   static thread_local PackBuffers<T> buf;
-  T* pa = buf.get(buf.a, buf.na, size_t(kMC + MR) * kKC);
-  T* pb = buf.get(buf.b, buf.nb, size_t(kNC + NR) * kKC);
+  T* pa = buf.get(buf.a, buf.na, size_t(kMC + MR) * kKCTall);
+  T* pb = buf.get(buf.b, buf.nb, size_t(kNC + NR) * kKCTall);
+  const int64_t kcb = balanced(k, m >= kTallRows ? kKCTall : kKC, 1), mcb = balanced(m, kMC, MR);
   for (int64_t jc = 0; jc < n; jc += kNC) {
     const int64_t nc = std::min(kNC, n - jc);
-    for (int64_t pc = 0; pc < k; pc += kKC) {
-      const int64_t kc = std::min(kKC, k - pc);
+    for (int64_t pc = 0; pc < k; pc += kcb) {
+      const int64_t kc = std::min(kcb, k - pc);
       const T beta_here = pc == 0 ? beta : T(1);
       // pack op(B)[pc:pc+kc, jc:jc+nc] into NR-wide panels, zero-padded
       for (int64_t jp = 0; jp < nc; jp += NR) {
         T* dst = pb + jp * kc;
         const int64_t w = std::min(NR, nc - jp);
-        for (int64_t p = 0; p < kc; ++p) {
-          T* d = dst + p * NR;
-          if (tb) {
-            for (int64_t j = 0; j < w; ++j) d[j] = b[(jc + jp + j) * ldb + pc + p];
-          } else {
-            const T* s = b + (pc + p) * ldb + jc + jp;
-            for (int64_t j = 0; j < w; ++j) d[j] = s[j];
+        if (tb) {  // B is [n, k]: the panel is the transpose of a w x kc block
+          t.transpose(b + (jc + jp) * ldb + pc, ldb, dst, NR, w, kc);
+        } else {
+          for (int64_t p = 0; p < kc; ++p) {
+            const T* src = b + (pc + p) * ldb + jc + jp;
+            T* d = dst + p * NR;
+            for (int64_t j = 0; j < w; ++j) d[j] = src[j];
           }
-          for (int64_t j = w; j < NR; ++j) d[j] = T(0);
         }
+        if (w < NR)
+          for (int64_t p = 0; p < kc; ++p)
+            for (int64_t j = w; j < NR; ++j) dst[p * NR + j] = T(0);
       }
-      for (int64_t ic = 0; ic < m; ic += kMC) {
-        const int64_t mc = std::min(kMC, m - ic);
+      for (int64_t ic = 0; ic < m; ic += mcb) {
+        const int64_t mc = std::min(mcb, m - ic);
         // pack op(A)[ic:ic+mc, pc:pc+kc] into MR-tall panels, zero-padded
         for (int64_t ip = 0; ip < mc; ip += MR) {
           T* dst = pa + ip * kc;
           const int64_t h = std::min(MR, mc - ip);
-          for (int64_t p = 0; p < kc; ++p) {
-            T* d = dst + p * MR;
-            if (ta) {
-              const T* s = a + (pc + p) * lda + ic + ip;
-              for (int64_t i = 0; i < h; ++i) d[i] = s[i];
-            } else {
-              for (int64_t i = 0; i < h; ++i) d[i] = a[(ic + ip + i) * lda + pc + p];
+          if (ta) {  // A is [k, m]: each row of the panel is contiguous
+            for (int64_t p = 0; p < kc; ++p) {
+              const T* src = a + (pc + p) * lda + ic + ip;
+              T* d = dst + p * MR;
+              for (int64_t i = 0; i < h; ++i) d[i] = src[i];
             }
-            for (int64_t i = h; i < MR; ++i) d[i] = T(0);
+          } else {  // A is [m, k]: read each row contiguously
+            for (int64_t i = 0; i < h; ++i) {
+              const T* src = a + (ic + ip + i) * lda + pc;
+              for (int64_t p = 0; p < kc; ++p) dst[p * MR + i] = src[p];
+            }
           }
+          if (h < MR)
+            for (int64_t p = 0; p < kc; ++p)
+              for (int64_t i = h; i < MR; ++i) dst[p * MR + i] = T(0);
         }
         for (int64_t jp = 0; jp < nc; jp += NR)
           for (int64_t ip = 0; ip < mc; ip += MR)
             t.gemm_micro(kc, pa + ip * kc, pb + jp * kc, c + (ic + ip) * ldc + jc + jp, ldc, alpha, beta_here,
-                         std::min(MR, mc - ip), std::min(NR, nc - jp));
+                         std::min(MR, mc - ip), std::min(NR, nc - jp), pc == 0 && bias ? bias + jc + jp : nullptr);
       }
     }
   }
@@ -87,36 +105,39 @@ void gemm_serial(const Table<T>& t, bool ta, bool tb, int64_t m, int64_t n, int6
 
 template <class T>
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
-          int64_t ldb, T beta, T* c, int64_t ldc) {
+          int64_t ldb, T beta, T* c, int64_t ldc, const T* bias) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0 || alpha == T(0)) {
     for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+      for (int64_t j = 0; j < n; ++j)
+        c[i * ldc + j] = (beta == T(0) ? T(0) : beta * c[i * ldc + j]) + (bias ? bias[j] : T(0));
     return;
   }
   const Table<T>& t = current().get<T>();
   const int64_t MR = t.gemm_mr, NR = t.gemm_nr;
   const double flops = 2.0 * double(m) * double(n) * double(k);
   const int threads = num_threads();
-  if (threads == 1 || flops < 4e6) return gemm_serial(t, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (threads == 1 || flops < 4e6) return gemm_serial(t, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
   if (n >= m) {  // split columns in whole NR panels
     const int64_t panels = (n + NR - 1) / NR;
     parallel_for(panels, 1, [&](int64_t p0, int64_t p1) {
       const int64_t j0 = p0 * NR, j1 = std::min(n, p1 * NR);
-      gemm_serial(t, ta, tb, m, j1 - j0, k, alpha, a, lda, tb ? b + j0 * ldb : b + j0, ldb, beta, c + j0, ldc);
+      gemm_serial(t, ta, tb, m, j1 - j0, k, alpha, a, lda, tb ? b + j0 * ldb : b + j0, ldb, beta, c + j0, ldc,
+                  bias ? bias + j0 : nullptr);
     });
   } else {  // split rows in whole MR panels
     const int64_t panels = (m + MR - 1) / MR;
     parallel_for(panels, 1, [&](int64_t p0, int64_t p1) {
       const int64_t i0 = p0 * MR, i1 = std::min(m, p1 * MR);
-      gemm_serial(t, ta, tb, i1 - i0, n, k, alpha, ta ? a + i0 : a + i0 * lda, lda, b, ldb, beta, c + i0 * ldc, ldc);
+      gemm_serial(t, ta, tb, i1 - i0, n, k, alpha, ta ? a + i0 : a + i0 * lda, lda, b, ldb, beta, c + i0 * ldc, ldc,
+                  bias);
     });
   }
 }
 
 template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
-                          int64_t, float, float*, int64_t);
+                          int64_t, float, float*, int64_t, const float*);
 template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
-                           const double*, int64_t, double, double*, int64_t);
+                           const double*, int64_t, double, double*, int64_t, const double*);
 
 }  // namespace elbo::kernels

@@ -11,28 +11,42 @@ namespace elbo::kernels::simd {
 
 constexpr int kGemmMR = 6;  // conv_micro names its six row pointers
 
-// Writes the register tile to C: c = alpha * acc (+ beta * c), only mr x nr of it.
+// Writes the register tile to C: c = alpha * acc (+ beta * c) (+ bias[j]), only mr x nr of it. bias (one
+// value per column, may be null) is readable for the tile's nr columns.
 template <class Arch, class T, class B>
-void store_tile(const B* c0, const B* c1, T* c, int64_t ldc, T alpha, T beta, int64_t mr, int64_t nr) {
+void store_tile(B* c0, B* c1, T* c, int64_t ldc, T alpha, T beta, int64_t mr, int64_t nr, const T* bias) {
   constexpr int64_t W = B::size, MR = kGemmMR, NR = 2 * W;
   const B va(alpha), vb(beta);
+  for (int i = 0; i < MR; ++i) {
+    c0[i] = va * c0[i];
+    c1[i] = va * c1[i];
+  }
+  if (bias) {
+    alignas(64) T bt[NR] = {};
+    for (int64_t j = 0; j < nr; ++j) bt[j] = bias[j];
+    const B b0 = B::load_aligned(bt), b1 = B::load_aligned(bt + W);
+    for (int i = 0; i < MR; ++i) {
+      c0[i] = c0[i] + b0;
+      c1[i] = c1[i] + b1;
+    }
+  }
   if (mr == MR && nr == NR) {
     for (int i = 0; i < MR; ++i) {
       T* ci = c + i * ldc;
       if (beta == T(0)) {
-        (va * c0[i]).store_unaligned(ci);
-        (va * c1[i]).store_unaligned(ci + W);
+        c0[i].store_unaligned(ci);
+        c1[i].store_unaligned(ci + W);
       } else {
-        xsimd::fma(vb, B::load_unaligned(ci), va * c0[i]).store_unaligned(ci);
-        xsimd::fma(vb, B::load_unaligned(ci + W), va * c1[i]).store_unaligned(ci + W);
+        xsimd::fma(vb, B::load_unaligned(ci), c0[i]).store_unaligned(ci);
+        xsimd::fma(vb, B::load_unaligned(ci + W), c1[i]).store_unaligned(ci + W);
       }
     }
     return;
   }
   alignas(64) T tile[MR * NR];
   for (int i = 0; i < MR; ++i) {
-    (va * c0[i]).store_aligned(tile + i * NR);
-    (va * c1[i]).store_aligned(tile + i * NR + W);
+    c0[i].store_aligned(tile + i * NR);
+    c1[i].store_aligned(tile + i * NR + W);
   }
   for (int64_t i = 0; i < mr; ++i)
     for (int64_t j = 0; j < nr; ++j)
@@ -41,7 +55,7 @@ void store_tile(const B* c0, const B* c1, T* c, int64_t ldc, T alpha, T beta, in
 
 template <class Arch, class T>
 void gemm_micro(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
-                int64_t nr) {
+                int64_t nr, const T* bias) {
   using B = xsimd::batch<T, Arch>;
   constexpr int64_t W = B::size, MR = kGemmMR, NR = 2 * W;
   B c0[MR], c1[MR];
@@ -55,13 +69,13 @@ void gemm_micro(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha,
       c1[i] = xsimd::fma(a, b1, c1[i]);
     }
   }
-  store_tile<Arch>(c0, c1, c, ldc, alpha, beta, mr, nr);
+  store_tile<Arch>(c0, c1, c, ldc, alpha, beta, mr, nr, bias);
 }
 
 // As gemm_micro, with row p of B read through a pointer: NR contiguous values at bp[p] (any alignment).
 template <class Arch, class T>
 void gemm_micro_rows(int64_t k, const T* pa, const T* const* bp, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
-                     int64_t nr) {
+                     int64_t nr, const T* bias) {
   using B = xsimd::batch<T, Arch>;
   constexpr int64_t W = B::size, MR = kGemmMR;
   B c0[MR], c1[MR];
@@ -75,7 +89,7 @@ void gemm_micro_rows(int64_t k, const T* pa, const T* const* bp, T* c, int64_t l
       c1[i] = xsimd::fma(a, b1, c1[i]);
     }
   }
-  store_tile<Arch>(c0, c1, c, ldc, alpha, beta, mr, nr);
+  store_tile<Arch>(c0, c1, c, ldc, alpha, beta, mr, nr, bias);
 }
 
 // c[i*ldc + j] (+)= sum over t < taps, k < kc of a[t*MR + i][k*cs] * pb[(t*kc + k)*NR + j] for the whole

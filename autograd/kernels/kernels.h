@@ -39,12 +39,13 @@ template <class T> void reduce_sum(const T* x, T* y, int64_t outer, int64_t r, i
 template <class T>
 void reduce_max(const T* x, T* y, int64_t* idx, int64_t outer, int64_t r, int64_t inner, bool take_min);
 
-// C = alpha * op(A) @ op(B) + beta * C, row-major; op(A) is [M, K], op(B) is [K, N].
+// C = alpha * op(A) @ op(B) + beta * C (+ bias[j] in column j when bias is not null: a linear layer's
+// bias, added in the micro-kernel's epilogue), row-major; op(A) is [M, K], op(B) is [K, N].
 // trans_a: A is stored [K, M] (lda >= M); trans_b: B is stored [N, K] (ldb >= K). beta = 0 ignores C's
 // old contents (NaN included).
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
-          const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+          const T* b, int64_t ldb, T beta, T* c, int64_t ldc, const T* bias = nullptr);
 
 // Convolution as GEMM (conv.cpp), NCHW as torch: x [n, c, h, w] with weight w [o, c, kh, kw] gives
 // y [n, o, ho, wo], y[b, oc, i, j] = sum over (ci, di, dj) of w[oc, ci, di, dj] *

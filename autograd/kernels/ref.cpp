@@ -75,14 +75,14 @@ template <class T> T sum(std::span<const T> x) {
 
 template <class T>
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
-          int64_t ldb, T beta, T* c, int64_t ldc) {
+          int64_t ldb, T beta, T* c, int64_t ldc, const T* bias) {
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       long double s = 0;
       for (int64_t p = 0; p < k; ++p)
         s += (long double)(ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
       T& out = c[i * ldc + j];
-      out = T(alpha * s) + (beta == T(0) ? T(0) : beta * out);
+      out = T(alpha * s) + (beta == T(0) ? T(0) : beta * out) + (bias ? bias[j] : T(0));
     }
 }
 
@@ -143,7 +143,7 @@ template <class T> void adam(const AdamParams& a, T* p, const T* g, T* m, T* v, 
   template void binary<T>(Binary, std::span<const T>, std::span<const T>, std::span<T>);          \
   template T sum<T>(std::span<const T>);                                                          \
   template void gemm<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, int64_t, T, T*, \
-                        int64_t);                                                                         \
+                        int64_t, const T*);                                                               \
   template void adam<T>(const AdamParams&, T*, const T*, T*, T*, T*, int64_t);                        \
   template void conv_forward<T>(const ConvGeom&, const T*, const T*, const T*, T*);                      \
   template void conv_input_grad<T>(const ConvGeom&, const T*, const T*, const T*, T*);                   \

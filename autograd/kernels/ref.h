@@ -14,7 +14,7 @@ template <class T> void binary(Binary op, std::span<const T> a, std::span<const 
 template <class T> T sum(std::span<const T> x);  // accumulated in long double
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
-          const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+          const T* b, int64_t ldb, T beta, T* c, int64_t ldc, const T* bias = nullptr);
 
 // Convolution straight from the definitions in kernels.h, accumulated in long double (no workspace).
 template <class T> void conv_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y);

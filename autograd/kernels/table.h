@@ -16,16 +16,16 @@ template <class T> struct Table {
   T (*sum)(const T* x, int64_t n);
   void (*add_into)(const T* x, T* y, int64_t n);  // y += x
   // GEMM micro-kernel: c[MR x NR] (row stride ldc) = alpha * sum_k pa[k*MR + i] * pb[k*NR + j]
-  // (+ beta * c); packed panels as produced by pack_a / pack_b.
+  // (+ beta * c) (+ bias[j] when bias is not null); packed panels as produced by gemm.cpp.
   // Adam with precomputed scalars: step_size = lr / bc1, inv_bc2_sqrt = 1 / sqrt(bc2), decay as in kernels.h
   void (*adam)(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, T beta1, T beta2, T step_size, T inv_bc2_sqrt, T eps,
                T weight_decay, T decoupled_scale);
   int gemm_mr, gemm_nr;
   void (*gemm_micro)(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
-                     int64_t nr);
+                     int64_t nr, const T* bias);
   // gemm_micro with row p of B read from bp[p] (NR contiguous values) instead of a packed panel.
   void (*gemm_micro_rows)(int64_t k, const T* pa, const T* const* bp, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
-                          int64_t nr);
+                          int64_t nr, const T* bias);
   // Indirect convolution micro-kernel (gemm.hpp): an MR x NR tile of C from rows of A read through pointers.
   void (*conv_micro)(int64_t taps, int64_t kc, const T* const* a, int64_t cs, const T* pb, T* c, int64_t ldc,
                      bool accumulate);

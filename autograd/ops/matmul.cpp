@@ -82,11 +82,9 @@ Tensor linear(const Tensor& x0, const Tensor& w, const Tensor& b) {
   Tensor y = empty({rows, out}, w.dtype());
   with_float(w.dtype(), "linear", [&](auto t) {
     using T = decltype(t);
-    T* py = y.data<T>();
-    if (b.defined())  // y = b, then y += x W^T in the same GEMM
-      for (int64_t r = 0; r < rows; ++r) std::copy(b.data<const T>(), b.data<const T>() + out, py + r * out);
-    kernels::gemm<T>(false, true, rows, out, in, T(1), x.data<const T>(), in, w.data<const T>(), in,
-                     b.defined() ? T(1) : T(0), py, out);
+    // y = x W^T + b, the bias added in the GEMM's epilogue
+    kernels::gemm<T>(false, true, rows, out, in, T(1), x.data<const T>(), in, w.data<const T>(), in, T(0), y.data<T>(),
+                     out, b.defined() ? b.data<const T>() : nullptr);
   });
   const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
   Tensor r = record("linear", y, {x, w, b}, [x = x.detach(), w = w.detach(), gx, gw, gb](const Tensor& gy) {

@@ -128,18 +128,23 @@ TEST_CASE("gemm matches the reference for every transpose form, odd sizes and be
   for (const auto& a : archs()) {
     CAPTURE(a);
     REQUIRE(set_arch(a));
-    for (auto [m, n, k] : {std::array<int64_t, 3>{1, 1, 1}, {5, 7, 3}, {13, 33, 17}, {128, 40, 400}, {70, 300, 260}}) {
+    for (auto [m, n, k] : {std::array<int64_t, 3>{1, 1, 1}, {5, 7, 3}, {13, 33, 17}, {128, 40, 400}, {70, 300, 260},
+                           {1100, 45, 300}}) {  // the last is tall: K in one block
       for (int t = 0; t < 4; ++t) {
         const bool ta = t & 1, tb = t & 2;
         const auto A = values<float>(size_t(m * k), -1, 1, 1), B = values<float>(size_t(k * n), -1, 1, 2);
         auto C = values<float>(size_t(m * n), -1, 1, 3), R = C;
         const int64_t lda = ta ? m : k, ldb = tb ? k : n;
-        for (float beta : {0.0f, 1.0f}) {
-          gemm<float>(ta, tb, m, n, k, 0.5f, A.data(), lda, B.data(), ldb, beta, C.data(), n);
-          ref::gemm<float>(ta, tb, m, n, k, 0.5f, A.data(), lda, B.data(), ldb, beta, R.data(), n);
+        const auto bias = values<float>(size_t(n), -1, 1, 4);
+        for (int form = 0; form < 3; ++form) {  // beta 0, beta 1, beta 0 with a bias per column
+          const float beta = form == 1 ? 1.0f : 0.0f;
+          const float* bp = form == 2 ? bias.data() : nullptr;
+          gemm<float>(ta, tb, m, n, k, 0.5f, A.data(), lda, B.data(), ldb, beta, C.data(), n, bp);
+          ref::gemm<float>(ta, tb, m, n, k, 0.5f, A.data(), lda, B.data(), ldb, beta, R.data(), n, bp);
           double worst = 0;
           for (size_t i = 0; i < C.size(); ++i) worst = std::max(worst, std::abs(double(C[i]) - double(R[i])));
-          CHECK_MESSAGE(worst < 1e-4 * std::sqrt(double(k)), "m ", m, " n ", n, " k ", k, " ta ", ta, " tb ", tb);
+          CHECK_MESSAGE(worst < 1e-4 * std::sqrt(double(k)), "m ", m, " n ", n, " k ", k, " ta ", ta, " tb ", tb,
+                        " form ", form);
         }
       }
     }

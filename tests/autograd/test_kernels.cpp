@@ -182,6 +182,9 @@ const ConvGeom kConvGeoms[] = {
     // channels for whole 16 x 16 transposes between channels-last and NCHW, plus ragged edges
     {3, 32, 9, 9, 10, 3, 3, 5, 5, 2, 1},     {2, 32, 12, 12, 40, 3, 3, 6, 6, 2, 1},
     {2, 48, 11, 13, 33, 3, 3, 11, 13, 1, 1},
+    // the conv VAE's stride-2 4x4 layers and variants: odd and even sizes, padding 0-2
+    {3, 32, 14, 14, 64, 4, 4, 7, 7, 2, 1},   {2, 16, 9, 11, 32, 4, 4, 4, 5, 2, 1},
+    {2, 16, 10, 13, 16, 4, 4, 4, 5, 2, 0},   {1, 32, 13, 12, 48, 4, 4, 7, 6, 2, 2},
 };
 
 template <class T> void check_conv_kernels(const ConvGeom& g) {

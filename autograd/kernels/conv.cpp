@@ -53,10 +53,11 @@ Phase phase_of(int64_t r, int64_t k, int64_t size, int64_t s, int64_t pad) {
 }
 
 // Images per block of the forward pass and input gradient: the block's channels-last result (about
-// 64 KiB of f32 per thread) stays in cache for the transpose; at least four blocks per thread.
+// 64 KiB of f32 per thread) stays in cache for the transpose; at least eight blocks per thread, claimed
+// one at a time, so a descheduled thread holds up little.
 int64_t block_images(const ConvGeom& g, int64_t per_image) {
   const int64_t fit = std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(1, per_image));
-  return std::clamp<int64_t>(std::min(fit, ceil_div(g.n, 4 * num_threads())), 1, std::max<int64_t>(g.n, 1));
+  return std::clamp<int64_t>(std::min(fit, ceil_div(g.n, 8 * num_threads())), 1, std::max<int64_t>(g.n, 1));
 }
 int64_t fwd_block(const ConvGeom& g, int64_t nr) { return block_images(g, g.ho * g.wo * ceil_div(g.o, nr) * nr); }
 int64_t adj_block(const ConvGeom& g, int64_t nr) { return block_images(g, g.h * g.w * ceil_div(g.c, nr) * nr); }
@@ -88,11 +89,10 @@ int64_t weight_grad_work(const ConvGeom& g, int64_t nr) {
          num_threads() * wgrad_slice(g, nr);
 }
 
-// Runs f(task, first block, end block) over [0, blocks) in at most num_threads() tasks; task indexes the
+// Runs f(thread, block) for every block in [0, blocks), blocks claimed one at a time; thread indexes the
 // caller's per-thread scratch.
-template <class F> void parallel_blocks(int64_t blocks, F&& f) {
-  const int64_t tasks = std::min<int64_t>(num_threads(), blocks);
-  parallel_tasks(tasks, [&](int64_t t) { f(t, blocks * t / tasks, blocks * (t + 1) / tasks); });
+template <class F> void for_blocks(int64_t blocks, F&& f) {
+  parallel_tasks(blocks, [&](int64_t kb, int thread) { f(thread, kb); });
 }
 
 // Walks pixels (b, row, col) of a [n, rows, cols] grid in order, without divisions.
@@ -319,13 +319,11 @@ template <class T> void conv_forward(const ConvGeom& g, const T* x, const T* w, 
   std::fill(zero, zero + (g.c - 1) * hw + 1, T(0));
   pack_forward_weight(g, w, nr, pb);
   const int64_t block = fwd_block(g, max_nr(sizeof(T))), blocks = ceil_div(g.n, block);
-  parallel_blocks(blocks, [&](int64_t task, int64_t k0, int64_t k1) {
-    T* yt = slices + task * fwd_slice(g, max_nr(sizeof(T)));
-    for (int64_t kb = k0; kb < k1; ++kb) {
-      ConvGeom gb = g;
-      gb.n = std::min(block, g.n - kb * block);
-      forward_block(tb, gb, x + kb * block * g.c * hw, bias, y + kb * block * g.o * p, pb, zero, yt);
-    }
+  for_blocks(blocks, [&](int thread, int64_t kb) {
+    T* yt = slices + thread * fwd_slice(g, max_nr(sizeof(T)));
+    ConvGeom gb = g;
+    gb.n = std::min(block, g.n - kb * block);
+    forward_block(tb, gb, x + kb * block * g.c * hw, bias, y + kb * block * g.o * p, pb, zero, yt);
   });
 }
 
@@ -354,9 +352,9 @@ template <class T> void conv_input_grad(const ConvGeom& g, const T* y, const T* 
       at += round16(ceil_div(g.c, nr) * phase[rh].ni * phase[s + rw].ni * g.o * nr);
     }
   const int64_t block = adj_block(g, max_nr(sizeof(T))), blocks = ceil_div(g.n, block);
-  parallel_blocks(blocks, [&](int64_t task, int64_t k0, int64_t k1) {
-    T* xt = slices + task * adj_slice(g, max_nr(sizeof(T)));
-    for (int64_t kb = k0; kb < k1; ++kb) {
+  for_blocks(blocks, [&](int thread, int64_t kb) {
+    T* xt = slices + thread * adj_slice(g, max_nr(sizeof(T)));
+    {
       ConvGeom gb = g;
       gb.n = std::min(block, g.n - kb * block);
       const T* wp = pb;

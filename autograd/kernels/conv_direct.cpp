@@ -2,8 +2,8 @@
 // zero-padded: xph[c][a][b][u][v] = x[c][u*s + a - pad][v*s + b - pad], so tap (i, j) of output row oh
 // reads the contiguous row xph[c][i % s][j % s][oh + i / s][j / s + ...]. The input gradient pads the
 // output side instead and gathers per phase of the image, as conv.cpp's indirect path does.
-// Work splits into whole images (forward, input gradient) or weight tiles (weight gradient), so results
-// do not depend on the thread count.
+// Work splits into whole images (forward, input gradient) or weight tiles (weight gradient), claimed one
+// at a time, so results do not depend on the thread count or on which thread runs what.
 #include "conv_direct.h"
 
 #include <algorithm>
@@ -121,7 +121,14 @@ template <class T> void pad_lanes(const ConvGeom& g, int64_t vg, int64_t opad, c
     }
 }
 
-int64_t threads_for(int64_t items) { return std::max<int64_t>(1, std::min<int64_t>(num_threads(), items)); }
+// Runs f(item, thread) for every item, on the pool when the work (flops per item) pays for waking it.
+template <class F> void for_items(int64_t n, int64_t flops, F&& f) {
+  if (n * flops < (int64_t(1) << 18)) {
+    for (int64_t i = 0; i < n; ++i) f(i, 0);
+    return;
+  }
+  parallel_tasks(n, [&](int64_t i, int thread) { f(i, thread); });
+}
 
 }  // namespace
 
@@ -166,10 +173,9 @@ template <class T> void forward(const Table<T>& tb, const ConvGeom& g, const T* 
     for (int64_t kk = 0; kk < k; ++kk)
       for (int64_t o = 0; o < ot; ++o) wp[(t * k + kk) * ot + o] = t * ot + o < g.o ? w[(t * ot + o) * k + kk] : T(0);
   T* slices = wp + round16(otiles * k * ot);
-  const int64_t tasks = threads_for(g.n * p * k * g.o / (int64_t(1) << 16));
-  parallel_tasks(tasks, [&](int64_t task) {
-    T* xph = slices + task * round16(l.image);
-    for (int64_t b = g.n * task / tasks; b < g.n * (task + 1) / tasks; ++b) {
+  for_items(g.n, 2 * p * k * g.o, [&](int64_t b, int thread) {  // an image per task
+    T* xph = slices + thread * round16(l.image);
+    {
       split_phases(g, l, x + b * g.c * hw, xph);
       for (int64_t t = 0; t < otiles; ++t) {
         const int64_t o0 = t * ot;
@@ -198,7 +204,7 @@ void input_grad(const Table<T>& tb, const ConvGeom& g, const T* y, const T* w, c
   // Each phase's taps: offsets into yp (for its output pixel (0, 0)) and the packed weight.
   int64_t* offs = reinterpret_cast<int64_t*>(work);  // [s*s][kMaxK]
   T* wp = work + round16(s * s * kMaxK * int64_t(sizeof(int64_t) / sizeof(T)));
-  int64_t used = 0, maxk = 0;
+  int64_t used = 0;
   for (int64_t rh = 0; rh < s; ++rh)
     for (int64_t rw = 0; rw < s; ++rw) {
       PhaseInfo& ph = info[rh * s + rw];
@@ -222,14 +228,12 @@ void input_grad(const Table<T>& tb, const ConvGeom& g, const T* y, const T* w, c
             }
         }
       used += round16(ctiles * ph.k * ot);
-      maxk = std::max(maxk, ph.k);
     }
   T* slices = wp + used;
-  const int64_t tasks = threads_for(g.n * hw * g.c * maxk / (int64_t(1) << 16));
-  parallel_tasks(tasks, [&](int64_t task) {
-    T* yp = slices + task * round16(l.image);
+  for_items(g.n, 2 * hw * g.c * g.o * g.kh * g.kw / (s * s), [&](int64_t b, int thread) {  // an image per task
+    T* yp = slices + thread * round16(l.image);
     alignas(64) T tile[kMaxTile * kMaxLanes];
-    for (int64_t b = g.n * task / tasks; b < g.n * (task + 1) / tasks; ++b) {
+    {
       pad_output(g, l, y + b * g.o * p, yp);
       for (int64_t rh = 0; rh < s; ++rh)
         for (int64_t rw = 0; rw < s; ++rw) {
@@ -275,9 +279,8 @@ template <class T> void weight_grad(const Table<T>& tb, const ConvGeom& g, const
         pad_lanes(g, vg, opad, gy + (b0 + i) * g.o * p, blk + i * image + round16(l.image));
       }
     });
-    const int64_t tasks = threads_for(std::min(pairs, nb * p * k * g.o / (int64_t(1) << 16)));
-    parallel_tasks(tasks, [&](int64_t task) {
-      for (int64_t pair = pairs * task / tasks; pair < pairs * (task + 1) / tasks; ++pair) {
+    for_items(pairs, 2 * nb * p * ot * kDotTT, [&](int64_t pair, int) {  // a tile of weights per task
+      {
         const int64_t to = pair / ktiles, tk = pair % ktiles;
         for (int64_t i = 0; i < nb; ++i) {
           const T* xph = blk + i * image;

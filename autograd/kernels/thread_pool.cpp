@@ -12,6 +12,7 @@ namespace elbo::kernels {
 namespace {
 
 thread_local bool in_pool_task = false;
+thread_local int t_thread_index = 0;  // 0 for the calling thread, 1.. for the workers
 
 class Pool {
  public:
@@ -23,7 +24,10 @@ class Pool {
   void resize(int n) {
     stop();
     stopping_ = false;
-    for (int i = 1; i < n; ++i) workers_.emplace_back([this] { work(); });
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] {
+      t_thread_index = i;
+      work();
+    });
   }
 
   void run(int64_t ntasks, FunctionRef<void(int64_t)> fn) {
@@ -118,6 +122,10 @@ void parallel_tasks(int64_t ntasks, FunctionRef<void(int64_t)> fn) {
     return;
   }
   pool().run(ntasks, fn);
+}
+
+void parallel_tasks(int64_t ntasks, FunctionRef<void(int64_t, int)> fn) {
+  parallel_tasks(ntasks, [&](int64_t t) { fn(t, t_thread_index); });
 }
 
 void parallel_for(int64_t n, int64_t grain, FunctionRef<void(int64_t, int64_t)> fn) {

@@ -15,7 +15,9 @@ namespace elbo::kernels::simd {
 template <class Arch> constexpr bool kWideRegs = std::is_same_v<Arch, xsimd::avx512f>;  // 32 vector registers
 template <class Arch> constexpr int kDirectRT = kWideRegs<Arch> ? 4 : 2;  // rows per direct tile
 template <class Arch> constexpr int kDirectOT = kWideRegs<Arch> ? 6 : 5;  // channels per direct tile
-template <class Arch> constexpr int kTallRT = kWideRegs<Arch> ? 8 : 6;    // rows per one-channel tile
+template <class Arch> constexpr int kTallRT = kWideRegs<Arch> ? 7 : 6;    // rows per one-channel tile
+template <class Arch> constexpr int kMidRT = kWideRegs<Arch> ? 7 : 3;     // a third shape: rows
+template <class Arch> constexpr int kMidOT = 3;                           // and channels
 template <class Arch> constexpr int kDotOT = kWideRegs<Arch> ? 4 : 2;     // output channels per dot tile
 constexpr int kDotTT = 4;                                                  // (channel, tap) columns per dot tile
 
@@ -37,7 +39,8 @@ template <class Arch, class T, class B> void store_lanes(const B& v, T* p, int64
 // r < rows, o < chans, l < lanes: a tile of RT rows of W lanes by OT channels, each kk one (input channel,
 // tap) whose shifted row starts at off[kk]. Rows, channels and lanes past the limits are computed (from
 // readable memory) and dropped.
-// Two shapes: direct_micro<Arch, T, kDirectRT, kDirectOT> and, for one channel, <Arch, T, kTallRT, 1>.
+// Three shapes (conv_direct.cpp picks the one with the least padding): <kDirectRT, kDirectOT>,
+// <kMidRT, kMidOT> and, for one channel, <kTallRT, 1>.
 template <class Arch, class T, int RT, int OT>
 void direct_micro(int64_t k, const int64_t* off, const T* x, int64_t vs, const T* wp, const T* bias, T* y,
                   int64_t yrow, int64_t ych, int64_t rows, int64_t chans, int64_t lanes) {

@@ -15,19 +15,25 @@ namespace {
 
 constexpr int64_t kMaxLanes = 16, kMaxRT = 8, kMaxOT = 6, kMaxTile = 24, kMaxDotOT = 4, kDotTT = 4, kMaxStride = 8;
 
-// The tile shape for a pass with `chans` output channels: rows x channels, and its micro-kernel.
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
+int64_t lanes_of(size_t itemsize) { return 64 / int64_t(itemsize); }  // the widest instruction set's
+
+// The tile shape for a pass with `rows` x `chans` outputs: the one that pads them least.
 template <class T> struct Shape {
   int64_t rt, ot;
   typename Table<T>::DirectFn micro;
 };
-template <class T> Shape<T> shape_for(const Table<T>& tb, int64_t chans) {
-  if (chans <= 3) return {tb.tall_rt, 1, tb.tall_micro};
-  return {tb.direct_rt, tb.direct_ot, tb.direct_micro};
+template <class T> Shape<T> shape_for(const Table<T>& tb, int64_t rows, int64_t chans) {
+  const Shape<T> shapes[] = {{tb.direct_rt, tb.direct_ot, tb.direct_micro},
+                             {tb.mid_rt, tb.mid_ot, tb.mid_micro},
+                             {tb.tall_rt, 1, tb.tall_micro}};
+  auto work = [&](const Shape<T>& s) { return ceil_div(rows, s.rt) * s.rt * ceil_div(chans, s.ot) * s.ot; };
+  const Shape<T>* best = &shapes[0];
+  for (const Shape<T>& s : shapes)
+    if (work(s) < work(*best)) best = &s;
+  return *best;
 }
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
-int64_t lanes_of(size_t itemsize) { return 64 / int64_t(itemsize); }  // the widest instruction set's
 
 // The phase-split image of one input image: [c][s*s][U][Vs], rows and columns covering every tile's reads.
 struct Layout {
@@ -154,15 +160,20 @@ int64_t dot_image(const ConvGeom& g, int64_t lanes) {  // one image's phases and
 int64_t workspace(const ConvGeom& g, size_t itemsize) {
   const int64_t lanes = lanes_of(itemsize), taps = g.kh * g.kw, k = g.c * taps, threads = num_threads(),
                 s = std::min(g.stride, kMaxStride);
-  const int64_t fwd = round16((g.o + kMaxOT) * k) + threads * round16(layout(g, lanes, kMaxRT).image);
+  int64_t fwd_image = 0, adj_image = 0;  // over every tile height an instruction set uses
+  for (int64_t rt = 1; rt <= kMaxRT; ++rt) {
+    fwd_image = std::max(fwd_image, layout(g, lanes, rt).image);
+    adj_image = std::max(adj_image, adj_layout(g, lanes, rt).image);
+  }
+  const int64_t fwd = round16((g.o + kMaxOT) * k) + threads * round16(fwd_image);
   const int64_t adj = round16(s * s * kMaxK * 8 / int64_t(itemsize)) + (g.c + kMaxOT) * g.o * taps + s * s * 16 +
-                      threads * round16(adj_layout(g, lanes, kMaxRT).image);
+                      threads * round16(adj_image);
   const int64_t dot = round16((g.o + kMaxDotOT) * (k + kDotTT) * lanes) + dot_block(g, dot_image(g, lanes)) * dot_image(g, lanes);
   return std::max({fwd, adj, dot});
 }
 
 template <class T> void forward(const Table<T>& tb, const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, T* work) {
-  const Shape<T> sh = shape_for(tb, g.o);
+  const Shape<T> sh = shape_for(tb, g.ho, g.o);
   const int64_t lanes = tb.lanes, rt = sh.rt, ot = sh.ot, taps = g.kh * g.kw, k = g.c * taps,
                 otiles = ceil_div(g.o, ot), hw = g.h * g.w, p = g.ho * g.wo;
   const Layout l = layout(g, lanes, rt);
@@ -190,7 +201,7 @@ template <class T> void forward(const Table<T>& tb, const ConvGeom& g, const T* 
 
 template <class T>
 void input_grad(const Table<T>& tb, const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* work) {
-  const Shape<T> sh = shape_for(tb, g.c);
+  const Shape<T> sh = shape_for(tb, ceil_div(g.h, g.stride), g.c);
   const int64_t lanes = tb.lanes, rt = sh.rt, ot = sh.ot, s = g.stride, ctiles = ceil_div(g.c, ot),
                 hw = g.h * g.w, p = g.ho * g.wo;
   const AdjLayout l = adj_layout(g, lanes, rt);

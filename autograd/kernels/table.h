@@ -30,11 +30,11 @@ template <class T> struct Table {
   void (*conv_micro)(int64_t taps, int64_t kc, const T* const* a, int64_t cs, const T* pb, T* c, int64_t ldc,
                      bool accumulate);
   // Direct convolution micro-kernels for few channels (conv.hpp); lanes = SIMD width. direct_micro's tile
-  // is direct_rt rows by direct_ot channels, tall_micro's tall_rt rows by one channel.
-  int lanes, direct_rt, direct_ot, tall_rt, dot_ot;
+  // is direct_rt rows by direct_ot channels, mid_micro's mid_rt by mid_ot, tall_micro's tall_rt by one.
+  int lanes, direct_rt, direct_ot, mid_rt, mid_ot, tall_rt, dot_ot;
   using DirectFn = void (*)(int64_t k, const int64_t* off, const T* x, int64_t vs, const T* wp, const T* bias, T* y,
                             int64_t yrow, int64_t ych, int64_t rows, int64_t chans, int64_t lanes);
-  DirectFn direct_micro, tall_micro;
+  DirectFn direct_micro, mid_micro, tall_micro;
   // d[j*ldd + i] = s[i*lds + j] for i < rows, j < cols (conv.hpp).
   void (*transpose)(const T* s, int64_t lds, T* d, int64_t ldd, int64_t rows, int64_t cols);
   void (*dot_micro)(int64_t rows, const T* g, int64_t gch, int64_t grow, const int64_t* off, const T* x,

@@ -131,17 +131,18 @@ void forward_block(const Table<T>& tb, const ConvGeom& g, const T* x, const T* b
   const T* ptr[kTapGroup * kMaxMR];
   const T* img[kMaxMR];
   int64_t ih0[kMaxMR], iw0[kMaxMR];
-  Cursor at;
-  for (int64_t m0 = 0; m0 < m; m0 += mr) {
-    for (int64_t i = 0; i < mr; ++i) {
-      img[i] = m0 + i < m ? x + at.b * g.c * hw : nullptr;
-      ih0[i] = at.r * g.stride - g.pad;
-      iw0[i] = at.c * g.stride - g.pad;
-      at.next(g.ho, g.wo);
-    }
-    for (int64_t jp = 0; jp < panels; ++jp)
-      for (int64_t tg = 0; tg < taps; tg += kTapGroup) {
-        const int64_t nt = std::min(kTapGroup, taps - tg);
+  const int64_t group = kTapGroup;
+  for (int64_t jp = 0; jp < panels; ++jp)
+    for (int64_t tg = 0; tg < taps; tg += group) {
+      const int64_t nt = std::min(group, taps - tg);
+      Cursor at;
+      for (int64_t m0 = 0; m0 < m; m0 += mr) {
+        for (int64_t i = 0; i < mr; ++i) {
+          img[i] = m0 + i < m ? x + at.b * g.c * hw : nullptr;
+          ih0[i] = at.r * g.stride - g.pad;
+          iw0[i] = at.c * g.stride - g.pad;
+          at.next(g.ho, g.wo);
+        }
         for (int64_t tt = 0; tt < nt; ++tt) {
           const int64_t ki = (tg + tt) / g.kw, kj = (tg + tt) % g.kw;
           for (int64_t i = 0; i < mr; ++i) {
@@ -152,7 +153,7 @@ void forward_block(const Table<T>& tb, const ConvGeom& g, const T* x, const T* b
         }
         tb.conv_micro(nt, g.c, ptr, hw, pb + (jp * k + tg * g.c) * nr, yt + m0 * opad + jp * nr, opad, tg > 0);
       }
-  }
+    }
   for (int64_t b = 0; b < g.n; ++b) {
     tb.transpose(yt + b * p * opad, opad, y + b * g.o * p, p, p, g.o);
     if (bias)
@@ -191,17 +192,18 @@ void phase_block(const Table<T>& tb, const ConvGeom& g, const Phase& ph, const P
   const T* ptr[kTapGroup * kMaxMR];
   const T* src[kMaxMR];
   int64_t uu[kMaxMR], vv[kMaxMR];
-  Cursor at;
-  for (int64_t m0 = 0; m0 < m; m0 += mr) {
-    for (int64_t i = 0; i < mr; ++i) {
-      src[i] = m0 + i < m ? y + at.b * g.o * p : nullptr;
-      uu[i] = at.r;  // image pixel (h0 + u*s, w0 + v*s)
-      vv[i] = at.c;
-      at.next(ph.nh, pw.nh);
-    }
-    for (int64_t jp = 0; jp < panels; ++jp)
-      for (int64_t tg = 0; tg < nt; tg += kTapGroup) {
-        const int64_t ntg = std::min(kTapGroup, nt - tg);
+  const int64_t group = kTapGroup;
+  for (int64_t jp = 0; jp < panels; ++jp)
+    for (int64_t tg = 0; tg < nt; tg += group) {
+      const int64_t ntg = std::min(group, nt - tg);
+      Cursor at;
+      for (int64_t m0 = 0; m0 < m; m0 += mr) {
+        for (int64_t i = 0; i < mr; ++i) {
+          src[i] = m0 + i < m ? y + at.b * g.o * p : nullptr;
+          uu[i] = at.r;  // image pixel (h0 + u*s, w0 + v*s)
+          vv[i] = at.c;
+          at.next(ph.nh, pw.nh);
+        }
         for (int64_t tt = 0; tt < ntg; ++tt) {
           // tap (ki, kj) of pixel (u, v) reads output (u + dh, v + dw): h + pad - ki = (u + dh) * s exactly
           const int64_t ki = ph.i0 + ((tg + tt) / pw.ni) * g.stride, kj = pw.i0 + ((tg + tt) % pw.ni) * g.stride;
@@ -214,7 +216,7 @@ void phase_block(const Table<T>& tb, const ConvGeom& g, const Phase& ph, const P
         }
         tb.conv_micro(ntg, g.o, ptr, p, pb + (jp * k + tg * g.o) * nr, xt + m0 * cpad + jp * nr, cpad, tg > 0);
       }
-  }
+    }
 }
 
 // --- weight gradient -------------------------------------------------------------------------------------

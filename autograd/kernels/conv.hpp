@@ -45,22 +45,32 @@ template <class Arch, class T, int RT, int OT>
 void direct_micro(int64_t k, const int64_t* off, const T* x, int64_t vs, const T* wp, const T* bias, T* y,
                   int64_t yrow, int64_t ych, int64_t rows, int64_t chans, int64_t lanes) {
   using B = xsimd::batch<T, Arch>;
+  // NOTE: every loop over the tile is unrolled, so the accumulators stay in registers (with a runtime
+  // bound in the epilogue GCC otherwise keeps the whole tile in a stack array).
   B acc[RT][OT];
+#pragma GCC unroll 8
   for (int o = 0; o < OT; ++o) {
     const B b0(bias && o < chans ? bias[o] : T(0));
+#pragma GCC unroll 8
     for (int r = 0; r < RT; ++r) acc[r][o] = b0;
   }
   for (int64_t kk = 0; kk < k; ++kk, wp += OT) {
     const T* base = x + off[kk];
     B xv[RT];
+#pragma GCC unroll 8
     for (int r = 0; r < RT; ++r) xv[r] = B::load_unaligned(base + r * vs);
+#pragma GCC unroll 8
     for (int o = 0; o < OT; ++o) {
       const B wv(wp[o]);
+#pragma GCC unroll 8
       for (int r = 0; r < RT; ++r) acc[r][o] = xsimd::fma(wv, xv[r], acc[r][o]);
     }
   }
-  for (int r = 0; r < RT && r < rows; ++r)
-    for (int o = 0; o < OT && o < chans; ++o) store_lanes<Arch>(acc[r][o], y + o * ych + r * yrow, lanes);
+#pragma GCC unroll 8
+  for (int r = 0; r < RT; ++r)
+#pragma GCC unroll 8
+    for (int o = 0; o < OT; ++o)
+      if (r < rows && o < chans) store_lanes<Arch>(acc[r][o], y + o * ych + r * yrow, lanes);
 }
 
 // acc[(o*TT + t)*W + l] += sum over r < rows of g[o*gch + r*grow + l] * x[off[t] + r*xrow + l] for l < lanes
@@ -76,32 +86,46 @@ void dot_micro(int64_t rows, const T* g, int64_t gch, int64_t grow, const int64_
     for (int64_t l = 0; l < W; ++l) idx[l] = T(l);
     const auto keep = B::load_aligned(idx) < B(T(lanes));
     B a[OT][TT];
+#pragma GCC unroll 8
     for (int o = 0; o < OT; ++o)
+#pragma GCC unroll 8
       for (int t = 0; t < TT; ++t) a[o][t] = B::load_aligned(acc + (o * TT + t) * W);
     for (int64_t r = 0; r < rows; ++r) {
       B gv[OT];
+#pragma GCC unroll 8
       for (int o = 0; o < OT; ++o) gv[o] = B::load_unaligned(g + o * gch + r * grow);
+#pragma GCC unroll 8
       for (int t = 0; t < TT; ++t) {
         const B xv = xsimd::select(keep, B::load_unaligned(x + off[t] + r * xrow), B(T(0)));
+#pragma GCC unroll 8
         for (int o = 0; o < OT; ++o) a[o][t] = xsimd::fma(gv[o], xv, a[o][t]);
       }
     }
+#pragma GCC unroll 8
     for (int o = 0; o < OT; ++o)
+#pragma GCC unroll 8
       for (int t = 0; t < TT; ++t) a[o][t].store_aligned(acc + (o * TT + t) * W);
     return;
   }
   B a[OT][TT];
+#pragma GCC unroll 8
   for (int o = 0; o < OT; ++o)
+#pragma GCC unroll 8
     for (int t = 0; t < TT; ++t) a[o][t] = B::load_aligned(acc + (o * TT + t) * W);
   for (int64_t r = 0; r < rows; ++r) {
     B gv[OT];
+#pragma GCC unroll 8
     for (int o = 0; o < OT; ++o) gv[o] = B::load_unaligned(g + o * gch + r * grow);
+#pragma GCC unroll 8
     for (int t = 0; t < TT; ++t) {
       const B xv = B::load_unaligned(x + off[t] + r * xrow);
+#pragma GCC unroll 8
       for (int o = 0; o < OT; ++o) a[o][t] = xsimd::fma(gv[o], xv, a[o][t]);
     }
   }
+#pragma GCC unroll 8
   for (int o = 0; o < OT; ++o)
+#pragma GCC unroll 8
     for (int t = 0; t < TT; ++t) a[o][t].store_aligned(acc + (o * TT + t) * W);
 }
 

@@ -19,7 +19,8 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round16(int64_t n) { return (n + 15) / 16 * 16; }
 int64_t lanes_of(size_t itemsize) { return 64 / int64_t(itemsize); }  // the widest instruction set's
 
-// The tile shape for a pass with `rows` x `chans` outputs: the one that pads them least.
+// The tile shape for a pass with `rows` x `chans` outputs: the one that pads them least, counting the
+// one-channel tile's load pressure.
 template <class T> struct Shape {
   int64_t rt, ot;
   typename Table<T>::DirectFn micro;
@@ -28,7 +29,12 @@ template <class T> Shape<T> shape_for(const Table<T>& tb, int64_t rows, int64_t 
   const Shape<T> shapes[] = {{tb.direct_rt, tb.direct_ot, tb.direct_micro},
                              {tb.mid_rt, tb.mid_ot, tb.mid_micro},
                              {tb.tall_rt, 1, tb.tall_micro}};
-  auto work = [&](const Shape<T>& s) { return ceil_div(rows, s.rt) * s.rt * ceil_div(chans, s.ot) * s.ot; };
+  // Padded FMAs, times the load pressure of narrow tiles: each step loads rt rows and broadcasts ot
+  // weights for rt*ot FMAs, and a core issues about two loads per FMA.
+  auto work = [&](const Shape<T>& s) {
+    const double padded = double(ceil_div(rows, s.rt) * s.rt * ceil_div(chans, s.ot) * s.ot);
+    return padded * std::max(1.0, 1.5 * double(s.rt + s.ot) / double(s.rt * s.ot));
+  };
   const Shape<T>* best = &shapes[0];
   for (const Shape<T>& s : shapes)
     if (work(s) < work(*best)) best = &s;

@@ -115,6 +115,26 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a
   }
   const Table<T>& t = current().get<T>();
   const int64_t MR = t.gemm_mr, NR = t.gemm_nr;
+  // Few columns (a latent head's 20 or 40) fill little of an NR-wide panel: compute C^T = op(B)^T op(A)^T,
+  // the small side on the MR rows, then transpose it into C. Each element's sum is the same k-loop.
+  const auto tiles = [](int64_t rows, int64_t cols, int64_t mr, int64_t nr) {
+    return ((rows + mr - 1) / mr) * ((cols + nr - 1) / nr);
+  };
+  if (5 * tiles(n, m, MR, NR) < 4 * tiles(m, n, MR, NR)) {
+    static thread_local PackBuffers<T> tbuf;
+    T* ct = tbuf.get(tbuf.a, tbuf.na, size_t(m * n));
+    gemm<T>(!tb, !ta, n, m, k, alpha, b, ldb, a, lda, T(0), ct, m, nullptr);
+    if (beta == T(0)) {
+      t.transpose(ct, m, c, ldc, n, m);
+      if (bias)
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) c[i * ldc + j] += bias[j];
+    } else {
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta * c[i * ldc + j] + ct[j * m + i] + (bias ? bias[j] : T(0));
+    }
+    return;
+  }
   const double flops = 2.0 * double(m) * double(n) * double(k);
   const int threads = num_threads();
   if (threads == 1 || flops < 4e6) return gemm_serial(t, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);

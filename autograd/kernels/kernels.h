@@ -47,14 +47,16 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
           const T* b, int64_t ldb, T beta, T* c, int64_t ldc, const T* bias = nullptr);
 
-// Convolution as GEMM (conv.cpp), NCHW as torch: x [n, c, h, w] with weight w [o, c, kh, kw] gives
-// y [n, o, ho, wo], y[b, oc, i, j] = sum over (ci, di, dj) of w[oc, ci, di, dj] *
-// x[b, ci, i*stride - pad + di, j*stride - pad + dj] (0 outside the image). A chunk of the batch at a time
-// is unfolded (im2col) into col [c*kh*kw, chunk*ho*wo] and multiplied in one GEMM, so col stays in cache.
+// Convolution (conv.cpp, conv_direct.cpp), NCHW as torch: x [n, c, h, w] with weight w [o, c, kh, kw]
+// gives y [n, o, ho, wo], y[b, oc, i, j] = sum over (ci, di, dj) of w[oc, ci, di, dj] *
+// x[b, ci, i*stride - pad + di, j*stride - pad + dj] (0 outside the image). The forward pass and the input
+// gradient run as indirect convolutions (GEMM rows are pixels read in place: no im2col buffer), the input
+// gradient split by output phase (no col2im scatter); the weight gradient is a GEMM over the batch's
+// pixels; layers with few channels run direct kernels with the SIMD lanes along image rows.
 // conv_input_grad is conv_forward's adjoint (conv_transpose2d's forward); bias (one per output channel of
 // the pass, may be null) is added to its result. conv_weight_grad overwrites gw [o, c, kh, kw]. `work`
-// holds conv_workspace(g, sizeof(T)) elements. Threads split the GEMMs and each chunk's images; results
-// do not depend on the thread count.
+// holds conv_workspace(g, sizeof(T)) elements (any alignment). Threads take blocks of images or weight
+// tiles; results do not depend on the thread count.
 struct ConvGeom {
   int64_t n, c, h, w, o, kh, kw, ho, wo, stride, pad;
 };

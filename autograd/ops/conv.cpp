@@ -1,5 +1,6 @@
-// Convolutions, NCHW as torch.nn.functional. The arithmetic is three kernels (kernels/conv.cpp, im2col
-// plus GEMM): conv2d's forward, its input gradient (the adjoint) and its weight gradient.
+// Convolutions, NCHW as torch.nn.functional. The arithmetic is three kernels (kernels/conv.cpp: indirect
+// convolution on the GEMM micro-kernel): conv2d's forward, its input gradient (the adjoint) and its weight
+// gradient.
 // conv_transpose2d is conv2d's input gradient with the same weight, so it is built from the same three
 // with the roles of image and output exchanged: its forward is the adjoint, its input gradient conv2d's
 // forward, and its weight gradient conv2d's with the image and output swapped.
@@ -67,7 +68,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride,
   return record("conv2d", y, {x, w, b},
                 [g, x = gw ? x.detach() : Tensor(), w = gx ? w.detach() : Tensor(), wshape = w.shape(), gx, gw,
                  gb](const Tensor& gy) {
-                  // y = W col(x) + b: dx = col2im(W^T dy), dW = dy col(x)^T, db = sum of dy over N, H, W
+                  // y = W col(x) + b (col: x's patches): dx = col^T(W^T dy), the adjoint; dW = dy col(x)^T;
+                  // db = sum of dy over N, H, W
                   return Grads{gx ? run(Pass::input_grad, g, gy, w, Tensor(), x_shape(g)) : Tensor(),
                                gw ? run(Pass::weight_grad, g, x, gy, Tensor(), wshape) : Tensor(),
                                gb ? sum(gy, {0, 2, 3}) : Tensor()};
@@ -94,7 +96,8 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, int64
   return record("conv_transpose2d", y, {x, w, b},
                 [g, x = gw ? x.detach() : Tensor(), w = gx ? w.detach() : Tensor(), wshape = w.shape(), gx, gw,
                  gb](const Tensor& gy) {
-                  // y = col2im(W^T x) + b: dx = W col(dy), dW = x col(dy)^T, db = sum of dy over N, H, W
+                  // y = col^T(W^T x) + b, conv2d's adjoint: dx = W col(dy), dW = x col(dy)^T, db = sum of dy
+                  // over N, H, W
                   return Grads{gx ? run(Pass::forward, g, gy, w, Tensor(), {g.n, g.o, g.ho, g.wo}) : Tensor(),
                                gw ? run(Pass::weight_grad, g, gy, x, Tensor(), wshape) : Tensor(),
                                gb ? sum(gy, {0, 2, 3}) : Tensor()};

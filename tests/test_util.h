@@ -38,6 +38,13 @@ template <class F> std::string error_of(F&& f) {
   return "";
 }
 
+// The tensor named `key` in a fixture file; an elbo::Error if the fixture lacks it.
+inline const Tensor& fixture_tensor(const nn::TensorFile& f, const std::string& key) {
+  for (auto& [n, t] : f.tensors)
+    if (n == key) return t;
+  throw Error("fixture lacks " + key);
+}
+
 }  // namespace elbo::testing
 
 // CHECK that `expr` throws elbo::Error whose message contains `needle`.

@@ -12,11 +12,7 @@ using elbo::testing::uniform;
 
 namespace {
 
-const Tensor& find(const nn::TensorFile& f, const std::string& key) {
-  for (auto& [n, t] : f.tensors)
-    if (n == key) return t;
-  throw Error("fixture lacks " + key);
-}
+const Tensor& find(const nn::TensorFile& f, const std::string& key) { return testing::fixture_tensor(f, key); }
 
 VaeOptions small_mlp(int64_t h = 4, int64_t w = 4, int64_t hidden = 32, int64_t latent = 2) {
   VaeOptions o;

@@ -9,11 +9,7 @@ using elbo::testing::uniform;
 
 namespace {
 
-const Tensor& find(const nn::TensorFile& f, const std::string& key) {
-  for (auto& [n, t] : f.tensors)
-    if (n == key) return t;
-  throw Error("fixture lacks " + key);
-}
+const Tensor& find(const nn::TensorFile& f, const std::string& key) { return testing::fixture_tensor(f, key); }
 
 // Loads a torch fixture's weights into `net` (f64) and compares forward and parameter gradients.
 template <class M> void check_against_torch(M& net, const std::string& file) {

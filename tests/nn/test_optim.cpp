@@ -10,11 +10,7 @@ using elbo::testing::all_close;
 namespace {
 
 nn::TensorFile fixture() { return nn::load_tensors(std::string(ELBO_NN_FIXTURES) + "/optim.safetensors"); }
-Tensor get(const nn::TensorFile& f, const std::string& key) {
-  for (auto& [n, t] : f.tensors)
-    if (n == key) return t;
-  throw Error("fixture lacks " + key);
-}
+Tensor get(const nn::TensorFile& f, const std::string& key) { return testing::fixture_tensor(f, key); }
 
 using MakeOpt = std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor>)>;
 

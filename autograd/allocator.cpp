@@ -1,10 +1,13 @@
 #include "autograd/allocator.h"
 
+#include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace elbo::detail {
@@ -29,8 +32,7 @@ struct Cache {
   size_t cached = 0, limit = 0, system = 0;
   bool enabled = true;
   Cache() {
-    const char* off = std::getenv("ELBO_NO_CACHE");
-    enabled = !(off && std::string(off) == "1");
+    enabled = caching_enabled();
     const char* mb = std::getenv("ELBO_CACHE_MB");
     limit = size_t(mb ? std::atoll(mb) : 2048) << 20;
   }
@@ -46,6 +48,14 @@ Cache& cache() {
 }
 
 }  // namespace
+
+bool caching_enabled() {
+  static const bool on = [] {
+    const char* off = std::getenv("ELBO_NO_CACHE");
+    return !(off && std::string(off) == "1");
+  }();
+  return on;
+}
 
 void* allocate(size_t n, size_t& capacity) {
   Cache& c = cache();
@@ -83,10 +93,66 @@ void release(void* p, size_t capacity) {
   std::free(p);
 }
 
+namespace {
+constexpr size_t kGrain = 16, kMaxSmall = 1024, kClasses = kMaxSmall / kGrain;
+constexpr size_t kListBytes = size_t(1) << 20;
+
+std::atomic<size_t> g_small_system{0};
+
+struct FreeBlock {
+  FreeBlock* next;
+};
+// This thread's free lists. `gone` is trivially destructible, so a release that runs during thread exit,
+// after the lists were destroyed, still reads it and hands its block to the system.
+thread_local bool t_small_gone = false;
+struct SmallLists {
+  FreeBlock* head[kClasses] = {};
+  size_t count[kClasses] = {};
+  ~SmallLists() {
+    for (FreeBlock* h : head)
+      while (h) ::operator delete(std::exchange(h, h->next));
+    t_small_gone = true;
+  }
+};
+thread_local SmallLists t_small;
+
+size_t small_class(size_t n) { return n == 0 ? 0 : (n - 1) / kGrain; }
+}  // namespace
+
+void* small_allocate(size_t n) {
+  const size_t c = small_class(n);
+  if (c < kClasses && caching_enabled() && !t_small_gone) {
+    SmallLists& l = t_small;
+    if (FreeBlock* b = l.head[c]) {
+      l.head[c] = b->next;
+      --l.count[c];
+      return b;
+    }
+    g_small_system.fetch_add(1, std::memory_order_relaxed);
+    return ::operator new((c + 1) * kGrain);
+  }
+  g_small_system.fetch_add(1, std::memory_order_relaxed);
+  return ::operator new(std::max<size_t>(n, 1));
+}
+
+void small_release(void* p, size_t n) noexcept {
+  if (!p) return;
+  const size_t c = small_class(n);
+  if (c < kClasses && caching_enabled() && !t_small_gone) {
+    SmallLists& l = t_small;
+    if ((l.count[c] + 1) * (c + 1) * kGrain <= kListBytes) {
+      l.head[c] = new (p) FreeBlock{l.head[c]};
+      ++l.count[c];
+      return;
+    }
+  }
+  ::operator delete(p);
+}
+
 AllocatorStats allocator_stats() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lk(c.mu);
-  return {c.system, c.cached};
+  return {c.system, c.cached, g_small_system.load(std::memory_order_relaxed)};
 }
 
 void empty_cache() {

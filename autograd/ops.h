@@ -2,6 +2,7 @@
 // Every differentiable op, in one catalog. Free functions, numpy broadcasting for binary ops, f32 and
 // f64 (mixed operands promote to f64); each returns a new contiguous tensor and records its backward
 // when an input requires grad. Forward and backward of each op sit together in ops/<family>.cpp.
+// Shapes and dims are taken as IntList (dtype.h): a Shape or a braced list such as {b, -1}.
 #include <vector>
 
 #include "random.h"
@@ -64,9 +65,9 @@ Tensor sign(const Tensor& x);                         // not differentiable
 
 // ---- reductions (ops/reduce.cpp); dims may be negative ----
 Tensor sum(const Tensor& x);
-Tensor sum(const Tensor& x, const Shape& dims, bool keepdim = false);
+Tensor sum(const Tensor& x, IntList dims, bool keepdim = false);
 Tensor mean(const Tensor& x);
-Tensor mean(const Tensor& x, const Shape& dims, bool keepdim = false);
+Tensor mean(const Tensor& x, IntList dims, bool keepdim = false);
 Tensor max(const Tensor& x, int64_t dim, bool keepdim = false);  // values; gradient to the first argmax
 Tensor min(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);  // i64
@@ -75,7 +76,7 @@ Tensor logsumexp(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
 // Sums a broadcast gradient back to `shape` (the adjoint of broadcasting).
-Tensor sum_to(const Tensor& x, const Shape& shape);
+Tensor sum_to(const Tensor& x, IntList shape);
 
 // ---- linear algebra (ops/matmul.cpp) ----
 // 1-D, 2-D or batched (..., n, k) @ (..., k, m) with broadcast batch dims, as torch.matmul.
@@ -92,13 +93,13 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b = Tens
                         int64_t padding = 0, int64_t output_padding = 0);
 
 // ---- shape (ops/shape.cpp) ----
-Tensor reshape(const Tensor& x, const Shape& shape);  // one dim may be -1
+Tensor reshape(const Tensor& x, IntList shape);  // one dim may be -1
 Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = -1);
 Tensor unsqueeze(const Tensor& x, int64_t dim);
 Tensor squeeze(const Tensor& x, int64_t dim);
-Tensor expand(const Tensor& x, const Shape& shape);  // broadcast to shape (copies)
+Tensor expand(const Tensor& x, IntList shape);  // broadcast to shape (copies)
 Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1);
-Tensor permute(const Tensor& x, const Shape& dims);
+Tensor permute(const Tensor& x, IntList dims);
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim);
 Tensor stack(const std::vector<Tensor>& xs, int64_t dim);
 Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length);
@@ -114,8 +115,8 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
 
 // ---- random (ops/creation.cpp); never differentiable ----
-Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::f32);
-Tensor rand(const Shape& shape, Generator& gen, DType dtype = DType::f32);  // uniform [0, 1)
+Tensor randn(IntList shape, Generator& gen, DType dtype = DType::f32);
+Tensor rand(IntList shape, Generator& gen, DType dtype = DType::f32);  // uniform [0, 1)
 Tensor bernoulli(const Tensor& probs, Generator& gen);                         // 0/1, probs' dtype
 // Draws num_samples class indices per row of probs [..., K] (unnormalized weights >= 0). i64 result
 // [..., num_samples]. Without replacement needs num_samples <= K positive weights.

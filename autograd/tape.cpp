@@ -81,50 +81,52 @@ bool needs_grad(std::initializer_list<Tensor> inputs) {
   return false;
 }
 
-template <class Inputs> Tensor record_impl(const char* name, const Tensor& out, const Inputs& inputs, BackwardFn fn) {
+namespace detail {
+bool should_record(const char* name, const Tensor& out, std::span<const Tensor> inputs) {
   if (t_anomaly && !t_in_backward) {
     const int64_t bad = first_nonfinite(out);
     ELBO_CHECK(bad < 0, "anomaly: forward of '{}' produced {} at element {} of its output {} (inputs: {})", name,
                with_float(out.dtype(), name, [&](auto z) { return double(out.data<const decltype(z)>()[bad]); }), bad,
                out.shape(), shapes_of(inputs));
   }
-  if (!t_grad_enabled) return out;
-  bool any = false;
-  for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
-  if (!any) return out;
-  auto node = std::make_shared<Node>();
+  if (!t_grad_enabled) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+Tensor attach(const char* name, const Tensor& out, std::span<const Tensor> inputs, BackwardFn fn) {
+  auto node = std::allocate_shared<Node>(PoolAllocator<Node>{});
   node->name = name;
   node->seq = g_seq.fetch_add(1, std::memory_order_relaxed);
-  node->inputs.reserve(inputs.size());
-  for (const Tensor& t : inputs) {
-    Edge e;
-    if (t.defined() && t.requires_grad()) {
-      TensorImpl* p = t.impl();
-      if (p->node) e.node = p->node;
-      else e.leaf = t.impl_ptr();
-      e.shape = p->shape;
-      e.dtype = p->dtype;
-    }
-    node->inputs.push_back(std::move(e));
+  node->inputs.resize(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    if (!t.defined() || !t.requires_grad()) continue;
+    Edge& e = node->inputs[i];
+    TensorImpl* p = t.impl();
+    if (p->node) e.node = p->node;
+    else e.leaf = t.impl_ptr();
+    e.shape.assign(p->shape.begin(), p->shape.end());
+    e.dtype = p->dtype;
   }
   node->backward = std::move(fn);
-  auto impl = std::make_shared<TensorImpl>(*out.impl());
+  const TensorImpl& o = *out.impl();
+  auto impl = new_impl();
+  impl->storage = o.storage;
+  impl->shape = o.shape;
+  impl->numel = o.numel;
+  impl->dtype = o.dtype;
   impl->requires_grad = true;
   impl->node = std::move(node);
   return Tensor(std::move(impl));
 }
-
-Tensor record(const char* name, const Tensor& out, std::initializer_list<Tensor> inputs, BackwardFn fn) {
-  return record_impl(name, out, inputs, std::move(fn));
-}
-Tensor record(const char* name, const Tensor& out, const std::vector<Tensor>& inputs, BackwardFn fn) {
-  return record_impl(name, out, inputs, std::move(fn));
-}
+}  // namespace detail
 
 namespace {
 // All gradients pass through here: shape and dtype must match what the input had in forward.
 Tensor checked(const Node& n, size_t i, const Edge& e, const Tensor& g) {
-  ELBO_CHECK_SHAPE(g.shape() == e.shape,
+  ELBO_CHECK_SHAPE(IntList(g.shape()) == IntList(e.shape),
                    "backward of '{}': gradient for input {} has shape {}, the input had {} (internal op bug)", n.name,
                    i, g.shape(), e.shape);
   return g.dtype() == e.dtype ? g : g.to(e.dtype);
@@ -156,7 +158,16 @@ void run_backward(const Tensor& root) {
   // Collect the reachable nodes (iteratively), then process them in reverse append order.
   static std::atomic<uint64_t> epochs{0};
   const uint64_t epoch = ++epochs;
-  std::vector<std::shared_ptr<Node>> order;
+  // The list is kept per thread so a training step's backward allocates nothing; a backward started
+  // inside another (from a backward closure) gets its own.
+  thread_local std::vector<std::shared_ptr<Node>> t_order;
+  std::vector<std::shared_ptr<Node>> nested_order;
+  std::vector<std::shared_ptr<Node>>& order = in_backward.prev ? nested_order : t_order;
+  struct Drop {
+    std::vector<std::shared_ptr<Node>>& v;
+    ~Drop() { v.clear(); }  // also on an exception: the nodes are freed with their last handle
+  } drop{order};
+  order.clear();
   auto visit = [&](const std::shared_ptr<Node>& n) {
     ELBO_CHECK(!n->released,
                "backward: the graph through '{}' was already used by an earlier backward() and its buffers "

@@ -6,29 +6,83 @@
 // drop their closures and inputs, so a training loop's memory stays flat; a second backward through
 // them is an error. Backward runs with recording off; all gradients pass through accumulate_grad,
 // which checks shape and dtype.
+#include <concepts>
 #include <cstdint>
-#include <functional>
 #include <memory>
+#include <new>
+#include <span>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
+#include "allocator.h"
 #include "tensor.h"
 
 namespace elbo {
 
-using Grads = std::vector<Tensor>;  // one entry per input; undefined = no gradient
-using BackwardFn = std::function<Grads(const Tensor& grad_output)>;
+using Grads = detail::PooledVector<Tensor>;  // one entry per input; undefined = no gradient
+
+// A node's backward closure: a move-only callable whose captures live in the small-object pool
+// (allocator.h), where std::function would put them on the heap.
+class BackwardFn {
+ public:
+  BackwardFn() = default;
+  template <class F>
+    requires(!std::same_as<std::decay_t<F>, BackwardFn> && std::is_invocable_r_v<Grads, F&, const Tensor&>)
+  BackwardFn(F&& f) {  // NOLINT(google-explicit-constructor): ops pass lambdas
+    using Fn = std::decay_t<F>;
+    static_assert(alignof(Fn) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
+    void* mem = detail::small_allocate(sizeof(Fn));
+    try {
+      obj_ = ::new (mem) Fn(std::forward<F>(f));
+    } catch (...) {
+      detail::small_release(mem, sizeof(Fn));
+      throw;
+    }
+    call_ = [](void* o, const Tensor& g) -> Grads { return (*static_cast<Fn*>(o))(g); };
+    drop_ = [](void* o) noexcept {
+      static_cast<Fn*>(o)->~Fn();
+      detail::small_release(o, sizeof(Fn));
+    };
+  }
+  BackwardFn(BackwardFn&& o) noexcept
+      : obj_(std::exchange(o.obj_, nullptr)), call_(o.call_), drop_(o.drop_) {}
+  BackwardFn& operator=(BackwardFn&& o) noexcept {
+    if (this != &o) {
+      reset();
+      obj_ = std::exchange(o.obj_, nullptr), call_ = o.call_, drop_ = o.drop_;
+    }
+    return *this;
+  }
+  BackwardFn& operator=(std::nullptr_t) noexcept {
+    reset();
+    return *this;
+  }
+  ~BackwardFn() { reset(); }
+
+  explicit operator bool() const { return obj_ != nullptr; }
+  Grads operator()(const Tensor& grad_output) const { return call_(obj_, grad_output); }
+
+ private:
+  void reset() noexcept {
+    if (obj_) drop_(std::exchange(obj_, nullptr));  // the closure may release tensors: detach first
+  }
+  void* obj_ = nullptr;
+  Grads (*call_)(void*, const Tensor&) = nullptr;
+  void (*drop_)(void*) noexcept = nullptr;
+};
 
 struct Edge {
   std::shared_ptr<Node> node;        // the input was produced by this node, or
   std::shared_ptr<TensorImpl> leaf;  // the input is a leaf that requires grad, or neither
-  Shape shape;                       // the input's shape and dtype, checked on accumulation
+  detail::PooledVector<int64_t> shape;  // the input's shape and dtype, checked on accumulation
   DType dtype = DType::f32;
 };
 
 struct Node {
   const char* name = "";
   uint64_t seq = 0;
-  std::vector<Edge> inputs;
+  detail::PooledVector<Edge> inputs;
   BackwardFn backward;
   Tensor grad;  // the gradient flowing into this node's output, summed during backward
   bool released = false;
@@ -78,10 +132,25 @@ class AnomalyGuard {
 };
 bool anomaly_enabled();
 
+namespace detail {
+// True when `out` should get a node: recording is on and some input requires grad. Also runs anomaly
+// mode's check of the forward output.
+bool should_record(const char* name, const Tensor& out, std::span<const Tensor> inputs);
+Tensor attach(const char* name, const Tensor& out, std::span<const Tensor> inputs, BackwardFn backward);
+}  // namespace detail
+
 // Attaches `backward` to `out` if recording is on and some input requires grad; returns the tensor to
 // hand to the user (a new handle sharing out's storage, so closures may capture `out` without a cycle).
-Tensor record(const char* name, const Tensor& out, std::initializer_list<Tensor> inputs, BackwardFn backward);
-Tensor record(const char* name, const Tensor& out, const std::vector<Tensor>& inputs, BackwardFn backward);
+// The closure is only built when it is needed: an op run under NoGradGuard copies no captures.
+template <class F> Tensor record(const char* name, const Tensor& out, std::initializer_list<Tensor> inputs, F&& fn) {
+  const std::span<const Tensor> in(inputs.begin(), inputs.size());
+  if (!detail::should_record(name, out, in)) return out;
+  return detail::attach(name, out, in, BackwardFn(std::forward<F>(fn)));
+}
+template <class F> Tensor record(const char* name, const Tensor& out, const std::vector<Tensor>& inputs, F&& fn) {
+  if (!detail::should_record(name, out, inputs)) return out;
+  return detail::attach(name, out, inputs, BackwardFn(std::forward<F>(fn)));
+}
 
 // True when recording is on and at least one of the inputs requires grad.
 bool needs_grad(std::initializer_list<Tensor> inputs);

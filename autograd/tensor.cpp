@@ -11,7 +11,7 @@
 
 namespace elbo {
 
-int64_t numel_of(const Shape& s) {
+int64_t numel_of(IntList s) {
   int64_t n = 1;
   for (int64_t d : s) {
     ELBO_CHECK_SHAPE(d >= 0, "shape {} has a negative dimension", s);
@@ -19,6 +19,54 @@ int64_t numel_of(const Shape& s) {
   }
   return n;
 }
+
+namespace {
+constexpr size_t kFreeImpls = 4096;  // handles kept per thread
+constexpr size_t kShapeReserve = 6;  // dims a fresh handle's shape holds without growing
+
+thread_local bool t_impls_gone = false;  // trivially destructible: readable during thread exit
+struct FreeImpls {
+  std::vector<TensorImpl*> list;
+  FreeImpls() { list.reserve(kFreeImpls); }
+  ~FreeImpls() {
+    for (TensorImpl* p : list) delete p;
+    t_impls_gone = true;
+  }
+};
+thread_local FreeImpls t_impls;
+
+bool recycling() { return detail::caching_enabled() && !t_impls_gone; }
+
+struct Recycle {
+  void operator()(TensorImpl* p) const noexcept {
+    // Dropping these may release other handles (a node's closure holds tensors): that recursion pushes
+    // onto the list too, which is fine because p is pushed last.
+    p->storage.reset();
+    p->grad.reset();
+    p->node.reset();
+    p->requires_grad = false;
+    if (recycling() && t_impls.list.size() < kFreeImpls) t_impls.list.push_back(p);
+    else delete p;
+  }
+};
+}  // namespace
+
+namespace detail {
+std::shared_ptr<TensorImpl> new_impl() {
+  TensorImpl* p = nullptr;
+  if (recycling() && !t_impls.list.empty()) {
+    p = t_impls.list.back();
+    t_impls.list.pop_back();
+  } else {
+    p = new TensorImpl;
+    p->shape.reserve(kShapeReserve);
+  }
+  return std::shared_ptr<TensorImpl>(p, Recycle{}, PoolAllocator<TensorImpl>{});
+}
+std::shared_ptr<Storage> new_storage(size_t nbytes) {
+  return std::allocate_shared<Storage>(PoolAllocator<Storage>{}, nbytes);
+}
+}  // namespace detail
 
 Storage::Storage(size_t n) : nbytes(n) {
   data = detail::allocate(n, capacity);
@@ -68,7 +116,7 @@ void Tensor::set_grad(const Tensor& g) const {
 
 Tensor Tensor::detach() const {
   const auto& s = need(impl_);
-  auto p = std::make_shared<TensorImpl>();
+  auto p = detail::new_impl();
   p->storage = s.storage;
   p->shape = s.shape;
   p->numel = s.numel;

@@ -8,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "allocator.h"
 #include "dtype.h"
 
 namespace elbo {
@@ -25,6 +26,8 @@ struct Storage {
   size_t capacity = 0;  // the block's real size (allocator.h)
 };
 
+// Handles come from new_impl(): released ones go back to a per-thread free list with their shape's
+// capacity kept, so a recycled handle takes a new shape without allocating.
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
   Shape shape;
@@ -34,6 +37,17 @@ struct TensorImpl {
   std::shared_ptr<TensorImpl> grad;  // leaves only, accumulated by backward()
   std::shared_ptr<Node> node;        // the op that produced this tensor (null for leaves)
 };
+
+namespace detail {
+// Shapes and dims computed inside ops and layers: pooled (allocator.h), so building one does not reach
+// the heap.
+using Dims = PooledVector<int64_t>;
+inline Dims dims_of(IntList l) { return Dims(l.begin(), l.end()); }
+
+// A fresh handle (requires_grad false, no grad, no node); the caller sets storage, shape, numel, dtype.
+std::shared_ptr<TensorImpl> new_impl();
+std::shared_ptr<Storage> new_storage(size_t nbytes);
+}  // namespace detail
 
 class Tensor {
  public:
@@ -81,16 +95,20 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t);
 std::string to_string(const Tensor& t);
 
 // Creation. `empty` leaves the values uninitialized.
+Tensor empty(IntList shape, DType dtype = DType::f32);
+// The same for a Shape (so `empty(shape)` does not find std::empty) and for a braced list (which would
+// otherwise fit both of the above).
 Tensor empty(const Shape& shape, DType dtype = DType::f32);
-Tensor zeros(const Shape& shape, DType dtype = DType::f32);
-Tensor ones(const Shape& shape, DType dtype = DType::f32);
-Tensor full(const Shape& shape, double value, DType dtype = DType::f32);
+Tensor empty(std::initializer_list<int64_t> shape, DType dtype = DType::f32);
+Tensor zeros(IntList shape, DType dtype = DType::f32);
+Tensor ones(IntList shape, DType dtype = DType::f32);
+Tensor full(IntList shape, double value, DType dtype = DType::f32);
 Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
 Tensor full_like(const Tensor& t, double value);
 Tensor scalar_tensor(double value, DType dtype = DType::f32);  // shape []
 Tensor arange(int64_t n, DType dtype = DType::i64);
 // Values are converted to dtype (integers exactly up to 2^53).
-Tensor tensor(const std::vector<double>& values, const Shape& shape, DType dtype = DType::f32);
+Tensor tensor(const std::vector<double>& values, IntList shape, DType dtype = DType::f32);
 
 }  // namespace elbo

@@ -1,31 +1,14 @@
 // Model benchmarks: one full training step (forward, backward, Adam) of the zoo's VAEs, as
 // BM_VaeMlpTrainStep/<batch>/<threads> and BM_ConvVaeTrainStep/<batch>/<threads>, and the importance-
 // sampled evaluation of --iw. bench/torch_steps.py times the same steps in PyTorch; bench/compare.py runs
-// both and prints the ratio table. Each step also reports its heap allocations (operator new calls),
-// which the caching allocator keeps at the tape's own bookkeeping in steady state.
-// NOTE: GCC 12 flags the replaced global operator new/delete pair below as mismatched when it inlines
-// them into library code; the pair matches (malloc/free), so the warning is silenced for this file.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+// both and prints the ratio table. Each step also reports its heap allocations (operator new calls,
+// counted by tests/alloc_counter.h): none in steady state.
 #include <benchmark/benchmark.h>
 
-#include <atomic>
-#include <cstdlib>
 #include <elbo/elbo.h>
 #include <models/vae.h>
-#include <new>
 
-namespace {
-std::atomic<int64_t> g_news{0};
-}  // namespace
-
-// Counting every allocation of the benchmark program (the library's included).
-void* operator new(size_t n) {
-  g_news.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
+#include "alloc_counter.h"
 
 using namespace elbo;
 
@@ -48,13 +31,13 @@ void train_step(benchmark::State& state, const char* arch) {
     return loss;
   };
   for (int i = 0; i < 3; ++i) step();  // warm the allocator cache and the thread pool
-  const int64_t news0 = g_news.load();
+  const int64_t news0 = testing::heap_allocations.load();
   int64_t steps = 0;
   for (auto _ : state) {
     benchmark::DoNotOptimize(step());
     ++steps;
   }
-  state.counters["allocs_per_step"] = double(g_news.load() - news0) / double(std::max<int64_t>(steps, 1));
+  state.counters["allocs_per_step"] = double(testing::heap_allocations.load() - news0) / double(std::max<int64_t>(steps, 1));
   state.SetItemsProcessed(state.iterations() * batch);
 }
 

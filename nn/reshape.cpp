@@ -20,7 +20,7 @@ Tensor Unflatten::forward(const Tensor& x) const {
   for (int64_t s : sizes_) prod *= s;
   ELBO_CHECK(x.shape()[d] == prod, "Unflatten: dim {} of input {} has size {}, but sizes {} multiply to {}", dim_,
              x.shape(), x.shape()[d], sizes_, prod);
-  Shape s(x.shape().begin(), x.shape().begin() + long(d));
+  detail::Dims s(x.shape().begin(), x.shape().begin() + long(d));
   s.insert(s.end(), sizes_.begin(), sizes_.end());
   s.insert(s.end(), x.shape().begin() + long(d) + 1, x.shape().end());
   return reshape(x, s);

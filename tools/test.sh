@@ -3,8 +3,9 @@
 #   release  build/       Release, -Werror: every suite (the 10,000-step memory soak runs only on demand:
 #                         ctest --test-dir build -C soak -L soak)
 #   asan     build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer (g++): every suite
-#                         again, with the caching allocator off (ELBO_NO_CACHE=1) so freed tensor storage
-#                         goes back to the system where ASan can see misuse and LSan can see leaks
+#                         again, with the caches off (ELBO_NO_CACHE=1) so freed tensor storage and tape
+#                         objects go back to the system where ASan can see misuse and LSan can see leaks;
+#                         then the core suites with the caches on
 #   fuzz     build-fuzz/  libFuzzer targets (clang-16, with ASan + UBSan): the label `fuzz`, each target for
 #                         ELBO_FUZZ_SECONDS (default 60)
 # ELBO_TEST_STAGES picks stages (default "release asan fuzz"); extra arguments go to every ctest call.
@@ -30,6 +31,9 @@ if stage asan; then
   cmake --build build-asan --parallel "$jobs"
   ELBO_NO_CACHE=1 ASAN_OPTIONS=detect_leaks=1:check_initialization_order=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure --parallel "$jobs" "$@"
+  # The core suites once more with the caches on, so the caches' own code runs under the sanitizers.
+  ASAN_OPTIONS=detect_leaks=1:check_initialization_order=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure --parallel "$jobs" -R '^test_(autograd|nn|models|alloc)$' "$@"
 fi
 
 if stage fuzz; then

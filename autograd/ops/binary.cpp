@@ -23,9 +23,9 @@ DType promote(const char* op, const Tensor& a, const Tensor& b, bool allow_int) 
   return (x == DType::f64 || y == DType::f64) ? DType::f64 : DType::f32;
 }
 
-Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
+Dims broadcast_shapes(const char* op, IntList a, IntList b) {
   const size_t n = std::max(a.size(), b.size());
-  Shape s(n);
+  Dims s(n);
   for (size_t i = 0; i < n; ++i) {
     const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
     const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
@@ -40,10 +40,10 @@ namespace {
 // Strides of x viewed as broadcast to `shape` (0 along broadcast dims), with dims merged where both
 // operands stay contiguous, so the innermost loop is as long as possible.
 struct Plan {
-  Shape size, sa, sb;
+  Dims size, sa, sb;
 };
-Shape bstrides(const Shape& xs, const Shape& shape) {
-  Shape st(shape.size(), 0);
+Dims bstrides(IntList xs, IntList shape) {
+  Dims st(shape.size(), 0);
   int64_t acc = 1;
   for (int64_t i = int64_t(shape.size()) - 1, j = int64_t(xs.size()) - 1; i >= 0; --i, --j) {
     const int64_t d = j >= 0 ? xs[size_t(j)] : 1;
@@ -52,8 +52,8 @@ Shape bstrides(const Shape& xs, const Shape& shape) {
   }
   return st;
 }
-Plan make_plan(const Shape& a, const Shape& b, const Shape& shape) {
-  Shape sa = bstrides(a, shape), sb = bstrides(b, shape);
+Plan make_plan(IntList a, IntList b, IntList shape) {
+  Dims sa = bstrides(a, shape), sb = bstrides(b, shape);
   Plan p;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == 1) continue;
@@ -76,7 +76,7 @@ template <class F> void for_rows(const Plan& p, F&& inner) {
   const int64_t n = p.size.back();
   int64_t rows = 1;
   for (size_t i = 0; i + 1 < nd; ++i) rows *= p.size[i];
-  Shape idx(nd, 0);
+  Dims idx(nd, 0);
   int64_t oa = 0, ob = 0;
   for (int64_t r = 0; r < rows; ++r) {
     inner(oa, ob, r * n);
@@ -92,7 +92,9 @@ template <class F> void for_rows(const Plan& p, F&& inner) {
 }  // namespace
 
 Tensor binary_kernel(const char* op, const Tensor& a, const Tensor& b, kernels::Binary k) {
-  const Shape shape = a.shape() == b.shape() ? a.shape() : broadcast_shapes(op, a.shape(), b.shape());
+  const bool same = a.shape() == b.shape();
+  const Dims broadcast = same ? Dims() : broadcast_shapes(op, a.shape(), b.shape());
+  const IntList shape = same ? IntList(a.shape()) : IntList(broadcast);
   Tensor y = empty(shape, a.dtype());
   if (y.numel() == 0) return y;
   with_float(a.dtype(), op, [&](auto t) {
@@ -114,11 +116,11 @@ Tensor binary_kernel(const char* op, const Tensor& a, const Tensor& b, kernels::
   return y;
 }
 
-Tensor broadcast_copy(const Tensor& x, const Shape& shape) {
+Tensor broadcast_copy(const Tensor& x, IntList shape) {
   broadcast_shapes("expand", x.shape(), shape);
   Tensor y = empty(shape, x.dtype());
   if (y.numel() == 0) return y;
-  const Plan p = make_plan(x.shape(), Shape{}, shape);
+  const Plan p = make_plan(x.shape(), {}, shape);
   const int64_t m = p.size.back();
   with_dtype(x.dtype(), [&](auto t) {
     using T = decltype(t);
@@ -148,7 +150,7 @@ std::pair<Tensor, Tensor> promoted(const char* op, const Tensor& a, const Tensor
 Tensor add(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted("add", a0, b0);
   Tensor y = binary_kernel("add", a, b, Binary::add);
-  return record("add", y, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& gy) {
+  return record("add", y, {a, b}, [sa = detail::dims_of(a.shape()), sb = detail::dims_of(b.shape())](const Tensor& gy) {
     return Grads{sum_to(gy, sa), sum_to(gy, sb)};
   });
 }
@@ -156,7 +158,7 @@ Tensor add(const Tensor& a0, const Tensor& b0) {
 Tensor sub(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted("sub", a0, b0);
   Tensor y = binary_kernel("sub", a, b, Binary::sub);
-  return record("sub", y, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& gy) {
+  return record("sub", y, {a, b}, [sa = detail::dims_of(a.shape()), sb = detail::dims_of(b.shape())](const Tensor& gy) {
     return Grads{sum_to(gy, sa), sum_to(-gy, sb)};
   });
 }
@@ -175,7 +177,7 @@ Tensor div(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted("div", a0, b0);
   Tensor y = binary_kernel("div", a, b, Binary::div);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return record("div", y, {a, b}, [y, b = b.detach(), ga, gb, sa = a.shape()](const Tensor& gy) {
+  return record("div", y, {a, b}, [y, b = b.detach(), ga, gb, sa = detail::dims_of(a.shape())](const Tensor& gy) {
     // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -y/b
     Tensor gq = gy / b;
     return Grads{ga ? sum_to(gq, sa) : Tensor(), gb ? sum_to(-gq * y, b.shape()) : Tensor()};
@@ -229,8 +231,8 @@ Tensor ge(const Tensor& a, const Tensor& b) { return compare("ge", a, b, Binary:
 
 Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted("where", a0, b0);
-  const Shape shape = detail::broadcast_shapes("where", detail::broadcast_shapes("where", cond.shape(), a.shape()),
-                                               b.shape());
+  const detail::Dims shape =
+      detail::broadcast_shapes("where", detail::broadcast_shapes("where", cond.shape(), a.shape()), b.shape());
   // mask in {0, 1}: y = b + m * (a - b) would lose precision and propagate inf; select instead.
   Tensor m = detail::broadcast_copy(cond.to(a.dtype()).detach(), shape);
   Tensor av = detail::broadcast_copy(a.detach(), shape), bv = detail::broadcast_copy(b.detach(), shape);
@@ -241,7 +243,7 @@ Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
     T* py = y.data<T>();
     for (int64_t i = 0; i < y.numel(); ++i) py[i] = pm[i] != T(0) ? pa[i] : pb[i];
   });
-  return record("where", y, {a, b}, [m, sa = a.shape(), sb = b.shape()](const Tensor& gy) {
+  return record("where", y, {a, b}, [m, sa = detail::dims_of(a.shape()), sb = detail::dims_of(b.shape())](const Tensor& gy) {
     Tensor z = zeros({}, gy.dtype());
     return Grads{sum_to(where(m, gy, z), sa), sum_to(where(m, z, gy), sb)};
   });

@@ -18,22 +18,22 @@ int64_t wrap_dim(const char* op, int64_t dim, int64_t ndim);
 // both are i64 and allow_int.
 DType promote(const char* op, const Tensor& a, const Tensor& b, bool allow_int = false);
 
-Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
+Dims broadcast_shapes(const char* op, IntList a, IntList b);
 
 // y = f(x) elementwise, no recording.
 Tensor unary_kernel(const char* op, const Tensor& x, kernels::Unary k, double p0 = 0, double p1 = 0);
 // y = f(a, b) with broadcasting, no recording; a and b must share the dtype.
 Tensor binary_kernel(const char* op, const Tensor& a, const Tensor& b, kernels::Binary k);
 // x broadcast (copied) to shape, no recording.
-Tensor broadcast_copy(const Tensor& x, const Shape& shape);
+Tensor broadcast_copy(const Tensor& x, IntList shape);
 
 // Splits shape around dim: outer = prod(shape[:dim]), r = shape[dim], inner = prod(shape[dim+1:]).
 struct Split3 {
   int64_t outer, r, inner;
 };
-Split3 split_at(const Shape& s, int64_t dim);
+Split3 split_at(IntList s, int64_t dim);
 
 // Shape with dims removed (or set to 1 with keepdim); dims must be wrapped and sorted.
-Shape reduced_shape(const Shape& s, const Shape& dims, bool keepdim);
+Dims reduced_shape(IntList s, IntList dims, bool keepdim);
 
 }  // namespace elbo::detail

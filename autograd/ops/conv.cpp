@@ -4,6 +4,8 @@
 // conv_transpose2d is conv2d's input gradient with the same weight, so it is built from the same three
 // with the roles of image and output exchanged: its forward is the adjoint, its input gradient conv2d's
 // forward, and its weight gradient conv2d's with the image and output swapped.
+#include <array>
+
 #include "autograd/ops/common.h"
 
 namespace elbo {
@@ -11,12 +13,13 @@ namespace {
 
 using kernels::ConvGeom;
 
-Shape x_shape(const ConvGeom& g) { return {g.n, g.c, g.h, g.w}; }
+std::array<int64_t, 4> x_shape(const ConvGeom& g) { return {g.n, g.c, g.h, g.w}; }
+std::array<int64_t, 4> shape4(const Tensor& t) { return {t.size(0), t.size(1), t.size(2), t.size(3)}; }
 
 // The three kernels on fresh tensors, no recording. g describes conv2d: image [n, c, h, w], weight
 // [o, c, kh, kw] (conv_transpose2d's [in, out, kh, kw] is the same array), output [n, o, ho, wo].
 enum class Pass { forward, input_grad, weight_grad };
-Tensor run(Pass pass, const ConvGeom& g, const Tensor& a, const Tensor& b, const Tensor& bias, const Shape& out) {
+Tensor run(Pass pass, const ConvGeom& g, const Tensor& a, const Tensor& b, const Tensor& bias, IntList out) {
   Tensor y = empty(out, a.dtype());
   const Tensor work = empty({kernels::conv_workspace(g, itemsize(a.dtype()))}, a.dtype());
   with_float(a.dtype(), "conv", [&](auto t) {
@@ -66,7 +69,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride,
   Tensor y = run(Pass::forward, g, x, w, b, {g.n, g.o, g.ho, g.wo});
   const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
   return record("conv2d", y, {x, w, b},
-                [g, x = gw ? x.detach() : Tensor(), w = gx ? w.detach() : Tensor(), wshape = w.shape(), gx, gw,
+                [g, x = gw ? x.detach() : Tensor(), w = gx ? w.detach() : Tensor(), wshape = shape4(w), gx, gw,
                  gb](const Tensor& gy) {
                   // y = W col(x) + b (col: x's patches): dx = col^T(W^T dy), the adjoint; dW = dy col(x)^T;
                   // db = sum of dy over N, H, W
@@ -94,7 +97,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, int64
   Tensor y = run(Pass::input_grad, g, x, w, b, x_shape(g));
   const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
   return record("conv_transpose2d", y, {x, w, b},
-                [g, x = gw ? x.detach() : Tensor(), w = gx ? w.detach() : Tensor(), wshape = w.shape(), gx, gw,
+                [g, x = gw ? x.detach() : Tensor(), w = gx ? w.detach() : Tensor(), wshape = shape4(w), gx, gw,
                  gb](const Tensor& gy) {
                   // y = col^T(W^T x) + b, conv2d's adjoint: dx = W col(dy), dW = x col(dy)^T, db = sum of dy
                   // over N, H, W

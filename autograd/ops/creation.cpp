@@ -7,16 +7,20 @@
 
 namespace elbo {
 
-Tensor empty(const Shape& shape, DType dtype) {
-  auto p = std::make_shared<TensorImpl>();
-  p->numel = numel_of(shape);
-  p->shape = shape;
+Tensor empty(IntList shape, DType dtype) {
+  const int64_t n = numel_of(shape);
+  auto p = detail::new_impl();
+  p->storage = detail::new_storage(size_t(n) * itemsize(dtype));
+  p->shape.assign(shape.begin(), shape.end());
+  p->numel = n;
   p->dtype = dtype;
-  p->storage = std::make_shared<Storage>(size_t(p->numel) * itemsize(dtype));
   return Tensor(std::move(p));
 }
 
-Tensor full(const Shape& shape, double value, DType dtype) {
+Tensor empty(const Shape& shape, DType dtype) { return empty(IntList(shape), dtype); }
+Tensor empty(std::initializer_list<int64_t> shape, DType dtype) { return empty(IntList(shape), dtype); }
+
+Tensor full(IntList shape, double value, DType dtype) {
   Tensor t = empty(shape, dtype);
   with_dtype(dtype, [&](auto z) {
     using T = decltype(z);
@@ -25,12 +29,12 @@ Tensor full(const Shape& shape, double value, DType dtype) {
   });
   return t;
 }
-Tensor zeros(const Shape& shape, DType dtype) {
+Tensor zeros(IntList shape, DType dtype) {
   Tensor t = empty(shape, dtype);
   std::memset(t.raw(), 0, size_t(t.numel()) * itemsize(dtype));
   return t;
 }
-Tensor ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
+Tensor ones(IntList shape, DType dtype) { return full(shape, 1.0, dtype); }
 Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype()); }
 Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype()); }
 Tensor full_like(const Tensor& t, double v) { return full(t.shape(), v, t.dtype()); }
@@ -46,7 +50,7 @@ Tensor arange(int64_t n, DType dtype) {
   return t;
 }
 
-Tensor tensor(const std::vector<double>& values, const Shape& shape, DType dtype) {
+Tensor tensor(const std::vector<double>& values, IntList shape, DType dtype) {
   ELBO_CHECK_SHAPE(int64_t(values.size()) == numel_of(shape), "tensor: {} values given for shape {} ({} elements)",
                    values.size(), shape, numel_of(shape));
   Tensor t = empty(shape, dtype);
@@ -57,7 +61,7 @@ Tensor tensor(const std::vector<double>& values, const Shape& shape, DType dtype
   return t;
 }
 
-Tensor randn(const Shape& shape, Generator& gen, DType dtype) {
+Tensor randn(IntList shape, Generator& gen, DType dtype) {
   Tensor t = empty(shape, dtype);
   with_float(dtype, "randn", [&](auto z) {
     using T = decltype(z);
@@ -67,7 +71,7 @@ Tensor randn(const Shape& shape, Generator& gen, DType dtype) {
   return t;
 }
 
-Tensor rand(const Shape& shape, Generator& gen, DType dtype) {
+Tensor rand(IntList shape, Generator& gen, DType dtype) {
   Tensor t = empty(shape, dtype);
   with_float(dtype, "rand", [&](auto z) {
     using T = decltype(z);
@@ -146,8 +150,7 @@ Tensor categorical(const Tensor& logits, Generator& gen) {
   ELBO_CHECK_SHAPE(logits.dim() >= 1 && logits.shape().back() > 0, "categorical: logits must be [..., K] with K > 0, got {}",
                    logits.shape());
   const int64_t k = logits.shape().back(), rows = logits.numel() / k;
-  Shape s(logits.shape().begin(), logits.shape().end() - 1);
-  Tensor out = empty(s, DType::i64);
+  Tensor out = empty(IntList(logits.shape().data(), logits.shape().size() - 1), DType::i64);
   const std::vector<double> l = logits.to_vector<double>();
   for (int64_t r = 0; r < rows; ++r) {
     double best = -std::numeric_limits<double>::infinity();

@@ -3,6 +3,8 @@
 #include "autograd/ops/common.h"
 
 namespace elbo {
+using detail::Dims;
+using detail::dims_of;
 namespace {
 
 // op(a) @ op(b) over the last two dims; a and b have equal batch dims, or b is 2-D and shared.
@@ -10,11 +12,12 @@ Tensor mm(const Tensor& a, bool ta, const Tensor& b, bool tb) {
   const int64_t ad = a.dim(), bd = b.dim();
   const int64_t m = a.shape()[size_t(ad - (ta ? 1 : 2))], k = a.shape()[size_t(ad - (ta ? 2 : 1))];
   const int64_t n = b.shape()[size_t(bd - (tb ? 2 : 1))];
-  Shape out(a.shape().begin(), a.shape().end() - 2);
+  const IntList batch_dims(a.shape().data(), a.shape().size() - 2);
+  Dims out = dims_of(batch_dims);
   out.push_back(m);
   out.push_back(n);
   Tensor y = empty(out, a.dtype());
-  const int64_t batch = numel_of(Shape(a.shape().begin(), a.shape().end() - 2));
+  const int64_t batch = numel_of(batch_dims);
   const bool shared_b = bd == 2;
   with_float(a.dtype(), "matmul", [&](auto t) {
     using T = decltype(t);
@@ -29,7 +32,7 @@ Tensor mm(const Tensor& a, bool ta, const Tensor& b, bool tb) {
   return y;
 }
 
-Shape batch_of(const Tensor& t) { return Shape(t.shape().begin(), t.shape().end() - 2); }
+IntList batch_of(const Tensor& t) { return {t.shape().data(), t.shape().size() - 2}; }
 
 }  // namespace
 
@@ -48,17 +51,17 @@ Tensor matmul(const Tensor& a0, const Tensor& b0) {
   ELBO_CHECK_SHAPE(a.shape().back() == b.shape()[size_t(b.dim() - 2)],
                    "matmul: inner dimensions differ: a{} @ b{} (elementwise is a * b)", a.shape(), b.shape());
   if (b.dim() == 2 && a.dim() > 2) {  // fold a's batch into rows: one GEMM
-    Shape out = a.shape();
+    Dims out = dims_of(a.shape());
     out.back() = b.shape()[1];
     return reshape(matmul(reshape(a, {-1, a.shape().back()}), b), out);
   }
   if (a.dim() > 2 || b.dim() > 2) {
-    Shape batch = detail::broadcast_shapes("matmul", batch_of(a), batch_of(b));
-    Shape sa = batch, sb = batch;
+    Dims batch = detail::broadcast_shapes("matmul", batch_of(a), batch_of(b));
+    Dims sa = batch, sb = batch;
     sa.insert(sa.end(), a.shape().end() - 2, a.shape().end());
     sb.insert(sb.end(), b.shape().end() - 2, b.shape().end());
-    a = a.shape() == sa ? a : expand(a, sa);
-    b = b.shape() == sb ? b : expand(b, sb);
+    a = a.shape() == IntList(sa) ? a : expand(a, sa);
+    b = b.shape() == IntList(sb) ? b : expand(b, sb);
   }
   Tensor y = mm(a, false, b, false);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
@@ -93,7 +96,7 @@ Tensor linear(const Tensor& x0, const Tensor& w, const Tensor& b) {
                  gb ? sum(gy, {0}) : Tensor()};
   });
   if (x0.dim() == 2) return r;
-  Shape s = x0.shape();
+  Dims s = dims_of(x0.shape());
   s.back() = out;
   return reshape(r, s);
 }

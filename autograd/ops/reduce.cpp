@@ -9,15 +9,15 @@
 namespace elbo {
 namespace detail {
 
-Split3 split_at(const Shape& s, int64_t dim) {
+Split3 split_at(IntList s, int64_t dim) {
   Split3 r{1, s.empty() ? 1 : s[size_t(dim)], 1};
   for (int64_t i = 0; i < dim; ++i) r.outer *= s[size_t(i)];
   for (size_t i = size_t(dim) + 1; i < s.size(); ++i) r.inner *= s[i];
   return r;
 }
 
-Shape reduced_shape(const Shape& s, const Shape& dims, bool keepdim) {
-  Shape r;
+Dims reduced_shape(IntList s, IntList dims, bool keepdim) {
+  Dims r;
   for (size_t i = 0; i < s.size(); ++i) {
     const bool red = std::find(dims.begin(), dims.end(), int64_t(i)) != dims.end();
     if (!red) r.push_back(s[i]);
@@ -28,11 +28,13 @@ Shape reduced_shape(const Shape& s, const Shape& dims, bool keepdim) {
 
 }  // namespace detail
 
+using detail::Dims;
+using detail::dims_of;
 using detail::split_at;
 
 namespace {
-Shape wrap_dims(const char* op, const Shape& dims, int64_t ndim, const Shape& shape) {
-  Shape d;
+Dims wrap_dims(const char* op, IntList dims, int64_t ndim, IntList shape) {
+  Dims d;
   for (int64_t x : dims) d.push_back(detail::wrap_dim(op, x, ndim));
   std::sort(d.begin(), d.end());
   ELBO_CHECK_SHAPE(std::adjacent_find(d.begin(), d.end()) == d.end(), "{}: dims {} repeat a dim (shape {})", op,
@@ -41,9 +43,9 @@ Shape wrap_dims(const char* op, const Shape& dims, int64_t ndim, const Shape& sh
 }
 
 // Sums x over the sorted dims, keeping them as size 1; consecutive dims are reduced in one pass.
-Tensor sum_keep(const Tensor& x, const Shape& dims) {
+Tensor sum_keep(const Tensor& x, IntList dims) {
   Tensor cur = x;
-  Shape shape = x.shape();
+  Dims shape = dims_of(x.shape());
   for (size_t g = dims.size(); g > 0;) {
     size_t first = g - 1;  // extend the group of consecutive dims downward
     while (first > 0 && dims[first - 1] == dims[first] - 1) --first;
@@ -71,22 +73,21 @@ Tensor sum(const Tensor& x) {
     using T = decltype(t);
     y.data<T>()[0] = kernels::sum<T>(detail::in<T>(x));
   });
-  return record("sum", y, {x}, [s = x.shape()](const Tensor& gy) { return Grads{detail::broadcast_copy(gy, s)}; });
+  return record("sum", y, {x}, [s = dims_of(x.shape())](const Tensor& gy) { return Grads{detail::broadcast_copy(gy, s)}; });
 }
 
-Tensor sum(const Tensor& x, const Shape& dims0, bool keepdim) {
-  const Shape dims = wrap_dims("sum", dims0, x.dim(), x.shape());
+Tensor sum(const Tensor& x, IntList dims0, bool keepdim) {
+  const Dims dims = wrap_dims("sum", dims0, x.dim(), x.shape());
   Tensor kept = sum_keep(x, dims);
   Tensor y = keepdim ? kept : reshape(kept.detach(), detail::reduced_shape(x.shape(), dims, false));
-  const Shape keep_shape = kept.shape();
-  return record("sum", y, {x}, [s = x.shape(), keep_shape](const Tensor& gy) {
+  return record("sum", y, {x}, [s = dims_of(x.shape()), keep_shape = dims_of(kept.shape())](const Tensor& gy) {
     return Grads{detail::broadcast_copy(reshape(gy, keep_shape), s)};  // d sum / dx_i = 1
   });
 }
 
 Tensor mean(const Tensor& x) { return sum(x) * (1.0 / double(x.numel())); }
 
-Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
+Tensor mean(const Tensor& x, IntList dims, bool keepdim) {
   Tensor s = sum(x, dims, keepdim);
   const double n = double(x.numel()) / double(std::max<int64_t>(s.numel(), 1));
   return s * (1.0 / n);
@@ -98,7 +99,7 @@ std::pair<Tensor, Tensor> extreme(const char* op, const Tensor& x, int64_t dim, 
   dim = detail::wrap_dim(op, dim, x.dim());
   const auto [outer, r, inner] = split_at(x.shape(), dim);
   ELBO_CHECK_SHAPE(r > 0, "{}: cannot reduce over dim {} of size 0 (shape {})", op, dim, x.shape());
-  const Shape ks = detail::reduced_shape(x.shape(), {dim}, true);
+  const Dims ks = detail::reduced_shape(x.shape(), {dim}, true);
   Tensor v = empty(ks, x.dtype()), idx = empty(ks, DType::i64);
   with_float(x.dtype(), op, [&](auto t) {
     using T = decltype(t);
@@ -111,7 +112,7 @@ Tensor max_min(const char* op, const Tensor& x, int64_t dim0, bool keepdim, bool
   auto [v, idx] = extreme(op, x, dim0, take_min);
   const int64_t dim = detail::wrap_dim(op, dim0, x.dim());
   Tensor y = keepdim ? v : reshape(v, detail::reduced_shape(x.shape(), {dim}, false));
-  return record(op, y, {x}, [idx, dim, s = x.shape()](const Tensor& gy) {
+  return record(op, y, {x}, [idx, dim, s = dims_of(x.shape())](const Tensor& gy) {
     // the gradient flows to the selected element only
     Tensor g = zeros(s, gy.dtype());
     const auto [outer, r, inner] = split_at(s, dim);
@@ -166,11 +167,11 @@ Tensor logsumexp(const Tensor& x, int64_t dim0, bool keepdim) {
 Tensor log_softmax(const Tensor& x, int64_t dim) { return x - logsumexp(x, dim, true); }
 Tensor softmax(const Tensor& x, int64_t dim) { return exp(log_softmax(x, dim)); }
 
-Tensor sum_to(const Tensor& x, const Shape& shape) {
+Tensor sum_to(const Tensor& x, IntList shape) {
   if (x.shape() == shape) return x;
   const int64_t lead = x.dim() - int64_t(shape.size());
   ELBO_CHECK_SHAPE(lead >= 0, "sum_to: cannot sum shape {} to the larger shape {}", x.shape(), shape);
-  Shape dims;
+  Dims dims;
   for (int64_t i = 0; i < x.dim(); ++i) {
     if (i < lead) dims.push_back(i);
     else if (shape[size_t(i - lead)] == 1 && x.shape()[size_t(i)] != 1) dims.push_back(i);

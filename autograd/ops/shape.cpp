@@ -8,10 +8,12 @@
 
 namespace elbo {
 
+using detail::Dims;
+using detail::dims_of;
 using detail::wrap_dim;
 
-Tensor reshape(const Tensor& x, const Shape& shape0) {
-  Shape shape = shape0;
+Tensor reshape(const Tensor& x, IntList shape0) {
+  Dims shape = dims_of(shape0);
   int64_t known = 1, infer = -1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
@@ -30,13 +32,13 @@ Tensor reshape(const Tensor& x, const Shape& shape0) {
   }
   ELBO_CHECK_SHAPE(known == x.numel(), "reshape: shape {} ({} elements) does not fit a tensor of shape {} ({} elements)",
                    shape0, known, x.shape(), x.numel());
-  if (shape == x.shape()) return x;
-  auto p = std::make_shared<TensorImpl>();
+  if (IntList(shape) == x.shape()) return x;
+  auto p = detail::new_impl();
   p->storage = x.impl()->storage;
-  p->shape = shape;
+  p->shape.assign(shape.begin(), shape.end());
   p->numel = x.numel();
   p->dtype = x.dtype();
-  return record("reshape", Tensor(std::move(p)), {x}, [s = x.shape()](const Tensor& gy) {
+  return record("reshape", Tensor(std::move(p)), {x}, [s = dims_of(x.shape())](const Tensor& gy) {
     return Grads{reshape(gy, s)};
   });
 }
@@ -46,7 +48,7 @@ Tensor flatten(const Tensor& x, int64_t start, int64_t end) {
   start = wrap_dim("flatten", start, x.dim());
   end = wrap_dim("flatten", end, x.dim());
   ELBO_CHECK_SHAPE(start <= end, "flatten: start_dim {} is after end_dim {} (shape {})", start, end, x.shape());
-  Shape s(x.shape().begin(), x.shape().begin() + start);
+  Dims s(x.shape().begin(), x.shape().begin() + start);
   int64_t n = 1;
   for (int64_t i = start; i <= end; ++i) n *= x.shape()[size_t(i)];
   s.push_back(n);
@@ -56,7 +58,7 @@ Tensor flatten(const Tensor& x, int64_t start, int64_t end) {
 
 Tensor unsqueeze(const Tensor& x, int64_t dim) {
   dim = wrap_dim("unsqueeze", dim, x.dim() + 1);
-  Shape s = x.shape();
+  Dims s = dims_of(x.shape());
   s.insert(s.begin() + dim, 1);
   return reshape(x, s);
 }
@@ -64,28 +66,28 @@ Tensor unsqueeze(const Tensor& x, int64_t dim) {
 Tensor squeeze(const Tensor& x, int64_t dim) {
   dim = wrap_dim("squeeze", dim, x.dim());
   if (x.shape()[size_t(dim)] != 1) return x;
-  Shape s = x.shape();
+  Dims s = dims_of(x.shape());
   s.erase(s.begin() + dim);
   return reshape(x, s);
 }
 
-Tensor expand(const Tensor& x, const Shape& shape) {
-  ELBO_CHECK_SHAPE(detail::broadcast_shapes("expand", x.shape(), shape) == shape,
+Tensor expand(const Tensor& x, IntList shape) {
+  ELBO_CHECK_SHAPE(IntList(detail::broadcast_shapes("expand", x.shape(), shape)) == shape,
                    "expand: shape {} cannot be expanded to {}", x.shape(), shape);
   Tensor y = detail::broadcast_copy(x, shape);
-  return record("expand", y, {x}, [s = x.shape()](const Tensor& gy) { return Grads{sum_to(gy, s)}; });
+  return record("expand", y, {x}, [s = dims_of(x.shape())](const Tensor& gy) { return Grads{sum_to(gy, s)}; });
 }
 
-Tensor permute(const Tensor& x, const Shape& dims0) {
+Tensor permute(const Tensor& x, IntList dims0) {
   const int64_t nd = x.dim();
   ELBO_CHECK_SHAPE(int64_t(dims0.size()) == nd, "permute: {} dims given for a tensor of shape {}", dims0.size(), x.shape());
-  Shape dims(dims0.size());
+  Dims dims(dims0.size());
   for (size_t i = 0; i < dims.size(); ++i) dims[i] = wrap_dim("permute", dims0[i], nd);
-  Shape check = dims;
+  Dims check = dims;
   std::sort(check.begin(), check.end());
   for (int64_t i = 0; i < nd; ++i)
     ELBO_CHECK_SHAPE(check[size_t(i)] == i, "permute: {} is not a permutation of the dims of shape {}", dims0, x.shape());
-  Shape out(static_cast<size_t>(nd)), in_strides(static_cast<size_t>(nd), 1);
+  Dims out(static_cast<size_t>(nd)), in_strides(static_cast<size_t>(nd), 1);
   for (int64_t i = nd - 2; i >= 0; --i) in_strides[size_t(i)] = in_strides[size_t(i + 1)] * x.shape()[size_t(i + 1)];
   for (size_t i = 0; i < size_t(nd); ++i) out[i] = x.shape()[size_t(dims[i])];
   Tensor y = empty(out, x.dtype());
@@ -94,8 +96,8 @@ Tensor permute(const Tensor& x, const Shape& dims0) {
       using T = decltype(t);
       const T* px = x.data<const T>();
       T* py = y.data<T>();
-      Shape idx(static_cast<size_t>(nd), 0);
-      Shape st(static_cast<size_t>(nd));  // input stride of each output dim
+      Dims idx(static_cast<size_t>(nd), 0);
+      Dims st(static_cast<size_t>(nd));  // input stride of each output dim
       for (size_t i = 0; i < size_t(nd); ++i) st[i] = in_strides[size_t(dims[i])];
       const int64_t last = nd == 0 ? 1 : out.back(), ls = nd == 0 ? 0 : st.back();
       int64_t off = 0;
@@ -111,7 +113,7 @@ Tensor permute(const Tensor& x, const Shape& dims0) {
       }
     });
   }
-  Shape inverse(static_cast<size_t>(nd));
+  Dims inverse(static_cast<size_t>(nd));
   for (size_t i = 0; i < size_t(nd); ++i) inverse[size_t(dims[i])] = int64_t(i);
   return record("permute", y, {x}, [inverse](const Tensor& gy) { return Grads{permute(gy, inverse)}; });
 }
@@ -119,7 +121,7 @@ Tensor permute(const Tensor& x, const Shape& dims0) {
 Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
   d0 = wrap_dim("transpose", d0, x.dim());
   d1 = wrap_dim("transpose", d1, x.dim());
-  Shape dims(static_cast<size_t>(x.dim()));
+  Dims dims(static_cast<size_t>(x.dim()));
   std::iota(dims.begin(), dims.end(), 0);
   std::swap(dims[size_t(d0)], dims[size_t(d1)]);
   return permute(x, dims);
@@ -129,37 +131,39 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim0) {
   ELBO_CHECK(!xs.empty(), "cat: no tensors given");
   const Tensor& first = xs[0];
   const int64_t dim = wrap_dim("cat", dim0, first.dim());
-  Shape out = first.shape();
+  Dims out = dims_of(first.shape()), sizes;
   out[size_t(dim)] = 0;
-  std::vector<Shape> shapes;
   for (size_t i = 0; i < xs.size(); ++i) {
     const Tensor& t = xs[i];
-    shapes.push_back(t.shape());
     ELBO_CHECK(t.dtype() == first.dtype(), "cat: tensor {} is {}, tensor 0 is {}", i, t.dtype(), first.dtype());
     bool ok = t.dim() == first.dim();
     for (int64_t d = 0; ok && d < t.dim(); ++d) ok = d == dim || t.shape()[size_t(d)] == first.shape()[size_t(d)];
-    ELBO_CHECK_SHAPE(ok, "cat: shapes {} differ outside dim {}", shapes, dim);
-    (void)0;
-    out[size_t(dim)] += t.shape()[size_t(dim)];
+    if (!ok) {
+      std::vector<Shape> shapes;
+      for (const Tensor& u : xs) shapes.push_back(u.shape());
+      throw ShapeError(fmt::format("cat: shapes {} differ outside dim {}", shapes, dim));
+    }
+    sizes.push_back(t.shape()[size_t(dim)]);
+    out[size_t(dim)] += sizes.back();
   }
   Tensor y = empty(out, first.dtype());
   const auto [outer, r, inner] = detail::split_at(out, dim);
   const size_t es = itemsize(first.dtype());
   int64_t at = 0;
-  for (const Tensor& t : xs) {
-    const int64_t rt = t.shape()[size_t(dim)];
-    const char* src = static_cast<const char*>(t.raw());
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const int64_t rt = sizes[i];
+    const char* src = static_cast<const char*>(xs[i].raw());
     char* dst = static_cast<char*>(y.raw());
     for (int64_t o = 0; o < outer; ++o)
       std::memcpy(dst + size_t((o * r + at) * inner) * es, src + size_t(o * rt * inner) * es, size_t(rt * inner) * es);
     at += rt;
   }
-  return record("cat", y, xs, [shapes, dim](const Tensor& gy) {
+  return record("cat", y, xs, [sizes = std::move(sizes), dim](const Tensor& gy) {
     Grads g;
     int64_t start = 0;
-    for (const Shape& s : shapes) {
-      g.push_back(narrow(gy, dim, start, s[size_t(dim)]));
-      start += s[size_t(dim)];
+    for (int64_t n : sizes) {
+      g.push_back(narrow(gy, dim, start, n));
+      start += n;
     }
     return g;
   });
@@ -182,7 +186,7 @@ Tensor narrow(const Tensor& x, int64_t dim0, int64_t start, int64_t length) {
   if (start < 0) start += n;
   ELBO_CHECK_SHAPE(start >= 0 && length >= 0 && start + length <= n,
                    "narrow: [{}, {}) is outside dim {} of size {} (shape {})", start, start + length, dim, n, x.shape());
-  Shape out = x.shape();
+  Dims out = dims_of(x.shape());
   out[size_t(dim)] = length;
   Tensor y = empty(out, x.dtype());
   const auto [outer, r, inner] = detail::split_at(x.shape(), dim);
@@ -190,16 +194,15 @@ Tensor narrow(const Tensor& x, int64_t dim0, int64_t start, int64_t length) {
   for (int64_t o = 0; o < outer; ++o)
     std::memcpy(static_cast<char*>(y.raw()) + size_t(o * length * inner) * es,
                 static_cast<const char*>(x.raw()) + size_t((o * r + start) * inner) * es, size_t(length * inner) * es);
-  return record("narrow", y, {x}, [s = x.shape(), dim, start, length](const Tensor& gy) {
-    // adjoint: place the gradient into zeros at [start, start + length)
-    std::vector<Tensor> parts;
-    Shape before = s, after = s;
-    before[size_t(dim)] = start;
-    after[size_t(dim)] = s[size_t(dim)] - start - length;
-    if (start > 0) parts.push_back(zeros(before, gy.dtype()));
-    parts.push_back(gy);
-    if (after[size_t(dim)] > 0) parts.push_back(zeros(after, gy.dtype()));
-    return Grads{parts.size() == 1 ? gy : cat(parts, dim)};
+  return record("narrow", y, {x}, [s = dims_of(x.shape()), dim, start, length](const Tensor& gy) {
+    // adjoint: the gradient placed into zeros at [start, start + length)
+    Tensor g = zeros(s, gy.dtype());
+    const auto [outer, r, inner] = detail::split_at(s, dim);
+    const size_t es = itemsize(gy.dtype());
+    for (int64_t o = 0; o < outer; ++o)
+      std::memcpy(static_cast<char*>(g.raw()) + size_t((o * r + start) * inner) * es,
+                  static_cast<const char*>(gy.raw()) + size_t(o * length * inner) * es, size_t(length * inner) * es);
+    return Grads{g};
   });
 }
 
@@ -225,9 +228,9 @@ Tensor gather(const Tensor& x, int64_t dim0, const Tensor& index) {
   const Shape& is = index.shape();
   const int64_t* pi = index.data<const int64_t>();
   std::vector<int64_t> src(static_cast<size_t>(index.numel()));
-  Shape xstr(static_cast<size_t>(x.dim()), 1);
+  Dims xstr(static_cast<size_t>(x.dim()), 1);
   for (int64_t d = x.dim() - 2; d >= 0; --d) xstr[size_t(d)] = xstr[size_t(d + 1)] * x.shape()[size_t(d + 1)];
-  Shape idx(is.size(), 0);
+  Dims idx(is.size(), 0);
   for (int64_t e = 0; e < index.numel(); ++e) {
     const int64_t v = pi[e];
     ELBO_CHECK_VALUE(v >= -xs.r && v < xs.r, "gather: index {} is out of range for dim {} of size {} (input {})", v,
@@ -247,7 +250,7 @@ Tensor gather(const Tensor& x, int64_t dim0, const Tensor& index) {
     T* py = y.data<T>();
     for (size_t e = 0; e < src.size(); ++e) py[e] = px[src[e]];
   });
-  return record("gather", y, {x}, [src = std::move(src), s = x.shape()](const Tensor& gy) {
+  return record("gather", y, {x}, [src = std::move(src), s = dims_of(x.shape())](const Tensor& gy) {
     Tensor g = zeros(s, gy.dtype());  // scatter-add: repeated indices accumulate
     with_float(gy.dtype(), "gather", [&](auto t) {
       using T = decltype(t);
@@ -272,7 +275,7 @@ Tensor index_select(const Tensor& x, int64_t dim0, const Tensor& index) {
                      pi[i], dim, r, x.shape());
     rows[size_t(i)] = pi[i] < 0 ? pi[i] + r : pi[i];
   }
-  Shape out = x.shape();
+  Dims out = dims_of(x.shape());
   out[size_t(dim)] = n;
   Tensor y = empty(out, x.dtype());
   const size_t es = itemsize(x.dtype());
@@ -280,7 +283,7 @@ Tensor index_select(const Tensor& x, int64_t dim0, const Tensor& index) {
     for (int64_t i = 0; i < n; ++i)
       std::memcpy(static_cast<char*>(y.raw()) + size_t((o * n + i) * inner) * es,
                   static_cast<const char*>(x.raw()) + size_t((o * r + rows[size_t(i)]) * inner) * es, size_t(inner) * es);
-  return record("index_select", y, {x}, [rows = std::move(rows), s = x.shape(), dim](const Tensor& gy) {
+  return record("index_select", y, {x}, [rows = std::move(rows), s = dims_of(x.shape()), dim](const Tensor& gy) {
     Tensor g = zeros(s, gy.dtype());
     const auto [outer, r, inner] = detail::split_at(s, dim);
     const int64_t n = int64_t(rows.size());
@@ -299,7 +302,7 @@ Tensor index_select(const Tensor& x, int64_t dim0, const Tensor& index) {
 Tensor one_hot(const Tensor& index, int64_t k, DType dtype) {
   check_index("one_hot", index);
   ELBO_CHECK_VALUE(k > 0, "one_hot: num_classes must be positive, got {}", k);
-  Shape s = index.shape();
+  Dims s = dims_of(index.shape());
   s.push_back(k);
   Tensor y = zeros(s, dtype);
   const int64_t* pi = index.data<const int64_t>();

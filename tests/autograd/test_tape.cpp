@@ -101,3 +101,47 @@ TEST_CASE("anomaly mode names the first op whose forward or backward is not fini
   CHECK(!anomaly_enabled());
   CHECK(std::isinf(log(x - 1.0).to_vector<double>()[0]));  // off: no check
 }
+
+namespace {
+struct MoveCounter {
+  static inline int moves = 0;
+  MoveCounter() = default;
+  MoveCounter(const MoveCounter&) { ++moves; }
+  MoveCounter(MoveCounter&&) noexcept { ++moves; }
+};
+}  // namespace
+
+TEST_CASE("BackwardFn owns its closure: moves keep it, reset releases what it captured") {
+  auto held = std::make_shared<int>(7);
+  BackwardFn f = [held](const Tensor& g) { return Grads{g * double(*held)}; };
+  CHECK(held.use_count() == 2);
+  BackwardFn g = std::move(f);
+  CHECK_FALSE(f);
+  CHECK(g);
+  CHECK(held.use_count() == 2);
+  const Grads out = g(full({2}, 1.0));
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].to_vector<double>() == std::vector<double>{7, 7});
+  g = nullptr;
+  CHECK_FALSE(g);
+  CHECK(held.use_count() == 1);
+}
+
+TEST_CASE("record builds the closure only when it records") {
+  Tensor x = full({3}, 2.0).requires_grad_();
+  auto op = [&] {
+    return record("probe", x.detach() * 1.0, {x}, [c = MoveCounter()](const Tensor& gy) { return Grads{gy}; });
+  };
+  MoveCounter::moves = 0;
+  {
+    NoGradGuard guard;
+    Tensor y = op();
+    CHECK_FALSE(y.requires_grad());
+  }
+  CHECK(MoveCounter::moves == 0);
+  Tensor y = op();
+  CHECK(y.requires_grad());
+  CHECK(MoveCounter::moves == 1);  // moved once into the node, never copied
+  sum(y).backward();
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{1, 1, 1});
+}

@@ -135,6 +135,8 @@ void forward_block(const Table<T>& tb, const ConvGeom& g, const T* x, const T* b
   for (int64_t jp = 0; jp < panels; ++jp)
     for (int64_t tg = 0; tg < taps; tg += group) {
       const int64_t nt = std::min(group, taps - tg);
+      int64_t tki[kTapGroup], tkj[kTapGroup];  // the group's taps, hoisted out of the tile loop
+      for (int64_t tt = 0; tt < nt; ++tt) tki[tt] = (tg + tt) / g.kw, tkj[tt] = (tg + tt) % g.kw;
       Cursor at;
       for (int64_t m0 = 0; m0 < m; m0 += mr) {
         for (int64_t i = 0; i < mr; ++i) {
@@ -144,7 +146,7 @@ void forward_block(const Table<T>& tb, const ConvGeom& g, const T* x, const T* b
           at.next(g.ho, g.wo);
         }
         for (int64_t tt = 0; tt < nt; ++tt) {
-          const int64_t ki = (tg + tt) / g.kw, kj = (tg + tt) % g.kw;
+          const int64_t ki = tki[tt], kj = tkj[tt];
           for (int64_t i = 0; i < mr; ++i) {
             const int64_t ih = ih0[i] + ki, iw = iw0[i] + kj;
             ptr[tt * mr + i] =
@@ -196,6 +198,14 @@ void phase_block(const Table<T>& tb, const ConvGeom& g, const Phase& ph, const P
   for (int64_t jp = 0; jp < panels; ++jp)
     for (int64_t tg = 0; tg < nt; tg += group) {
       const int64_t ntg = std::min(group, nt - tg);
+      // tap (ki, kj) of pixel (u, v) reads output (u + dh, v + dw): h + pad - ki = (u + dh) * s exactly;
+      // hoisted out of the tile loop
+      int64_t tdh[kTapGroup], tdw[kTapGroup];
+      for (int64_t tt = 0; tt < ntg; ++tt) {
+        const int64_t ki = ph.i0 + ((tg + tt) / pw.ni) * g.stride, kj = pw.i0 + ((tg + tt) % pw.ni) * g.stride;
+        tdh[tt] = (ph.h0 + g.pad - ki) / g.stride;
+        tdw[tt] = (pw.h0 + g.pad - kj) / g.stride;
+      }
       Cursor at;
       for (int64_t m0 = 0; m0 < m; m0 += mr) {
         for (int64_t i = 0; i < mr; ++i) {
@@ -205,9 +215,7 @@ void phase_block(const Table<T>& tb, const ConvGeom& g, const Phase& ph, const P
           at.next(ph.nh, pw.nh);
         }
         for (int64_t tt = 0; tt < ntg; ++tt) {
-          // tap (ki, kj) of pixel (u, v) reads output (u + dh, v + dw): h + pad - ki = (u + dh) * s exactly
-          const int64_t ki = ph.i0 + ((tg + tt) / pw.ni) * g.stride, kj = pw.i0 + ((tg + tt) % pw.ni) * g.stride;
-          const int64_t dh = (ph.h0 + g.pad - ki) / g.stride, dw = (pw.h0 + g.pad - kj) / g.stride;
+          const int64_t dh = tdh[tt], dw = tdw[tt];
           for (int64_t i = 0; i < mr; ++i) {
             const int64_t oh = uu[i] + dh, ow = vv[i] + dw;
             const bool ok = src[i] && oh >= 0 && ow >= 0 && oh < g.ho && ow < g.wo;

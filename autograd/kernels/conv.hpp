@@ -75,38 +75,16 @@ void direct_micro(int64_t k, const int64_t* off, const T* x, int64_t vs, const T
 
 // acc[(o*TT + t)*W + l] += sum over r < rows of g[o*gch + r*grow + l] * x[off[t] + r*xrow + l] for l < lanes
 // (lanes past it add 0, whatever x holds there): the lane-wise partial sums of a weight gradient's dot
-// products, OT output channels by TT (channel, tap) columns.
-template <class Arch, class T>
-void dot_micro(int64_t rows, const T* g, int64_t gch, int64_t grow, const int64_t* off, const T* x, int64_t xrow,
-               int64_t lanes, T* acc) {
+// products, OT output channels by TT (channel, tap) columns. Masked: x's lanes past `lanes` are zeroed,
+// so that 0 * inf there cannot turn into NaN.
+template <class Arch, bool Masked, class T>
+void dot_micro_body(int64_t rows, const T* g, int64_t gch, int64_t grow, const int64_t* off, const T* x,
+                    int64_t xrow, int64_t lanes, T* acc) {
   using B = xsimd::batch<T, Arch>;
   constexpr int64_t W = B::size, OT = kDotOT<Arch>, TT = kDotTT;
-  if (lanes < W) {  // mask x, so that 0 * inf in the unused lanes cannot turn into NaN
-    alignas(64) T idx[W];
-    for (int64_t l = 0; l < W; ++l) idx[l] = T(l);
-    const auto keep = B::load_aligned(idx) < B(T(lanes));
-    B a[OT][TT];
-#pragma GCC unroll 8
-    for (int o = 0; o < OT; ++o)
-#pragma GCC unroll 8
-      for (int t = 0; t < TT; ++t) a[o][t] = B::load_aligned(acc + (o * TT + t) * W);
-    for (int64_t r = 0; r < rows; ++r) {
-      B gv[OT];
-#pragma GCC unroll 8
-      for (int o = 0; o < OT; ++o) gv[o] = B::load_unaligned(g + o * gch + r * grow);
-#pragma GCC unroll 8
-      for (int t = 0; t < TT; ++t) {
-        const B xv = xsimd::select(keep, B::load_unaligned(x + off[t] + r * xrow), B(T(0)));
-#pragma GCC unroll 8
-        for (int o = 0; o < OT; ++o) a[o][t] = xsimd::fma(gv[o], xv, a[o][t]);
-      }
-    }
-#pragma GCC unroll 8
-    for (int o = 0; o < OT; ++o)
-#pragma GCC unroll 8
-      for (int t = 0; t < TT; ++t) a[o][t].store_aligned(acc + (o * TT + t) * W);
-    return;
-  }
+  alignas(64) T idx[W];
+  for (int64_t l = 0; l < W; ++l) idx[l] = T(l);
+  const auto keep = B::load_aligned(idx) < B(T(lanes));
   B a[OT][TT];
 #pragma GCC unroll 8
   for (int o = 0; o < OT; ++o)
@@ -118,7 +96,8 @@ void dot_micro(int64_t rows, const T* g, int64_t gch, int64_t grow, const int64_
     for (int o = 0; o < OT; ++o) gv[o] = B::load_unaligned(g + o * gch + r * grow);
 #pragma GCC unroll 8
     for (int t = 0; t < TT; ++t) {
-      const B xv = B::load_unaligned(x + off[t] + r * xrow);
+      B xv = B::load_unaligned(x + off[t] + r * xrow);
+      if constexpr (Masked) xv = xsimd::select(keep, xv, B(T(0)));
 #pragma GCC unroll 8
       for (int o = 0; o < OT; ++o) a[o][t] = xsimd::fma(gv[o], xv, a[o][t]);
     }
@@ -127,6 +106,12 @@ void dot_micro(int64_t rows, const T* g, int64_t gch, int64_t grow, const int64_
   for (int o = 0; o < OT; ++o)
 #pragma GCC unroll 8
     for (int t = 0; t < TT; ++t) a[o][t].store_aligned(acc + (o * TT + t) * W);
+}
+template <class Arch, class T>
+void dot_micro(int64_t rows, const T* g, int64_t gch, int64_t grow, const int64_t* off, const T* x, int64_t xrow,
+               int64_t lanes, T* acc) {
+  if (lanes < int64_t(xsimd::batch<T, Arch>::size)) dot_micro_body<Arch, true>(rows, g, gch, grow, off, x, xrow, lanes, acc);
+  else dot_micro_body<Arch, false>(rows, g, gch, grow, off, x, xrow, lanes, acc);
 }
 
 // One W x W block: d[j*ldd + i] = s[i*lds + j], with AVX-512 shuffles (unpack within 128-bit lanes, then

@@ -1,3 +1,4 @@
+#include "autograd/ops/common.h"
 #include "test_util.h"
 
 using namespace elbo;
@@ -144,4 +145,35 @@ TEST_CASE("record builds the closure only when it records") {
   CHECK(MoveCounter::moves == 1);  // moved once into the node, never copied
   sum(y).backward();
   CHECK(x.grad().to_vector<double>() == std::vector<double>{1, 1, 1});
+}
+
+// The internal helpers every op is built from (autograd/ops/common.h, tape.h's detail): they compute
+// without recording, and attach() is the one place a node is made.
+TEST_CASE("kernel helpers compute without recording; attach makes the node") {
+  Generator gen(11);
+  Tensor a = randn({2, 3, 1}, gen, DType::f64).requires_grad_();
+  Tensor b = randn({3, 4}, gen, DType::f64);
+  const Tensor y = detail::binary_kernel("add", a, b, kernels::Binary::add);
+  CHECK(y.shape() == Shape{2, 3, 4});
+  CHECK_FALSE(y.requires_grad());
+  CHECK(testing::all_close(y, (a + b).detach(), 0, 0));
+
+  const Tensor e = detail::unary_kernel("exp", a, kernels::Unary::exp);
+  CHECK_FALSE(e.requires_grad());
+  CHECK(testing::all_close(e, exp(a).detach(), 0, 0));
+
+  const Tensor c = detail::broadcast_copy(a.detach(), {2, 3, 5});
+  CHECK(c.shape() == Shape{2, 3, 5});
+  const auto av = a.to_vector<double>(), cv = c.to_vector<double>();
+  for (size_t i = 0; i < cv.size(); ++i) CHECK(cv[i] == av[i / 5]);
+  CHECK_THROWS_AS(detail::broadcast_copy(a.detach(), {2, 4, 5}), ShapeError);
+
+  // attach: out gets a node whose backward receives the incoming gradient.
+  const Tensor in[] = {a, b};
+  Tensor out = detail::attach("probe", a.detach() * 3.0, in, [](const Tensor& gy) { return Grads{gy * 3.0, Tensor()}; });
+  CHECK(out.requires_grad());
+  CHECK_FALSE(out.is_leaf());
+  sum(out).backward();
+  CHECK(testing::all_close(a.grad(), full({2, 3, 1}, 3.0, DType::f64), 0, 0));
+  CHECK_FALSE(b.grad().defined());
 }

@@ -41,19 +41,14 @@ class AeRunner : public zoo::Runner {
 
 int main(int argc, char** argv) {
   zoo::Config c;
-  std::string likelihood = "bernoulli";
+  zoo::ModelFlags model;
   CLI::App app{"elbo-ae: train and evaluate a plain autoencoder"};
   zoo::add_common_flags(app, c);
-  app.add_option("--arch", c.arch, "mlp | conv")->capture_default_str()->check(CLI::IsMember({"mlp", "conv"}));
-  app.add_option("--likelihood", likelihood, "bernoulli | gaussian | continuous-bernoulli | categorical")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"bernoulli", "gaussian", "continuous-bernoulli", "categorical"}));
+  model.add(app, c);
   zoo::parse_or_exit(app, argc, argv, "elbo-ae");
   return zoo::run_main("elbo-ae", [&] {
     zoo::Session s(c);
-    models::VaeOptions o;
-    o.arch = c.arch, o.hidden = c.hidden, o.latent = c.latent, o.height = s.train.height, o.width = s.train.width;
-    o.likelihood = models::parse_likelihood(likelihood);
+    const models::VaeOptions o = model.options(c, s);
     Generator init(c.seed);
     models::Autoencoder model(o, init);
     AeRunner runner(model);

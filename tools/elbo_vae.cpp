@@ -18,19 +18,15 @@ namespace fs = std::filesystem;
 
 int main(int argc, char** argv) {
   zoo::Config c;
-  std::string likelihood = "bernoulli";
-  models::VaeOptions vo;
+  zoo::ModelFlags model;
   models::TrainObjective obj;
   CLI::App app{"elbo-vae: train and evaluate a variational autoencoder"};
   zoo::add_common_flags(app, c);
-  app.add_option("--arch", c.arch, "mlp | conv")->capture_default_str()->check(CLI::IsMember({"mlp", "conv"}));
-  app.add_option("--likelihood", likelihood,
-                 "bernoulli | gaussian | continuous-bernoulli | categorical (all but bernoulli default to --binarize none)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"bernoulli", "gaussian", "continuous-bernoulli", "categorical"}));
-  app.add_option("--levels", vo.likelihood.levels, "categorical: intensity levels K")->capture_default_str()->check(CLI::Range(2, 256));
-  app.add_option("--gaussian-std", vo.likelihood.gaussian_std, "gaussian: fixed std")->capture_default_str()->check(zoo::positive_finite());
-  app.add_flag("--learned-std", vo.likelihood.learned_std, "gaussian: the decoder also outputs a log-std per pixel");
+  model.add(app, c)->description(
+      "bernoulli | gaussian | continuous-bernoulli | categorical (all but bernoulli default to --binarize none)");
+  app.add_option("--levels", model.likelihood.levels, "categorical: intensity levels K")->capture_default_str()->check(CLI::Range(2, 256));
+  app.add_option("--gaussian-std", model.likelihood.gaussian_std, "gaussian: fixed std")->capture_default_str()->check(zoo::positive_finite());
+  app.add_flag("--learned-std", model.likelihood.learned_std, "gaussian: the decoder also outputs a log-std per pixel");
   app.add_option("--beta", obj.beta, "weight on the KL term")->capture_default_str()->check(zoo::non_negative_finite());
   app.add_option("--warmup", obj.warmup_steps, "KL warm-up: steps over which the KL weight ramps from 0 to beta")
       ->check(CLI::NonNegativeNumber);
@@ -40,21 +36,13 @@ int main(int argc, char** argv) {
   zoo::parse_or_exit(app, argc, argv, "elbo-vae");
   // Binarizing suits the Bernoulli likelihood; the others model intensities, so they see the grayscale
   // pixels unless --binarize says otherwise.
-  if (likelihood != "bernoulli" && app.count("--binarize") == 0) c.binarize = "none";
+  if (model.name != "bernoulli" && app.count("--binarize") == 0) c.binarize = "none";
   return zoo::run_main("elbo-vae", [&] {
-    const int lv = vo.likelihood.levels;
-    const double gs = vo.likelihood.gaussian_std;
-    const bool ls = vo.likelihood.learned_std;
-    vo.likelihood = models::parse_likelihood(likelihood);
-    vo.likelihood.levels = lv, vo.likelihood.gaussian_std = gs, vo.likelihood.learned_std = ls;
-    vo.arch = c.arch;
-    vo.hidden = c.hidden;
-    vo.latent = c.latent;
     zoo::Session s(c);
-    vo.height = s.train.height, vo.width = s.train.width;
+    const models::VaeOptions vo = model.options(c, s);
     Generator init(c.seed);
-    models::VAE model(vo, init);
-    zoo::VaeRunner runner(model, obj);
+    models::VAE vae(vo, init);
+    zoo::VaeRunner runner(vae, obj);
     return zoo::run(s, runner);
   });
 }

@@ -68,25 +68,20 @@ class ViRunner : public zoo::Runner {
 
 int main(int argc, char** argv) {
   zoo::Config c;
-  std::string likelihood = "bernoulli";
+  zoo::ModelFlags model;
   bool gap = false;
   int steps = 100;
   double local_lr = 1e-2;
   CLI::App app{"elbo-vi: non-amortized variational inference, and the amortization-gap report for a trained VAE"};
   zoo::add_common_flags(app, c);
-  app.add_option("--arch", c.arch, "mlp | conv")->capture_default_str()->check(CLI::IsMember({"mlp", "conv"}));
-  app.add_option("--likelihood", likelihood, "bernoulli | gaussian | continuous-bernoulli | categorical")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"bernoulli", "gaussian", "continuous-bernoulli", "categorical"}));
+  model.add(app, c);
   app.add_flag("--gap", gap, "amortization-gap report for the VAE given by --load");
   app.add_option("--vi-steps", steps, "Adam steps of per-example optimization at test time")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--local-lr", local_lr, "learning rate of the per-example parameters")->capture_default_str()->check(zoo::positive_finite());
   zoo::parse_or_exit(app, argc, argv, "elbo-vi");
   return zoo::run_main("elbo-vi", [&] {
     zoo::Session s(c);
-    models::VaeOptions o;
-    o.arch = c.arch, o.hidden = c.hidden, o.latent = c.latent, o.height = s.train.height, o.width = s.train.width;
-    o.likelihood = models::parse_likelihood(likelihood);
+    const models::VaeOptions o = model.options(c, s);
     Generator init(c.seed);
     if (gap) {
       if (c.load.empty()) throw ValueError("--gap needs --load with a trained VAE checkpoint");

@@ -29,6 +29,21 @@ Session::Session(const Config& c) : cfg(c) {
 
 std::string Session::checkpoint_path() const { return (fs::path(cfg.out) / "checkpoint.safetensors").string(); }
 
+CLI::Option* ModelFlags::add(CLI::App& app, Config& c) {
+  app.add_option("--arch", c.arch, "mlp | conv")->capture_default_str()->check(CLI::IsMember({"mlp", "conv"}));
+  return app.add_option("--likelihood", name, "bernoulli | gaussian | continuous-bernoulli | categorical")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"bernoulli", "gaussian", "continuous-bernoulli", "categorical"}));
+}
+
+models::VaeOptions ModelFlags::options(const Config& c, const Session& s) const {
+  models::VaeOptions o;
+  o.arch = c.arch, o.hidden = c.hidden, o.latent = c.latent, o.height = s.train.height, o.width = s.train.width;
+  o.likelihood = likelihood;
+  o.likelihood.kind = models::parse_likelihood(name).kind;
+  return o;
+}
+
 double evaluate(Runner& r, const Tensor& x, int64_t batch, Generator& gen) {
   NoGradGuard ng;
   const int64_t n = x.shape()[0];

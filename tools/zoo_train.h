@@ -38,6 +38,17 @@ class Runner {
   virtual void finish(Session& s, Generator& gen, std::map<std::string, double>& out) = 0;
 };
 
+// The model flags of every binary whose model is built from VaeOptions: --arch and --likelihood here;
+// binaries that expose the likelihood's settings (--levels, ...) bind them to `likelihood`'s fields.
+struct ModelFlags {
+  std::string name = "bernoulli";  // --likelihood
+  models::Likelihood likelihood;   // its settings; the kind comes from `name`
+  // Adds --arch (into c.arch) and --likelihood; returns the latter, for a binary to extend its help.
+  CLI::Option* add(CLI::App& app, Config& c);
+  // The options for the flags, sized to the session's images.
+  models::VaeOptions options(const Config& c, const Session& s) const;
+};
+
 // Trains (unless --eval-only), evaluates and reports; returns the process exit code.
 int run(Session& s, Runner& r);
 

@@ -14,13 +14,8 @@ Autoencoder::Autoencoder(const VaeOptions& o, Generator& gen) : opt_(o) {
   ELBO_CHECK(o.arch == "conv", "Autoencoder: unknown architecture '{}' (mlp or conv)", o.arch);
   ELBO_CHECK(o.height == 28 && o.width == 28, "conv autoencoder: the architecture is for 28x28 images, got {}x{}",
              o.height, o.width);
-  encoder_ = &register_module(
-      "encoder", nn::Sequential(nn::Conv2d(1, 32, 4, 2, 1, true, gen), nn::ReLU(), nn::Conv2d(32, 64, 4, 2, 1, true, gen),
-                                nn::ReLU(), nn::Flatten(), nn::Linear(64 * 7 * 7, l, gen)));
-  decoder_ = &register_module(
-      "decoder", nn::Sequential(nn::Linear(l, 64 * 7 * 7, gen), nn::ReLU(), nn::Unflatten(1, {64, 7, 7}),
-                                nn::ConvTranspose2d(64, 32, 4, 2, 1, 0, true, gen), nn::ReLU(),
-                                nn::ConvTranspose2d(32, o.likelihood.out_features(1), 4, 2, 1, 0, true, gen)));
+  encoder_ = &register_module("encoder", conv_encoder(l, gen));
+  decoder_ = &register_module("decoder", conv_decoder(l, o.likelihood.out_features(1), gen));
 }
 
 std::string Autoencoder::describe() const {
@@ -34,9 +29,7 @@ Tensor Autoencoder::encode(const Tensor& x) const {
 
 Tensor Autoencoder::decode(const Tensor& z) const {
   if (fc1_) return fc4_->forward(relu(fc3_->forward(z)));
-  const Tensor y = decoder_->forward(z);
-  if (opt_.likelihood.kind == LikelihoodKind::categorical) return reshape(permute(y, {0, 2, 3, 1}), {z.shape()[0], -1});
-  return reshape(y, {z.shape()[0], -1});
+  return conv_rows(decoder_->forward(z), opt_.likelihood);
 }
 
 Tensor Autoencoder::log_likelihood(const Tensor& x) const { return opt_.likelihood.log_prob(decode(encode(x)), x); }

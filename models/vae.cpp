@@ -8,8 +8,24 @@ namespace elbo::models {
 namespace {
 constexpr double kLog2Pi = 1.8378770664093453;  // log(2 pi)
 
-int64_t conv_out_channels(const Likelihood& l) { return l.out_features(1); }
 }  // namespace
+
+nn::Sequential conv_encoder(int64_t out_features, Generator& gen) {
+  return nn::Sequential(nn::Conv2d(1, 32, 4, 2, 1, true, gen), nn::ReLU(), nn::Conv2d(32, 64, 4, 2, 1, true, gen),
+                        nn::ReLU(), nn::Flatten(), nn::Linear(64 * 7 * 7, out_features, gen));
+}
+
+nn::Sequential conv_decoder(int64_t latent, int64_t channels, Generator& gen) {
+  return nn::Sequential(nn::Linear(latent, 64 * 7 * 7, gen), nn::ReLU(), nn::Unflatten(1, {64, 7, 7}),
+                        nn::ConvTranspose2d(64, 32, 4, 2, 1, 0, true, gen), nn::ReLU(),
+                        nn::ConvTranspose2d(32, channels, 4, 2, 1, 0, true, gen));
+}
+
+Tensor conv_rows(const Tensor& y, const Likelihood& likelihood) {
+  const int64_t b = y.shape()[0];
+  if (likelihood.kind == LikelihoodKind::categorical) return reshape(permute(y, {0, 2, 3, 1}), {b, -1});
+  return reshape(y, {b, -1});
+}
 
 VAE::VAE(const VaeOptions& o, Generator& gen) : opt_(o) {
   const int64_t d = o.height * o.width, h = o.hidden, l = o.latent;
@@ -22,13 +38,8 @@ VAE::VAE(const VaeOptions& o, Generator& gen) : opt_(o) {
   } else if (o.arch == "conv") {
     ELBO_CHECK(o.height == 28 && o.width == 28, "conv VAE: the architecture is for 28x28 images, got {}x{}", o.height,
                o.width);
-    encoder_ = &register_module(
-        "encoder", nn::Sequential(nn::Conv2d(1, 32, 4, 2, 1, true, gen), nn::ReLU(), nn::Conv2d(32, 64, 4, 2, 1, true, gen),
-                                  nn::ReLU(), nn::Flatten(), nn::Linear(64 * 7 * 7, 2 * l, gen)));
-    decoder_ = &register_module(
-        "decoder", nn::Sequential(nn::Linear(l, 64 * 7 * 7, gen), nn::ReLU(), nn::Unflatten(1, {64, 7, 7}),
-                                  nn::ConvTranspose2d(64, 32, 4, 2, 1, 0, true, gen), nn::ReLU(),
-                                  nn::ConvTranspose2d(32, conv_out_channels(o.likelihood), 4, 2, 1, 0, true, gen)));
+    encoder_ = &register_module("encoder", conv_encoder(2 * l, gen));
+    decoder_ = &register_module("decoder", conv_decoder(l, o.likelihood.out_features(1), gen));
   } else {
     throw ValueError(fmt::format("VAE: unknown architecture '{}' (mlp or conv)", o.arch));
   }
@@ -55,12 +66,7 @@ Posterior VAE::encode(const Tensor& x) const {
 
 Tensor VAE::decode(const Tensor& z) const {
   if (fc1_) return fc4_->forward(relu(fc3_->forward(z)));
-  const Tensor y = decoder_->forward(z);  // [B, C, H, W]
-  const int64_t b = z.shape()[0], c = y.shape()[1];
-  if (opt_.likelihood.kind == LikelihoodKind::categorical)  // per-pixel levels contiguous: [B, H, W, K]
-    return reshape(permute(y, {0, 2, 3, 1}), {b, -1});
-  (void)c;
-  return reshape(y, {b, -1});
+  return conv_rows(decoder_->forward(z), opt_.likelihood);
 }
 
 Tensor kl_standard_normal(const Posterior& q, bool per_dim) {

@@ -25,6 +25,14 @@ struct VaeOptions {
   Likelihood likelihood;
 };
 
+// The conv architecture's two stacks (above), shared with the autoencoder: the encoder maps
+// [B, 1, 28, 28] to [B, out_features]; the decoder maps [B, latent] to [B, channels, 28, 28].
+nn::Sequential conv_encoder(int64_t out_features, Generator& gen);
+nn::Sequential conv_decoder(int64_t latent, int64_t channels, Generator& gen);
+// The conv decoder's [B, C, H, W] output as the rows `likelihood` reads: [B, H*W*C] with each pixel's
+// C levels contiguous for the categorical likelihood, [B, C*H*W] otherwise.
+Tensor conv_rows(const Tensor& y, const Likelihood& likelihood);
+
 struct Posterior {
   Tensor mu, logvar;  // [B, L]
   Tensor std() const { return exp(0.5 * logvar); }

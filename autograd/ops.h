@@ -62,6 +62,8 @@ Tensor elu(const Tensor& x, double alpha = 1.0);
 Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
 Tensor clamp(const Tensor& x, double lo, double hi);  // gradient 1 inside [lo, hi], 0 outside
 Tensor sign(const Tensor& x);                         // not differentiable
+Tensor erf(const Tensor& x);     // d/dx = 2/sqrt(pi) exp(-x^2)
+Tensor erfinv(const Tensor& y);  // y in [-1, 1] (NaN outside, +-inf at +-1); d/dy = sqrt(pi)/2 exp(erfinv(y)^2)
 
 // ---- reductions (ops/reduce.cpp); dims may be negative ----
 Tensor sum(const Tensor& x);

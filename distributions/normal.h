@@ -31,9 +31,8 @@ class Normal {
   Tensor loc_, scale_;
 };
 
-// Differentiable special functions Normal needs and the op catalog lacks. Elementwise, f32 or f64.
-// NOTE: they belong in autograd/ops (unary family) beside exp and log; they live here only until then.
-Tensor erf(const Tensor& x);     // d/dx = 2/sqrt(pi) exp(-x^2)
-Tensor erfinv(const Tensor& y);  // y in [-1, 1]; d/dy = sqrt(pi)/2 exp(erfinv(y)^2)
+// erf and erfinv are ops of the catalog (autograd/ops.h); dist::erf and dist::erfinv name them still.
+using elbo::erf;
+using elbo::erfinv;
 
 }  // namespace elbo::dist

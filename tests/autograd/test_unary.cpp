@@ -28,6 +28,8 @@ TEST_CASE("unary ops: f64 gradchecks") {
   CHECK(check1(relu, -2, -0.1));
   CHECK(check1(softplus, -5, 5));
   CHECK(check1(log_sigmoid, -5, 5));
+  CHECK(check1(erf, -2, 2));
+  CHECK(check1(erfinv, -0.95, 0.95));
   Generator gen(1);
   CHECK(gradcheck([](auto& in) { return elu(in[0], 0.7); }, {uniform({2, 5}, gen, -2, 2)}));
   CHECK(gradcheck([](auto& in) { return leaky_relu(in[0], 0.1); }, {uniform({2, 5}, gen, -2, 2)}));
@@ -69,4 +71,16 @@ TEST_CASE("relu and abs gradients at zero are zero, as torch") {
   Tensor x = zeros({3}, DType::f64).requires_grad_();
   sum(relu(x) + abs(x)).backward();
   CHECK(x.grad().to_vector<double>() == std::vector<double>{0, 0, 0});
+}
+
+TEST_CASE("erf and erfinv: inverse of each other, edges, f32 kept") {
+  const Tensor x = tensor({-2.5, -0.3, 0, 1e-4, 0.7, 3}, {6}, DType::f64);
+  CHECK(testing::all_close(erfinv(erf(x)), x, 1e-12, 1e-15));
+  const auto e = erfinv(tensor({-1, 1, 1.5, -2}, {4}, DType::f64)).to_vector<double>();
+  CHECK(e[0] == -INFINITY);
+  CHECK(e[1] == INFINITY);
+  CHECK(std::isnan(e[2]));
+  CHECK(std::isnan(e[3]));
+  CHECK(erf(tensor({0.3}, {1}, DType::f32)).dtype() == DType::f32);
+  CHECK_THROWS_AS(erf(arange(3)), Error);  // i64 holds indices
 }

@@ -8,11 +8,11 @@
 using namespace elbo;
 using namespace elbo::models;
 using elbo::testing::all_close;
+using elbo::testing::fixture_tensor;
 using elbo::testing::uniform;
 
 namespace {
 
-const Tensor& find(const nn::TensorFile& f, const std::string& key) { return testing::fixture_tensor(f, key); }
 
 VaeOptions small_mlp(int64_t h = 4, int64_t w = 4, int64_t hidden = 32, int64_t latent = 2) {
   VaeOptions o;
@@ -68,16 +68,16 @@ TEST_CASE("MLP VAE: examples/vae's names and shapes, and a PyTorch state_dict gi
   VAE small(small_mlp(3, 4, 5, 3), gen);
   small.to(DType::f64);
   nn::NamedTensors state;
-  for (auto& [n, _] : small.state_dict()) state.emplace_back(n, find(f, n));
+  for (auto& [n, _] : small.state_dict()) state.emplace_back(n, fixture_tensor(f, n));
   nn::load_state(small, state, "vae_mlp.safetensors");
-  const Tensor x = find(f, "x");
+  const Tensor x = fixture_tensor(f, "x");
   const Posterior q = small.encode(x);
-  CHECK(all_close(q.mu, find(f, "mu"), 1e-12, 1e-12));
-  CHECK(all_close(q.logvar, find(f, "logvar"), 1e-12, 1e-12));
+  CHECK(all_close(q.mu, fixture_tensor(f, "mu"), 1e-12, 1e-12));
+  CHECK(all_close(q.logvar, fixture_tensor(f, "logvar"), 1e-12, 1e-12));
   const Tensor logits = small.decode(q.mu);
-  CHECK(all_close(logits, find(f, "logits"), 1e-12, 1e-12));
+  CHECK(all_close(logits, fixture_tensor(f, "logits"), 1e-12, 1e-12));
   const double loss = -sum(small.options().likelihood.log_prob(logits, x)).item() + sum(kl_standard_normal(q)).item();
-  CHECK(loss == doctest::Approx(find(f, "loss").item()).epsilon(1e-12));
+  CHECK(loss == doctest::Approx(fixture_tensor(f, "loss").item()).epsilon(1e-12));
 }
 
 TEST_CASE("analytic KL to N(0, I): closed form, per-dim split and gradients") {

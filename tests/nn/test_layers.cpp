@@ -4,26 +4,26 @@
 
 using namespace elbo;
 using elbo::testing::all_close;
+using elbo::testing::fixture_tensor;
 using elbo::testing::check_module;
 using elbo::testing::uniform;
 
 namespace {
 
-const Tensor& find(const nn::TensorFile& f, const std::string& key) { return testing::fixture_tensor(f, key); }
 
 // Loads a torch fixture's weights into `net` (f64) and compares forward and parameter gradients.
 template <class M> void check_against_torch(M& net, const std::string& file) {
   const nn::TensorFile f = nn::load_tensors(std::string(ELBO_NN_FIXTURES) + "/" + file);
   net.to(DType::f64);
   nn::NamedTensors weights;
-  for (auto& [n, _] : net.state_dict()) weights.emplace_back(n, find(f, n));
+  for (auto& [n, _] : net.state_dict()) weights.emplace_back(n, fixture_tensor(f, n));
   nn::load_state(net, weights, file);
-  const Tensor y = net.forward(find(f, "input"));
-  CHECK(all_close(y, find(f, "output"), 1e-12, 1e-12));
-  sum(y * find(f, "r")).backward();
+  const Tensor y = net.forward(fixture_tensor(f, "input"));
+  CHECK(all_close(y, fixture_tensor(f, "output"), 1e-12, 1e-12));
+  sum(y * fixture_tensor(f, "r")).backward();
   for (auto& [n, p] : net.named_parameters()) {
     INFO(n);
-    CHECK(all_close(p.grad(), find(f, "grad." + n), 1e-12, 1e-12));
+    CHECK(all_close(p.grad(), fixture_tensor(f, "grad." + n), 1e-12, 1e-12));
   }
 }
 

@@ -6,11 +6,11 @@
 
 using namespace elbo;
 using elbo::testing::all_close;
+using elbo::testing::fixture_tensor;
 
 namespace {
 
 nn::TensorFile fixture() { return nn::load_tensors(std::string(ELBO_NN_FIXTURES) + "/optim.safetensors"); }
-Tensor get(const nn::TensorFile& f, const std::string& key) { return testing::fixture_tensor(f, key); }
 
 using MakeOpt = std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor>)>;
 
@@ -18,12 +18,12 @@ using MakeOpt = std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tens
 void replay(const std::string& name, const MakeOpt& make) {
   INFO(name);
   const nn::TensorFile f = fixture();
-  Tensor p = get(f, "p0").clone().detach().requires_grad_(true);
+  Tensor p = fixture_tensor(f, "p0").clone().detach().requires_grad_(true);
   auto opt = make({p});
   for (int t = 0; t < 5; ++t) {
-    p.set_grad(get(f, fmt::format("grad.{}", t)));
+    p.set_grad(fixture_tensor(f, fmt::format("grad.{}", t)));
     opt->step();
-    CHECK(all_close(p, get(f, fmt::format("{}.{}", name, t)), 1e-12, 1e-14));
+    CHECK(all_close(p, fixture_tensor(f, fmt::format("{}.{}", name, t)), 1e-12, 1e-14));
   }
 }
 
@@ -52,13 +52,13 @@ TEST_CASE("SGD, Adam and AdamW take torch 1.13's steps (f64, five steps each)") 
 
 TEST_CASE("f32 parameters take the same Adam steps to f32 precision") {
   const nn::TensorFile f = fixture();
-  Tensor p = get(f, "p0").to(DType::f32).detach().requires_grad_(true);
+  Tensor p = fixture_tensor(f, "p0").to(DType::f32).detach().requires_grad_(true);
   optim::Adam opt({p}, {.lr = 0.01});
   for (int t = 0; t < 5; ++t) {
-    p.set_grad(get(f, fmt::format("grad.{}", t)).to(DType::f32));
+    p.set_grad(fixture_tensor(f, fmt::format("grad.{}", t)).to(DType::f32));
     opt.step();
   }
-  CHECK(all_close(p.to(DType::f64), get(f, "adam.4"), 1e-5, 1e-6));
+  CHECK(all_close(p.to(DType::f64), fixture_tensor(f, "adam.4"), 1e-5, 1e-6));
 }
 
 TEST_CASE("parameters without a gradient are skipped; zero_grad clears") {
@@ -76,11 +76,11 @@ TEST_CASE("parameters without a gradient are skipped; zero_grad clears") {
 TEST_CASE("optimizer state saved mid-run and loaded into a fresh optimizer continues identically") {
   const nn::TensorFile f = fixture();
   for (bool amsgrad : {false, true}) {
-    Tensor p = get(f, "p0").clone().detach().requires_grad_(true);
-    Tensor q = get(f, "p0").clone().detach().requires_grad_(true);
+    Tensor p = fixture_tensor(f, "p0").clone().detach().requires_grad_(true);
+    Tensor q = fixture_tensor(f, "p0").clone().detach().requires_grad_(true);
     optim::Adam a({p}, {.lr = 0.01, .amsgrad = amsgrad});
     for (int t = 0; t < 2; ++t) {
-      p.set_grad(get(f, fmt::format("grad.{}", t)));
+      p.set_grad(fixture_tensor(f, fmt::format("grad.{}", t)));
       a.step();
     }
     const std::string path = "test_optim_state.safetensors";
@@ -91,8 +91,8 @@ TEST_CASE("optimizer state saved mid-run and loaded into a fresh optimizer conti
     CHECK(b.lr() == 0.01);
     CHECK(b.steps() == 2);
     for (int t = 2; t < 5; ++t) {
-      p.set_grad(get(f, fmt::format("grad.{}", t)));
-      q.set_grad(get(f, fmt::format("grad.{}", t)));
+      p.set_grad(fixture_tensor(f, fmt::format("grad.{}", t)));
+      q.set_grad(fixture_tensor(f, fmt::format("grad.{}", t)));
       a.step();
       b.step();
     }
@@ -157,17 +157,17 @@ TEST_CASE("five Adam steps on Sequential(Linear, ReLU, Linear) in f32 land where
   const nn::TensorFile f = nn::load_tensors(std::string(ELBO_NN_FIXTURES) + "/torch_mlp_adam.safetensors");
   nn::Sequential net(nn::Linear(4, 8), nn::ReLU(), nn::Linear(8, 2));
   nn::NamedTensors init;
-  for (auto& [n, _] : net.state_dict()) init.emplace_back(n, get(f, "init." + n));
+  for (auto& [n, _] : net.state_dict()) init.emplace_back(n, fixture_tensor(f, "init." + n));
   nn::load_state(net, init, "torch_mlp_adam.safetensors");
   optim::Adam opt(net.parameters(), {.lr = 0.01});
   for (int s = 0; s < 5; ++s) {
     opt.zero_grad();
-    mse_loss(net.forward(get(f, "x")), get(f, "target")).backward();
+    mse_loss(net.forward(fixture_tensor(f, "x")), fixture_tensor(f, "target")).backward();
     opt.step();
   }
   for (auto& [n, p] : net.state_dict()) {
     INFO(n);
-    CHECK(all_close(p, get(f, "final." + n), 1e-5, 1e-6));  // float32 rounding over five steps
+    CHECK(all_close(p, fixture_tensor(f, "final." + n), 1e-5, 1e-6));  // float32 rounding over five steps
   }
   // the trained state saves under torch's names, so load_state_dict(strict=True) accepts it there
   const std::string path = "test_optim_trained.safetensors";

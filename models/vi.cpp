@@ -118,6 +118,35 @@ void LocalPosteriors::step(const std::vector<int64_t>& ids, const QParams& rows,
   }
 }
 
+std::vector<std::pair<std::string, Tensor>> LocalPosteriors::state() const {
+  return {{"mu", mu_},
+          {"logvar", logvar_},
+          {"adam_m", m_},
+          {"adam_v", v_},
+          {"steps", tensor(std::vector<double>(steps_.begin(), steps_.end()), {int64_t(steps_.size())}, DType::i64)}};
+}
+
+void LocalPosteriors::load_state(const std::map<std::string, Tensor>& state, const std::string& file) {
+  for (auto& [name, dst] : std::vector<std::pair<std::string, Tensor*>>{
+           {"mu", &mu_}, {"logvar", &logvar_}, {"adam_m", &m_}, {"adam_v", &v_}}) {
+    const auto it = state.find(name);
+    ELBO_CHECK(it != state.end(), "{}: no per-example posterior tensor '{}' (a checkpoint of elbo-vi has one)", file,
+               name);
+    ELBO_CHECK_SHAPE(it->second.shape() == dst->shape(),
+                     "{}: per-example posterior '{}' has shape {}, this run needs {} (same data and --latent?)", file,
+                     name, it->second.shape(), dst->shape());
+    dst->copy_(it->second);
+  }
+  const auto it = state.find("steps");
+  ELBO_CHECK(it != state.end() && it->second.dtype() == DType::i64 && it->second.numel() == size(),
+             "{}: the per-example Adam step counts are missing or do not match {} examples", file, size());
+  const std::vector<int64_t> steps = it->second.to_vector<int64_t>();
+  for (size_t i = 0; i < steps.size(); ++i) {
+    ELBO_CHECK(steps[i] >= 0, "{}: per-example Adam step count {} at row {} is negative", file, steps[i], i);
+    steps_[i] = steps[i];
+  }
+}
+
 GapReport amortization_gap(const VAE& vae, const Tensor& x, Generator& gen, int steps, int k, int samples,
                            int64_t batch) {
   const Likelihood& lik = vae.options().likelihood;

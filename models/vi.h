@@ -8,6 +8,10 @@
 //   amortization_gap: Cremer, Li and Duvenaud (2018): log p(x) - ELBO(q*) is the approximation gap,
 //     ELBO(q*) - ELBO(q_encoder) the amortization gap, per test example, with standard errors.
 #include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "vae.h"
 
@@ -49,6 +53,10 @@ class LocalPosteriors {
   QParams gather(const std::vector<int64_t>& ids);
   void step(const std::vector<int64_t>& ids, const QParams& rows, double lr);
   int64_t size() const { return mu_.shape()[0]; }
+  // Everything a checkpoint needs to continue bitwise: the rows, their Adam moments and step counts, named
+  // mu, logvar, adam_m, adam_v, steps. load_state checks names and shapes (`file` names the source in errors).
+  std::vector<std::pair<std::string, Tensor>> state() const;
+  void load_state(const std::map<std::string, Tensor>& state, const std::string& file);
 
  private:
   Tensor mu_, logvar_, m_, v_;   // m_, v_: Adam moments for [mu, logvar] rows, [N, 2L]

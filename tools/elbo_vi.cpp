@@ -1,7 +1,9 @@
 // elbo-vi: non-amortized variational inference.
 //   default      train a decoder jointly with per-example q(z | x_i) = N(mu_i, exp(logvar_i)) for every
-//                training example; test figures come from test-time optimization of q for each test
-//                example under the trained decoder (--vi-steps Adam steps), and its cost per example.
+//                training example (--local-steps updates of a batch's posteriors per visit, the last one
+//                joint with the decoder; checkpoints keep the posteriors, so --resume continues them);
+//                test figures come from test-time optimization of q for each test example under the
+//                trained decoder (--vi-steps Adam steps), and its cost per example.
 //   --gap        the amortization-gap report for a trained VAE (--load its checkpoint; the same --arch,
 //                --hidden, --latent, --likelihood as it was trained with): per test example the encoder's
 //                ELBO, the ELBO of q optimized from the encoder's output, and an IWAE estimate of log p(x)
@@ -23,17 +25,35 @@ namespace fs = std::filesystem;
 namespace {
 class ViRunner : public zoo::Runner {
  public:
-  ViRunner(models::DecoderModel& m, int64_t n, double lr, int steps)
-      : m_(m), local_(n, m.options().latent), lr_(lr), steps_(steps) {}
+  ViRunner(models::DecoderModel& m, int64_t n, double lr, int local_steps, int steps)
+      : m_(m), local_(n, m.options().latent), lr_(lr), local_steps_(local_steps), steps_(steps) {}
   nn::Module& module() override { return m_; }
   std::string describe() const override { return m_.describe(); }
   const char* figure() const override { return "elbo"; }
+  // Each visit of a batch: local_steps - 1 updates of its posteriors alone, then the joint step that also
+  // moves the decoder (the decoder gradients of the first ones are cleared by the training loop).
   Tensor loss(const Tensor& x, const std::vector<int64_t>& ids, Generator& gen, int64_t) override {
     ids_ = ids;
+    for (int k = 1; k < local_steps_; ++k) {
+      const models::QParams rows = local_.gather(ids);
+      (-mean(models::elbo_of(decode(), m_.options().likelihood, x, rows.mu, rows.logvar, gen))).backward();
+      local_.step(ids, rows, lr_);
+    }
     rows_ = local_.gather(ids);
     return -mean(models::elbo_of(decode(), m_.options().likelihood, x, rows_.mu, rows_.logvar, gen));
   }
   void after_step() override { local_.step(ids_, rows_, lr_); }
+  std::vector<std::pair<std::string, Tensor>> extra_state() const override {
+    auto s = local_.state();
+    for (auto& [name, t] : s) name = "local." + name;
+    return s;
+  }
+  void load_extra_state(const std::map<std::string, Tensor>& state, const std::string& file) override {
+    std::map<std::string, Tensor> local;
+    for (const auto& [name, t] : state)
+      if (name.rfind("local.", 0) == 0) local.emplace(name.substr(6), t);
+    local_.load_state(local, file);
+  }
   // Test-time inference: optimize q for each test example from the prior N(0, I).
   Tensor score(const Tensor& x, Generator& gen) override {
     const int64_t b = x.shape()[0], l = m_.options().latent;
@@ -60,7 +80,7 @@ class ViRunner : public zoo::Runner {
   models::DecoderModel& m_;
   models::LocalPosteriors local_;
   double lr_;
-  int steps_;
+  int local_steps_, steps_;
   std::vector<int64_t> ids_;
   models::QParams rows_;
 };
@@ -71,12 +91,16 @@ int main(int argc, char** argv) {
   zoo::ModelFlags model;
   bool gap = false;
   int steps = 100;
+  int local_steps = 1;
   double local_lr = 1e-2;
   CLI::App app{"elbo-vi: non-amortized variational inference, and the amortization-gap report for a trained VAE"};
   zoo::add_common_flags(app, c);
   model.add(app, c);
   app.add_flag("--gap", gap, "amortization-gap report for the VAE given by --load");
   app.add_option("--vi-steps", steps, "Adam steps of per-example optimization at test time")->capture_default_str()->check(CLI::Range(1, 100000));
+  app.add_option("--local-steps", local_steps, "updates of a batch's posteriors per visit (the last one joint with the decoder)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   app.add_option("--local-lr", local_lr, "learning rate of the per-example parameters")->capture_default_str()->check(zoo::positive_finite());
   zoo::parse_or_exit(app, argc, argv, "elbo-vi");
   return zoo::run_main("elbo-vi", [&] {
@@ -111,7 +135,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     models::DecoderModel model(o, init);
-    ViRunner runner(model, s.train.size(), local_lr, steps);
+    ViRunner runner(model, s.train.size(), local_lr, local_steps, steps);
     return zoo::run(s, runner);
   });
 }

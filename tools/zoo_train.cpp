@@ -67,12 +67,13 @@ double normal_icdf(double p) {
   return 0.5 * (lo + hi);
 }
 
-// Checkpoint: the model's tensors under "model.", the optimizer's under "optim.", the generator state
-// and the epoch as metadata, written atomically by nn::save_tensors.
+// Checkpoint: the model's tensors under "model.", the optimizer's under "optim.", the runner's own under
+// "runner.", the generator state and the epoch as metadata, written atomically by nn::save_tensors.
 void save_checkpoint(const Session& s, Runner& r, optim::Adam& opt, const Generator& gen, int epoch) {
   std::vector<std::pair<std::string, Tensor>> all;
   for (auto& [name, t] : r.module().named_parameters()) all.emplace_back("model." + name, t);
   for (auto& [name, t] : opt.state_dict()) all.emplace_back("optim." + name, t);
+  for (auto& [name, t] : r.extra_state()) all.emplace_back("runner." + name, t);
   const Generator::State st = gen.state();
   std::map<std::string, std::string> meta{{"epoch", std::to_string(epoch)},
                                           {"model", r.describe()},
@@ -85,12 +86,15 @@ void save_checkpoint(const Session& s, Runner& r, optim::Adam& opt, const Genera
 int load_checkpoint(const Session& s, Runner& r, optim::Adam& opt, Generator& gen) {
   const nn::TensorFile f = nn::load_tensors(s.checkpoint_path());
   std::vector<std::pair<std::string, Tensor>> model, optim;
+  std::map<std::string, Tensor> runner;
   for (const auto& [name, t] : f.tensors) {
     if (name.rfind("model.", 0) == 0) model.emplace_back(name.substr(6), t);
     else if (name.rfind("optim.", 0) == 0) optim.emplace_back(name.substr(6), t);
+    else if (name.rfind("runner.", 0) == 0) runner.emplace(name.substr(7), t);
   }
   nn::load_state(r.module(), model, s.checkpoint_path());
   opt.load_state_dict(optim);
+  r.load_extra_state(runner, s.checkpoint_path());
   Generator::State st{};
   uint64_t cached = 0;
   int has = 0;

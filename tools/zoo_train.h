@@ -5,6 +5,7 @@
 #include <map>
 #include <vector>
 #include <string>
+#include <utility>
 
 #include "models/dataset.h"
 #include "models/vae.h"
@@ -29,9 +30,14 @@ class Runner {
   virtual std::string describe() const = 0;
   virtual const char* figure() const = 0;  // name of the per-example test figure, e.g. "elbo"
   // Mean loss over the batch (nats per example) at optimizer step `step`; ids are the batch's row numbers.
+  // Gradients that loss() itself leaves on the module's parameters are cleared before the step's backward.
   virtual Tensor loss(const Tensor& x, const std::vector<int64_t>& ids, Generator& gen, int64_t step) = 0;
   // Called after the optimizer step (per-example parameters update here).
   virtual void after_step() {}
+  // Tensors besides the module's that a checkpoint keeps (per-example parameters), and their restore;
+  // `file` names the checkpoint in errors.
+  virtual std::vector<std::pair<std::string, Tensor>> extra_state() const { return {}; }
+  virtual void load_extra_state(const std::map<std::string, Tensor>&, const std::string& /*file*/) {}
   // The per-example test figure [B] (higher is better), no gradient.
   virtual Tensor score(const Tensor& x, Generator& gen) = 0;
   // Images and extra figures after training (written into `out`).

@@ -186,3 +186,33 @@ TEST_CASE("non-amortized VI: per-example optimization raises each ELBO; local po
   INFO("local VI loss ", first, " -> ", last);
   CHECK(last < first - 3);
 }
+
+TEST_CASE("LocalPosteriors: state round-trips; a mismatched state is a clear error") {
+  Generator gen(9);
+  LocalPosteriors a(5, 3);
+  const std::vector<int64_t> ids{1, 4};
+  for (int k = 0; k < 3; ++k) {
+    const QParams rows = a.gather(ids);
+    sum(square(rows.mu - 1.0) + square(rows.logvar + 0.5)).backward();
+    a.step(ids, rows, 0.1);
+  }
+  std::map<std::string, Tensor> state;
+  for (auto& [name, t] : a.state()) state.emplace(name, t.clone());
+  LocalPosteriors b(5, 3);
+  b.load_state(state, "ckpt");
+  for (const auto& [name, t] : b.state()) CHECK(all_close(t, state.at(name), 0, 0));
+  CHECK(state.at("steps").to_vector<int64_t>() == std::vector<int64_t>{0, 3, 0, 0, 3});
+  // the next step continues identically (same Adam moments and step counts)
+  const QParams ra = a.gather(ids), rb = b.gather(ids);
+  sum(square(ra.mu) + ra.logvar).backward();
+  sum(square(rb.mu) + rb.logvar).backward();
+  a.step(ids, ra, 0.1);
+  b.step(ids, rb, 0.1);
+  CHECK_FALSE(all_close(a.state()[0].second, state.at("mu"), 0, 0));  // it moved
+  for (size_t i = 0; i < 5; ++i) CHECK(all_close(a.state()[i].second, b.state()[i].second, 0, 0));
+
+  LocalPosteriors wrong(6, 3);
+  CHECK_THROWS_WITH(wrong.load_state(state, "ckpt"), doctest::Contains("ckpt: per-example posterior 'mu' has shape [5, 3]"));
+  state.erase("adam_v");
+  CHECK_THROWS_WITH(b.load_state(state, "ckpt"), doctest::Contains("no per-example posterior tensor 'adam_v'"));
+}

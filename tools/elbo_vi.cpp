@@ -54,10 +54,10 @@ class ViRunner : public zoo::Runner {
       if (name.rfind("local.", 0) == 0) local.emplace(name.substr(6), t);
     local_.load_state(local, file);
   }
-  // Test-time inference: optimize q for each test example from the prior N(0, I).
+  // Test-time inference: optimize q for each test example from the prior N(0, I), at the local learning rate.
   Tensor score(const Tensor& x, Generator& gen) override {
     const int64_t b = x.shape()[0], l = m_.options().latent;
-    const auto q = models::optimize_q(decode(), m_.options().likelihood, x, {zeros({b, l}), zeros({b, l})}, gen, steps_);
+    const auto q = models::optimize_q(decode(), m_.options().likelihood, x, {zeros({b, l}), zeros({b, l})}, gen, steps_, lr_);
     NoGradGuard ng;
     return models::elbo_of(decode(), m_.options().likelihood, x, q.mu, q.logvar, gen);
   }
@@ -91,8 +91,8 @@ int main(int argc, char** argv) {
   zoo::ModelFlags model;
   bool gap = false;
   int steps = 100;
-  int local_steps = 1;
-  double local_lr = 1e-2;
+  int local_steps = 5;
+  double local_lr = 0.1;
   CLI::App app{"elbo-vi: non-amortized variational inference, and the amortization-gap report for a trained VAE"};
   zoo::add_common_flags(app, c);
   model.add(app, c);
@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
   app.add_option("--local-steps", local_steps, "updates of a batch's posteriors per visit (the last one joint with the decoder)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  app.add_option("--local-lr", local_lr, "learning rate of the per-example parameters")->capture_default_str()->check(zoo::positive_finite());
+  app.add_option("--local-lr", local_lr, "learning rate of the per-example parameters, in training and in test-time inference")->capture_default_str()->check(zoo::positive_finite());
   zoo::parse_or_exit(app, argc, argv, "elbo-vi");
   return zoo::run_main("elbo-vi", [&] {
     zoo::Session s(c);

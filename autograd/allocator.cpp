@@ -131,8 +131,9 @@ void* small_allocate(size_t n) {
     g_small_system.fetch_add(1, std::memory_order_relaxed);
     return ::operator new((c + 1) * kGrain);
   }
+  // The whole class even with the lists off or gone: the block may be released into a live thread's list.
   g_small_system.fetch_add(1, std::memory_order_relaxed);
-  return ::operator new(std::max<size_t>(n, 1));
+  return ::operator new(c < kClasses ? (c + 1) * kGrain : n);
 }
 
 void small_release(void* p, size_t n) noexcept {

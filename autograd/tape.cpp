@@ -74,13 +74,6 @@ Node::~Node() {
   }
 }
 
-bool needs_grad(std::initializer_list<Tensor> inputs) {
-  if (!t_grad_enabled) return false;
-  for (const Tensor& t : inputs)
-    if (t.defined() && t.requires_grad()) return true;
-  return false;
-}
-
 namespace detail {
 bool should_record(const char* name, const Tensor& out, std::span<const Tensor> inputs) {
   if (t_anomaly && !t_in_backward) {

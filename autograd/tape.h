@@ -23,12 +23,15 @@ namespace elbo {
 using Grads = detail::PooledVector<Tensor>;  // one entry per input; undefined = no gradient
 
 // A node's backward closure: a move-only callable whose captures live in the small-object pool
-// (allocator.h), where std::function would put them on the heap.
+// (allocator.h), where std::function would put them on the heap. The callable returns Grads (or a
+// std::vector<Tensor>, converted).
 class BackwardFn {
  public:
   BackwardFn() = default;
   template <class F>
-    requires(!std::same_as<std::decay_t<F>, BackwardFn> && std::is_invocable_r_v<Grads, F&, const Tensor&>)
+    requires(!std::same_as<std::decay_t<F>, BackwardFn> &&
+             (std::is_invocable_r_v<Grads, F&, const Tensor&> ||
+              std::is_invocable_r_v<std::vector<Tensor>, F&, const Tensor&>))
   BackwardFn(F&& f) {  // NOLINT(google-explicit-constructor): ops pass lambdas
     using Fn = std::decay_t<F>;
     static_assert(alignof(Fn) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
@@ -39,7 +42,14 @@ class BackwardFn {
       detail::small_release(mem, sizeof(Fn));
       throw;
     }
-    call_ = [](void* o, const Tensor& g) -> Grads { return (*static_cast<Fn*>(o))(g); };
+    call_ = [](void* o, const Tensor& g) -> Grads {
+      if constexpr (std::is_invocable_r_v<Grads, Fn&, const Tensor&>) {
+        return (*static_cast<Fn*>(o))(g);
+      } else {
+        const std::vector<Tensor> r = (*static_cast<Fn*>(o))(g);
+        return Grads(r.begin(), r.end());
+      }
+    };
     drop_ = [](void* o) noexcept {
       static_cast<Fn*>(o)->~Fn();
       detail::small_release(o, sizeof(Fn));
@@ -48,10 +58,8 @@ class BackwardFn {
   BackwardFn(BackwardFn&& o) noexcept
       : obj_(std::exchange(o.obj_, nullptr)), call_(o.call_), drop_(o.drop_) {}
   BackwardFn& operator=(BackwardFn&& o) noexcept {
-    if (this != &o) {
-      reset();
-      obj_ = std::exchange(o.obj_, nullptr), call_ = o.call_, drop_ = o.drop_;
-    }
+    BackwardFn taken(std::move(o));  // first take o, in case our closure owns it
+    std::swap(obj_, taken.obj_), std::swap(call_, taken.call_), std::swap(drop_, taken.drop_);
     return *this;
   }
   BackwardFn& operator=(std::nullptr_t) noexcept {
@@ -61,7 +69,10 @@ class BackwardFn {
   ~BackwardFn() { reset(); }
 
   explicit operator bool() const { return obj_ != nullptr; }
-  Grads operator()(const Tensor& grad_output) const { return call_(obj_, grad_output); }
+  Grads operator()(const Tensor& grad_output) const {
+    ELBO_ASSERT(obj_ != nullptr);
+    return call_(obj_, grad_output);
+  }
 
  private:
   void reset() noexcept {
@@ -141,7 +152,8 @@ Tensor attach(const char* name, const Tensor& out, std::span<const Tensor> input
 
 // Attaches `backward` to `out` if recording is on and some input requires grad; returns the tensor to
 // hand to the user (a new handle sharing out's storage, so closures may capture `out` without a cycle).
-// The closure is only built when it is needed: an op run under NoGradGuard copies no captures.
+// The type-erased closure is only made when the op records: under NoGradGuard the lambda (whose captures
+// the call site has already evaluated) is not moved into the pool.
 template <class F> Tensor record(const char* name, const Tensor& out, std::initializer_list<Tensor> inputs, F&& fn) {
   const std::span<const Tensor> in(inputs.begin(), inputs.size());
   if (!detail::should_record(name, out, in)) return out;
@@ -151,9 +163,6 @@ template <class F> Tensor record(const char* name, const Tensor& out, const std:
   if (!detail::should_record(name, out, inputs)) return out;
   return detail::attach(name, out, inputs, BackwardFn(std::forward<F>(fn)));
 }
-
-// True when recording is on and at least one of the inputs requires grad.
-bool needs_grad(std::initializer_list<Tensor> inputs);
 
 // Runs reverse mode from `root` (one element) with d root = 1.
 void run_backward(const Tensor& root);

@@ -68,10 +68,9 @@ DecoderModel::DecoderModel(const VaeOptions& o, Generator& gen) : opt_(o) {
     return;
   }
   ELBO_CHECK(o.arch == "conv", "DecoderModel: unknown architecture '{}' (mlp or conv)", o.arch);
-  decoder_ = &register_module(
-      "decoder", nn::Sequential(nn::Linear(o.latent, 64 * 7 * 7, gen), nn::ReLU(), nn::Unflatten(1, {64, 7, 7}),
-                                nn::ConvTranspose2d(64, 32, 4, 2, 1, 0, true, gen), nn::ReLU(),
-                                nn::ConvTranspose2d(32, o.likelihood.out_features(1), 4, 2, 1, 0, true, gen)));
+  ELBO_CHECK(o.height == 28 && o.width == 28, "conv decoder: the architecture is for 28x28 images, got {}x{}",
+             o.height, o.width);
+  decoder_ = &register_module("decoder", conv_decoder(o.latent, o.likelihood.out_features(1), gen));
 }
 
 std::string DecoderModel::describe() const {
@@ -81,9 +80,7 @@ std::string DecoderModel::describe() const {
 
 Tensor DecoderModel::decode(const Tensor& z) const {
   if (fc3_) return fc4_->forward(relu(fc3_->forward(z)));
-  const Tensor y = decoder_->forward(z);
-  if (opt_.likelihood.kind == LikelihoodKind::categorical) return reshape(permute(y, {0, 2, 3, 1}), {z.shape()[0], -1});
-  return reshape(y, {z.shape()[0], -1});
+  return conv_rows(decoder_->forward(z), opt_.likelihood);
 }
 
 LocalPosteriors::LocalPosteriors(int64_t n, int64_t latent)
@@ -127,24 +124,25 @@ std::vector<std::pair<std::string, Tensor>> LocalPosteriors::state() const {
 }
 
 void LocalPosteriors::load_state(const std::map<std::string, Tensor>& state, const std::string& file) {
-  for (auto& [name, dst] : std::vector<std::pair<std::string, Tensor*>>{
-           {"mu", &mu_}, {"logvar", &logvar_}, {"adam_m", &m_}, {"adam_v", &v_}}) {
+  // Everything is checked before anything is copied, so a bad state leaves this object as it was.
+  const std::pair<const char*, Tensor*> rows[] = {{"mu", &mu_}, {"logvar", &logvar_}, {"adam_m", &m_}, {"adam_v", &v_}};
+  for (const auto& [name, dst] : rows) {
     const auto it = state.find(name);
-    ELBO_CHECK(it != state.end(), "{}: no per-example posterior tensor '{}' (a checkpoint of elbo-vi has one)", file,
-               name);
-    ELBO_CHECK_SHAPE(it->second.shape() == dst->shape(),
-                     "{}: per-example posterior '{}' has shape {}, this run needs {} (same data and --latent?)", file,
-                     name, it->second.shape(), dst->shape());
-    dst->copy_(it->second);
+    ELBO_CHECK(it != state.end(),
+               "{}: no per-example posterior tensor '{}' (checkpoints of elbo-vi keep them since --local-steps "
+               "came in; an older one cannot be resumed)", file, name);
+    ELBO_CHECK_SHAPE(is_floating(it->second.dtype()) && it->second.shape() == dst->shape(),
+                     "{}: per-example posterior '{}' is {} {}, this run needs f32 {} (same data and --latent?)", file,
+                     name, it->second.dtype(), it->second.shape(), dst->shape());
   }
-  const auto it = state.find("steps");
-  ELBO_CHECK(it != state.end() && it->second.dtype() == DType::i64 && it->second.numel() == size(),
+  const auto st = state.find("steps");
+  ELBO_CHECK(st != state.end() && st->second.dtype() == DType::i64 && st->second.numel() == size(),
              "{}: the per-example Adam step counts are missing or do not match {} examples", file, size());
-  const std::vector<int64_t> steps = it->second.to_vector<int64_t>();
-  for (size_t i = 0; i < steps.size(); ++i) {
+  const std::vector<int64_t> steps = st->second.to_vector<int64_t>();
+  for (size_t i = 0; i < steps.size(); ++i)
     ELBO_CHECK(steps[i] >= 0, "{}: per-example Adam step count {} at row {} is negative", file, steps[i], i);
-    steps_[i] = steps[i];
-  }
+  for (const auto& [name, dst] : rows) dst->copy_(state.at(name));
+  steps_ = steps;
 }
 
 GapReport amortization_gap(const VAE& vae, const Tensor& x, Generator& gen, int steps, int k, int samples,

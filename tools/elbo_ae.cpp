@@ -50,8 +50,8 @@ int main(int argc, char** argv) {
     zoo::Session s(c);
     const models::VaeOptions o = model.options(c, s);
     Generator init(c.seed);
-    models::Autoencoder model(o, init);
-    AeRunner runner(model);
+    models::Autoencoder ae(o, init);
+    AeRunner runner(ae);
     return zoo::run(s, runner);
   });
 }

@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
   app.add_option("--local-steps", local_steps, "updates of a batch's posteriors per visit (the last one joint with the decoder)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  app.add_option("--local-lr", local_lr, "learning rate of the per-example parameters, in training and in test-time inference")->capture_default_str()->check(zoo::positive_finite());
+  app.add_option("--local-lr", local_lr, "learning rate of the per-example parameters, in training and in test-time inference (--gap starts from the encoder and keeps 0.01)")->capture_default_str()->check(zoo::positive_finite());
   zoo::parse_or_exit(app, argc, argv, "elbo-vi");
   return zoo::run_main("elbo-vi", [&] {
     zoo::Session s(c);
@@ -134,8 +134,8 @@ int main(int argc, char** argv) {
                 << "\n";
       return 0;
     }
-    models::DecoderModel model(o, init);
-    ViRunner runner(model, s.train.size(), local_lr, local_steps, steps);
+    models::DecoderModel decoder(o, init);
+    ViRunner runner(decoder, s.train.size(), local_lr, local_steps, steps);
     return zoo::run(s, runner);
   });
 }

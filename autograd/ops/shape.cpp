@@ -65,6 +65,7 @@ Tensor unsqueeze(const Tensor& x, int64_t dim) {
 
 Tensor squeeze(const Tensor& x, int64_t dim) {
   dim = wrap_dim("squeeze", dim, x.dim());
+  if (x.dim() == 0) return x;  // as torch: a scalar has nothing to squeeze
   if (x.shape()[size_t(dim)] != 1) return x;
   Dims s = dims_of(x.shape());
   s.erase(s.begin() + dim);
@@ -121,15 +122,25 @@ Tensor permute(const Tensor& x, IntList dims0) {
 Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
   d0 = wrap_dim("transpose", d0, x.dim());
   d1 = wrap_dim("transpose", d1, x.dim());
+  if (x.dim() == 0) return x;  // as torch: transpose(0, 0) of a scalar is the scalar
   Dims dims(static_cast<size_t>(x.dim()));
   std::iota(dims.begin(), dims.end(), 0);
   std::swap(dims[size_t(d0)], dims[size_t(d1)]);
   return permute(x, dims);
 }
 
+namespace {
+std::vector<Shape> shapes_of(const std::vector<Tensor>& xs) {
+  std::vector<Shape> s;
+  for (const Tensor& x : xs) s.push_back(x.shape());
+  return s;
+}
+}  // namespace
+
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim0) {
   ELBO_CHECK(!xs.empty(), "cat: no tensors given");
   const Tensor& first = xs[0];
+  ELBO_CHECK_SHAPE(first.dim() > 0, "cat: tensor 0 is zero-dimensional (shape {}); cat joins along a dim", first.shape());
   const int64_t dim = wrap_dim("cat", dim0, first.dim());
   Dims out = dims_of(first.shape()), sizes;
   out[size_t(dim)] = 0;
@@ -138,11 +149,7 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim0) {
     ELBO_CHECK(t.dtype() == first.dtype(), "cat: tensor {} is {}, tensor 0 is {}", i, t.dtype(), first.dtype());
     bool ok = t.dim() == first.dim();
     for (int64_t d = 0; ok && d < t.dim(); ++d) ok = d == dim || t.shape()[size_t(d)] == first.shape()[size_t(d)];
-    if (!ok) {
-      std::vector<Shape> shapes;
-      for (const Tensor& u : xs) shapes.push_back(u.shape());
-      throw ShapeError(fmt::format("cat: shapes {} differ outside dim {}", shapes, dim));
-    }
+    ELBO_CHECK_SHAPE(ok, "cat: shapes {} differ outside dim {}", shapes_of(xs), dim);
     sizes.push_back(t.shape()[size_t(dim)]);
     out[size_t(dim)] += sizes.back();
   }
@@ -181,6 +188,8 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
 }
 
 Tensor narrow(const Tensor& x, int64_t dim0, int64_t start, int64_t length) {
+  ELBO_CHECK_SHAPE(x.dim() > 0, "narrow: the tensor is zero-dimensional (shape {}), there is no dim to narrow",
+                   x.shape());
   const int64_t dim = wrap_dim("narrow", dim0, x.dim());
   const int64_t n = x.shape()[size_t(dim)];
   if (start < 0) start += n;
@@ -265,6 +274,8 @@ Tensor gather(const Tensor& x, int64_t dim0, const Tensor& index) {
 Tensor index_select(const Tensor& x, int64_t dim0, const Tensor& index) {
   check_index("index_select", index);
   ELBO_CHECK_SHAPE(index.dim() == 1, "index_select: index must be 1-D, got shape {}", index.shape());
+  ELBO_CHECK_SHAPE(x.dim() > 0, "index_select: the input is zero-dimensional (shape {}), there is no dim to index",
+                   x.shape());
   const int64_t dim = wrap_dim("index_select", dim0, x.dim());
   const auto [outer, r, inner] = detail::split_at(x.shape(), dim);
   const int64_t n = index.numel();

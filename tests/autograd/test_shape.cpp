@@ -78,3 +78,17 @@ TEST_CASE("expand copies along broadcast dims and sums back") {
   CHECK(gradcheck([](auto& in) { return expand(in[0], {2, 3, 2}); }, {uniform({3, 1}, gen, -1, 1)}));
   CHECK_ERROR_HAS(expand(ones({2}), {3}), "expand");
 }
+
+TEST_CASE("shape ops on a zero-dimensional tensor: an error or the scalar itself, never a crash") {
+  const Tensor s = scalar_tensor(2.0, DType::f64);
+  CHECK_ERROR_HAS(cat({s, s}, 0), "cat: tensor 0 is zero-dimensional");
+  CHECK_ERROR_HAS(narrow(s, 0, 0, 1), "narrow: the tensor is zero-dimensional");
+  CHECK_ERROR_HAS(index_select(s, 0, arange(1)), "index_select: the input is zero-dimensional");
+  CHECK(squeeze(s, 0).shape() == Shape{});
+  CHECK(transpose(s, 0, 0).item() == 2.0);
+  CHECK_ERROR_HAS(transpose(s, 0, 1), "transpose: dim 1 out of range");
+  CHECK(unsqueeze(s, 0).shape() == Shape{1});
+  CHECK(flatten(s).shape() == Shape{1});
+  CHECK(permute(s, {}).item() == 2.0);
+  CHECK(gather(s, 0, full({}, 0.0, DType::i64)).item() == 2.0);
+}

@@ -126,6 +126,18 @@ TEST_CASE("BackwardFn owns its closure: moves keep it, reset releases what it ca
   g = nullptr;
   CHECK_FALSE(g);
   CHECK(held.use_count() == 1);
+  CHECK_THROWS_AS(g(full({1}, 1.0)), Error);  // an empty one is an internal error, not a crash
+  // closures written against std::vector<Tensor> still work
+  BackwardFn v = [](const Tensor& t) { return std::vector<Tensor>{t, Tensor()}; };
+  const Grads two = v(full({1}, 1.0));
+  CHECK(two.size() == 2);
+  CHECK_FALSE(two[1].defined());
+  // move-assignment releases the old closure and takes the new one
+  auto other = std::make_shared<int>(1);
+  BackwardFn h = [held](const Tensor& t) { return Grads{t}; };
+  h = BackwardFn([other](const Tensor& t) { return Grads{t}; });
+  CHECK(held.use_count() == 1);
+  CHECK(other.use_count() == 2);
 }
 
 TEST_CASE("record builds the closure only when it records") {

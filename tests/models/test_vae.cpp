@@ -212,7 +212,11 @@ TEST_CASE("LocalPosteriors: state round-trips; a mismatched state is a clear err
   for (size_t i = 0; i < 5; ++i) CHECK(all_close(a.state()[i].second, b.state()[i].second, 0, 0));
 
   LocalPosteriors wrong(6, 3);
-  CHECK_THROWS_WITH(wrong.load_state(state, "ckpt"), doctest::Contains("ckpt: per-example posterior 'mu' has shape [5, 3]"));
+  CHECK_THROWS_WITH(wrong.load_state(state, "ckpt"), doctest::Contains("ckpt: per-example posterior 'mu' is f32 [5, 3], this run needs f32 [6, 3]"));
   state.erase("adam_v");
+  const auto before = b.state();
   CHECK_THROWS_WITH(b.load_state(state, "ckpt"), doctest::Contains("no per-example posterior tensor 'adam_v'"));
+  for (size_t i = 0; i < before.size(); ++i) CHECK(all_close(b.state()[i].second, before[i].second, 0, 0));  // untouched
+  state["adam_v"] = zeros({5, 6}, DType::i64);
+  CHECK_THROWS_WITH(b.load_state(state, "ckpt"), doctest::Contains("per-example posterior 'adam_v' is i64 [5, 6]"));
 }

@@ -74,6 +74,8 @@ def zoo_flags_seeds():
         "bad_number": ["--epochs", "many"],
         "bad_range": ["--batch", "0", "--lr", "-1"],
         "unknown": ["--no-such-flag"],
+        "model": ["--arch", "conv", "--likelihood", "categorical"],
+        "bad_model": ["--arch", "resnet", "--likelihood=poisson"],
     }
     for name, args in seeds.items():
         put("zoo_flags", name, b"\0".join(a.encode() for a in args))

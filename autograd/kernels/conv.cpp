@@ -132,30 +132,31 @@ void forward_block(const Table<T>& tb, const ConvGeom& g, const T* x, const T* b
   const T* img[kMaxMR];
   int64_t ih0[kMaxMR], iw0[kMaxMR];
   const int64_t group = kTapGroup;
-  for (int64_t jp = 0; jp < panels; ++jp)
-    for (int64_t tg = 0; tg < taps; tg += group) {
-      const int64_t nt = std::min(group, taps - tg);
-      int64_t tki[kTapGroup], tkj[kTapGroup];  // the group's taps, hoisted out of the tile loop
-      for (int64_t tt = 0; tt < nt; ++tt) tki[tt] = (tg + tt) / g.kw, tkj[tt] = (tg + tt) % g.kw;
-      Cursor at;
-      for (int64_t m0 = 0; m0 < m; m0 += mr) {
-        for (int64_t i = 0; i < mr; ++i) {
-          img[i] = m0 + i < m ? x + at.b * g.c * hw : nullptr;
-          ih0[i] = at.r * g.stride - g.pad;
-          iw0[i] = at.c * g.stride - g.pad;
-          at.next(g.ho, g.wo);
-        }
-        for (int64_t tt = 0; tt < nt; ++tt) {
-          const int64_t ki = tki[tt], kj = tkj[tt];
-          for (int64_t i = 0; i < mr; ++i) {
-            const int64_t ih = ih0[i] + ki, iw = iw0[i] + kj;
-            ptr[tt * mr + i] =
-                img[i] && ih >= 0 && ih < g.h && iw >= 0 && iw < g.w ? img[i] + ih * g.w + iw : zero;
-          }
-        }
-        tb.conv_micro(nt, g.c, ptr, hw, pb + (jp * k + tg * g.c) * nr, yt + m0 * opad + jp * nr, opad, tg > 0);
+  // One pointer table per tile and tap group serves every panel of output channels.
+  for (int64_t tg = 0; tg < taps; tg += group) {
+    const int64_t nt = std::min(group, taps - tg);
+    int64_t tki[kTapGroup], tkj[kTapGroup];  // the group's taps, hoisted out of the tile loop
+    for (int64_t tt = 0; tt < nt; ++tt) tki[tt] = (tg + tt) / g.kw, tkj[tt] = (tg + tt) % g.kw;
+    Cursor at;
+    for (int64_t m0 = 0; m0 < m; m0 += mr) {
+      for (int64_t i = 0; i < mr; ++i) {
+        img[i] = m0 + i < m ? x + at.b * g.c * hw : nullptr;
+        ih0[i] = at.r * g.stride - g.pad;
+        iw0[i] = at.c * g.stride - g.pad;
+        at.next(g.ho, g.wo);
       }
+      for (int64_t tt = 0; tt < nt; ++tt) {
+        const int64_t ki = tki[tt], kj = tkj[tt];
+        for (int64_t i = 0; i < mr; ++i) {
+          const int64_t ih = ih0[i] + ki, iw = iw0[i] + kj;
+          ptr[tt * mr + i] =
+              img[i] && ih >= 0 && ih < g.h && iw >= 0 && iw < g.w ? img[i] + ih * g.w + iw : zero;
+        }
+      }
+      for (int64_t jp = 0; jp < panels; ++jp)
+        tb.conv_micro(nt, g.c, ptr, hw, pb + (jp * k + tg * g.c) * nr, yt + m0 * opad + jp * nr, opad, tg > 0);
     }
+  }
   for (int64_t b = 0; b < g.n; ++b) {
     tb.transpose(yt + b * p * opad, opad, y + b * g.o * p, p, p, g.o);
     if (bias)

@@ -2,7 +2,11 @@
 """Runs elbo's training-step benchmarks and the same steps in PyTorch, in one invocation, and prints the
 ratio table (examples per second, medians over repetitions) as Markdown.
 
-  bench/compare.py [--build build] [--model mlp conv iwae] [--batch 32 128 512] [--threads 1 2]
+  bench/compare.py [--build build] [--model mlp conv iwae] [--batch 32 128 512] [--threads 1 2] [--rounds R]
+
+With --rounds R the two sides take turns R times, so each ratio pairs measurements minutes apart at
+most; the table then shows the medians over rounds and the ratio's range (the load of a shared machine
+drifts over a run, and one side measured in a quiet minute would otherwise skew the ratio).
 
 iwae is the --iw 5000 evaluation of the MLP VAE (BM_IwaeEval/5000/<threads>, 100 inputs per call).
 For 2 threads the PyTorch column is its faster two-core setting (see torch_steps.py), named in the table.
@@ -11,6 +15,7 @@ Needs Debian's python3-torch for the PyTorch side (run with /usr/bin/python3).
 """
 import argparse
 import json
+import statistics
 import os
 import subprocess
 import sys
@@ -46,21 +51,29 @@ def main():
     ap.add_argument("--batch", type=int, nargs="+", default=[32, 128, 512])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repetitions", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=1)
     a = ap.parse_args()
-    print("| benchmark | batch | threads | elbo ex/s | PyTorch ex/s | ratio | PyTorch setting |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    ranged = a.rounds > 1
+    print("| benchmark | batch | threads | elbo ex/s | PyTorch ex/s | ratio |" + (" ratio range |" if ranged else "")
+          + " PyTorch setting |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if ranged else "") + " --- |")
     for model in a.model:
         name = {"mlp": "VaeMlpTrainStep", "conv": "ConvVaeTrainStep", "iwae": "IwaeEval"}[model]
         batches = {"mlp": a.batch, "conv": [b for b in a.batch if b == 128] or [128], "iwae": [5000]}[model]
-        ours = elbo_side(a.build, name, batches, a.threads, a.repetitions)
-        theirs = torch_side(model, batches, a.threads)
+        rounds = [(elbo_side(a.build, name, batches, a.threads, a.repetitions), torch_side(model, batches, a.threads))
+                  for _ in range(a.rounds)]
         for b in batches:
             for t in a.threads:
                 key = f"{name}/{b}/{t}"
-                e, (p, setting) = ours.get(key), theirs.get(key, (None, ""))
-                ratio = f"{e / p:.2f}" if e and p else "-"
-                print(f"| {name} | {b} | {t} | {e or 0:,.0f} | {p or 0:,.0f} | {ratio} | {setting} |", flush=True)
-
+                es = [ours[key] for ours, _ in rounds if ours.get(key)]
+                ps = [theirs[key][0] for _, theirs in rounds if theirs.get(key)]
+                rs = [ours[key] / theirs[key][0] for ours, theirs in rounds if ours.get(key) and theirs.get(key)]
+                setting = rounds[-1][1].get(key, (None, ""))[1]
+                e = statistics.median(es) if es else 0
+                p = statistics.median(ps) if ps else 0
+                ratio = f"{statistics.median(rs):.2f}" if rs else "-"
+                span = f" {min(rs):.2f}-{max(rs):.2f} |" if ranged and rs else (" - |" if ranged else "")
+                print(f"| {name} | {b} | {t} | {e:,.0f} | {p:,.0f} | {ratio} |{span} {setting} |", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -99,36 +99,35 @@ TEST_CASE("elbo-vae trains, writes metrics, images, checkpoints and the final JS
   CHECK(e.last_line().find("\"test_elbo\": ") != std::string::npos);
 }
 
-TEST_CASE("--resume continues a run and ends bitwise where an uninterrupted run ends") {
-  const std::string a = "test_zoo_resume_a", b = "test_zoo_resume_b";
+namespace {
+// Runs `cmd` for 3 epochs into a, and for 1 then --resume to 3 into b; both must end on the same bytes.
+void check_resume(const std::string& cmd, const std::string& a, const std::string& b, const std::string& flags) {
   fs::remove_all(a), fs::remove_all(b);
-  const std::string common = " --data " + tiny_data() + " --batch 32 --hidden 32 --latent 2 --quiet --threads 1";
-  REQUIRE(run("elbo-vae --out " + a + common + " --epochs 3").status == 0);
-  REQUIRE(run("elbo-vae --out " + b + common + " --epochs 1").status == 0);
-  const Result r = run("elbo-vae --out " + b + common + " --epochs 3 --resume");
+  REQUIRE(run(cmd + " --out " + a + flags + " --epochs 3").status == 0);
+  REQUIRE(run(cmd + " --out " + b + flags + " --epochs 1").status == 0);
+  const Result r = run(cmd + " --out " + b + flags + " --epochs 3 --resume");
   INFO(r.err);
   REQUIRE(r.status == 0);
   CHECK(slurp(fs::path(a) / "model.safetensors") == slurp(fs::path(b) / "model.safetensors"));
+  CHECK(slurp(fs::path(a) / "checkpoint.safetensors") == slurp(fs::path(b) / "checkpoint.safetensors"));
   CHECK(count_lines(fs::path(b) / "metrics.jsonl") == 3);
+}
+}  // namespace
+
+TEST_CASE("--resume continues a run and ends bitwise where an uninterrupted run ends") {
+  const std::string common = " --data " + tiny_data() + " --batch 32 --hidden 32 --latent 2 --quiet --threads 1";
+  check_resume("elbo-vae", "test_zoo_resume_a", "test_zoo_resume_b", common);
   const Result none = run("elbo-vae --out test_zoo_nothing_here" + common + " --resume");
   CHECK(none.status == 1);
   CHECK(none.err.find("--resume: no checkpoint at test_zoo_nothing_here/checkpoint.safetensors") != std::string::npos);
 }
 
 TEST_CASE("elbo-vi --resume restores the per-example posteriors and ends bitwise where an uninterrupted run ends") {
-  const std::string a = "test_zoo_vi_resume_a", b = "test_zoo_vi_resume_b";
-  fs::remove_all(a), fs::remove_all(b);
-  const std::string common =
-      " --data " + tiny_data() + " --batch 32 --hidden 32 --latent 2 --quiet --threads 1 --local-steps 3 --vi-steps 5";
-  REQUIRE(run("elbo-vi --out " + a + common + " --epochs 3").status == 0);
-  REQUIRE(run("elbo-vi --out " + b + common + " --epochs 1").status == 0);
-  const Result r = run("elbo-vi --out " + b + common + " --epochs 3 --resume");
-  INFO(r.err);
-  REQUIRE(r.status == 0);
   // The decoder's trajectory depends on every posterior it was trained with: restarting them from zero
   // (as a checkpoint without them would) ends elsewhere.
-  CHECK(slurp(fs::path(a) / "model.safetensors") == slurp(fs::path(b) / "model.safetensors"));
-  CHECK(slurp(fs::path(a) / "checkpoint.safetensors") == slurp(fs::path(b) / "checkpoint.safetensors"));
+  const std::string common =
+      " --data " + tiny_data() + " --batch 32 --hidden 32 --latent 2 --quiet --threads 1 --local-steps 3 --vi-steps 5";
+  check_resume("elbo-vi", "test_zoo_vi_resume_a", "test_zoo_vi_resume_b", common);
   // An elbo-vae checkpoint has no posteriors (nor the same module): one clear line, exit 1.
   const Result wrong = run("elbo-vi --out test_zoo_resume_a" + common + " --epochs 4 --resume");
   CHECK(wrong.status == 1);

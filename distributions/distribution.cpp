@@ -14,6 +14,7 @@ thread_local int t_override = -1;  // -1: follow the process-wide default
 std::string_view phrase(Constraint c) {
   switch (c) {
     case Constraint::real: return "not be NaN";
+    case Constraint::finite: return "be finite";
     case Constraint::positive: return "be > 0";
     case Constraint::nonnegative: return "be >= 0";
     case Constraint::unit_interval: return "be in [0, 1]";
@@ -23,6 +24,7 @@ std::string_view phrase(Constraint c) {
 template <class T> bool holds(Constraint c, T v) {
   switch (c) {
     case Constraint::real: return !std::isnan(v);
+    case Constraint::finite: return std::isfinite(v);
     case Constraint::positive: return v > T(0);  // false for NaN too
     case Constraint::nonnegative: return v >= T(0);
     case Constraint::unit_interval: return v >= T(0) && v <= T(1);

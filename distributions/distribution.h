@@ -33,6 +33,7 @@ class ValidateArgsGuard {
 // Elementwise constraints; the message reads "<dist>: <what> <shape> must <phrase> (found <v> at index <i>)".
 enum class Constraint {
   real,           // not NaN (infinities allowed, as torch's constraints.real)
+  finite,         // neither NaN nor +-inf (for parameters whose density has no infinite limit)
   positive,       // > 0
   nonnegative,    // >= 0
   unit_interval,  // in [0, 1]

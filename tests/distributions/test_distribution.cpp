@@ -52,6 +52,10 @@ TEST_CASE("ValidateArgsGuard overrides on this thread only, nests and restores")
 TEST_CASE("check_constraint: each constraint's message names dist, what, shape and the first offender") {
   CHECK_ERROR_HAS(check_constraint("D", "x", tensor({0, 1, NAN}, {3}), Constraint::real),
                   "D: x [3] must not be NaN (found nan at index 2)");
+  CHECK_ERROR_HAS(check_constraint("D", "x", tensor({0, -INFINITY}, {2}), Constraint::finite),
+                  "D: x [2] must be finite (found -inf at index 1)");
+  CHECK_ERROR_HAS(check_constraint("D", "x", tensor({NAN}, {1}, DType::f64), Constraint::finite),
+                  "D: x [1] must be finite (found nan at index 0)");
   CHECK_ERROR_HAS(check_constraint("D", "x", tensor({1, 0}, {1, 2}, DType::f64), Constraint::positive),
                   "D: x [1, 2] must be > 0 (found 0 at index 1)");
   CHECK_ERROR_HAS(check_constraint("D", "x", tensor({-0.5}, {}), Constraint::nonnegative),

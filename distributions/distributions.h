@@ -1,8 +1,10 @@
 #pragma once
 // elbo::dist, the distributions layer: Normal, Bernoulli, Categorical, OneHotCategorical, their relaxed
-// variants, Independent, and the kl_divergence registry (with kl_divergence_mc for the rest).
+// variants, ContinuousBernoulli, Independent, and the kl_divergence registry (with kl_divergence_mc for the
+// rest).
 #include "bernoulli.h"
 #include "categorical.h"
+#include "continuous_bernoulli.h"
 #include "distribution.h"
 #include "independent.h"
 #include "kl.h"

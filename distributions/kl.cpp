@@ -72,4 +72,17 @@ Tensor kl_divergence(const OneHotCategorical& p, const OneHotCategorical& q) {
   return kl_divergence(p.categorical(), q.categorical());
 }
 
+// KL(CB(a) || CB(b)) = E_p[log p(x) - log q(x)] with log p(x) = l x - A(l), A(l) = log((e^l - 1) / l):
+//   KL = (a - b) mean_p - A(a) + A(b),   A(l) = softplus(l) - log C(l),
+// the Bregman divergence of the log partition A, as for any exponential family (mean_p = A'(a)). Finite for
+// any finite logits; every term is the family's own stable form (continuous_bernoulli.cpp).
+// Source: torch.distributions.kl._kl_continuous_bernoulli_continuous_bernoulli, the same three terms in
+// probs: t1 = mean_p (a - b), t2 = log C(a) + log1p(-probs_p) = log C(a) - softplus(a), t3 = -(log C(b) - softplus(b)).
+Tensor kl_divergence(const ContinuousBernoulli& p, const ContinuousBernoulli& q) {
+  broadcast_shape("kl_divergence", "ContinuousBernoulli p batch_shape", p.batch_shape(), "q batch_shape",
+                  q.batch_shape());
+  const Tensor &a = p.logits(), &b = q.logits();
+  return p.mean() * (a - b) + (p.log_norm() - softplus(a)) - (q.log_norm() - softplus(b));
+}
+
 }  // namespace elbo::dist

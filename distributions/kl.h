@@ -1,7 +1,8 @@
 #pragma once
 // KL(p || q): the whole registry, one overload per pair, each formula derived or cited in kl.cpp.
 // Registered: Normal||Normal, Bernoulli||Bernoulli, Categorical||Categorical,
-// OneHotCategorical||OneHotCategorical, and Independent<P>||Independent<Q> whenever P||Q is registered.
+// OneHotCategorical||OneHotCategorical, ContinuousBernoulli||ContinuousBernoulli, and
+// Independent<P>||Independent<Q> whenever P||Q is registered.
 // The result has the (broadcast) batch shape; it is differentiable in both arguments' parameters.
 //
 // An unregistered pair does not compile: overload resolution picks the deleted catch-all below, and
@@ -10,6 +11,7 @@
 // kl_divergence_mc.
 #include "bernoulli.h"
 #include "categorical.h"
+#include "continuous_bernoulli.h"
 #include "independent.h"
 #include "normal.h"
 
@@ -19,6 +21,7 @@ Tensor kl_divergence(const Normal& p, const Normal& q);
 Tensor kl_divergence(const Bernoulli& p, const Bernoulli& q);
 Tensor kl_divergence(const Categorical& p, const Categorical& q);
 Tensor kl_divergence(const OneHotCategorical& p, const OneHotCategorical& q);
+Tensor kl_divergence(const ContinuousBernoulli& p, const ContinuousBernoulli& q);
 
 // Catch-all for unregistered pairs: a compile error, never a run-time one.
 template <class P, class Q> Tensor kl_divergence(const P& p, const Q& q) = delete;

@@ -12,6 +12,9 @@ static_assert(HasKL<Normal, Normal>);
 static_assert(HasKL<Bernoulli, Bernoulli>);
 static_assert(HasKL<Categorical, Categorical>);
 static_assert(HasKL<OneHotCategorical, OneHotCategorical>);
+static_assert(HasKL<ContinuousBernoulli, ContinuousBernoulli>);
+static_assert(HasKL<Independent<ContinuousBernoulli>, Independent<ContinuousBernoulli>>);
+static_assert(!HasKL<ContinuousBernoulli, Bernoulli>);
 static_assert(HasKL<Independent<Normal>, Independent<Normal>>);
 static_assert(HasKL<Independent<Independent<Bernoulli>>, Independent<Independent<Bernoulli>>>);
 static_assert(!HasKL<Normal, Bernoulli>);
@@ -33,6 +36,9 @@ TEST_CASE("kl_divergence matches torch for every registered pair") {
               fx_::kl_onehot);
   CHECK_TORCH(kl_divergence(Categorical::from_probs(fx(fx_::kl_catp_p)), Categorical::from_probs(fx(fx_::kl_catp_q))),
               fx_::kl_catp);
+  // p [2, 3] against q [3]; logits inside torch's Taylor region on both sides
+  CHECK_TORCH(kl_divergence(ContinuousBernoulli(fx(fx_::kl_cb_p_logits)), ContinuousBernoulli(fx(fx_::kl_cb_q_logits))),
+              fx_::kl_cb);
 }
 
 TEST_CASE("kl_divergence closed forms: KL(p || p) = 0, the Normal formula, Bernoulli by hand") {
@@ -47,6 +53,8 @@ TEST_CASE("kl_divergence closed forms: KL(p || p) = 0, the Normal formula, Berno
         doctest::Approx(a * std::log(a / b) + (1 - a) * std::log((1 - a) / (1 - b))).epsilon(1e-14));
   const Categorical c(tensor({1, 2, 3}, {3}, DType::f64));
   CHECK(kl_divergence(c, c).item() == doctest::Approx(0).epsilon(1e-15));
+  const ContinuousBernoulli cb(tensor({-40, -2, 0, 1e-4, 0.3, 700}, {6}, DType::f64));
+  for (double v : kl_divergence(cb, cb).to_vector<double>()) CHECK(v == 0);
 }
 
 TEST_CASE("kl_divergence gradchecks wrt every parameter of p and q") {
@@ -67,6 +75,10 @@ TEST_CASE("kl_divergence gradchecks wrt every parameter of p and q") {
   CHECK(gradcheck(
       [](auto& in) { return kl_divergence(Independent(Normal(in[0], in[1]), 1), Independent(Normal(in[2], in[3]), 1)); },
       {u({2, 3}, -1, 1), u({2, 3}, 0.5, 2), u({2, 3}, -1, 1), u({2, 3}, 0.5, 2)}));
+  for (double r : {4.0, 0.2}) {  // 0.2: inside the moments' series
+    CHECK(gradcheck([](auto& in) { return kl_divergence(ContinuousBernoulli(in[0]), ContinuousBernoulli(in[1])); },
+                    {u({2, 3}, -r, r), u({3}, -r, r)}));
+  }
 }
 
 namespace {
@@ -94,6 +106,8 @@ TEST_CASE("analytic KL agrees with Monte Carlo within 5 standard errors") {
   check_mc(OneHotCategorical(tensor({1, 0, -1, 0.2}, {4}, DType::f64)), OneHotCategorical(tensor({-1, 1, 0, 0}, {4}, DType::f64)), 4);
   check_mc(Independent(Normal(tensor({0.3, -1, 2, 0}, {2, 2}, DType::f64), tensor({0.5, 2, 1, 1.5}, {2, 2}, DType::f64)), 1),
            Independent(Normal(zeros({2, 2}, DType::f64), ones({2, 2}, DType::f64)), 1), 5);
+  check_mc(ContinuousBernoulli(tensor({-3, 0, 1e-4, 0.1, 2, 6}, {6}, DType::f64)),
+           ContinuousBernoulli(tensor({1, -0.5, 0.05, -2, 2.5, 0}, {6}, DType::f64)), 6);
 }
 
 TEST_CASE("kl_divergence_mc: pathwise gradients with rsample, any pair with log_prob (relaxed included)") {
@@ -120,6 +134,16 @@ TEST_CASE("kl_divergence with extreme logits +-100 is finite, as are its gradien
   sum(k).backward();
   for (double g : lp.grad().to_vector<double>()) CHECK(std::isfinite(g));
   for (double g : lq.grad().to_vector<double>()) CHECK(std::isfinite(g));
+  // continuous Bernoulli at +-100: KL = 200 mean_p - A(100) + A(-100) = 200 (1 - 1/100) - 100 = 98
+  Tensor cbp = tensor({100, -100, 100}, {3}, DType::f64).requires_grad_();
+  Tensor cbq = tensor({-100, 100, 100}, {3}, DType::f64).requires_grad_();
+  const Tensor kcb = kl_divergence(ContinuousBernoulli(cbp), ContinuousBernoulli(cbq));
+  CHECK(kcb.to_vector<double>()[0] == doctest::Approx(98).epsilon(1e-12));
+  CHECK(kcb.to_vector<double>()[1] == doctest::Approx(98).epsilon(1e-12));
+  CHECK(kcb.to_vector<double>()[2] == 0);
+  sum(kcb).backward();
+  for (double g : cbp.grad().to_vector<double>()) CHECK(std::isfinite(g));
+  for (double g : cbq.grad().to_vector<double>()) CHECK(std::isfinite(g));
   Tensor cp = tensor({100, -100, 0}, {3}, DType::f64).requires_grad_();
   const Tensor kc = kl_divergence(Categorical(cp), Categorical(tensor({-100, 100, 0}, {3}, DType::f64)));
   CHECK(kc.item() == doctest::Approx(200));
@@ -136,4 +160,7 @@ TEST_CASE("kl_divergence shape errors") {
                   "kl_divergence: Categorical p has 3 classes (logits [2, 3]) but q has 4 (logits [2, 4])");
   CHECK_ERROR_HAS(kl_divergence(Normal(zeros({2}), ones({2})), Normal(zeros({3}), ones({3}))),
                   "kl_divergence: Normal p batch_shape [2] and q batch_shape [3] cannot be broadcast together");
+  CHECK_ERROR_HAS(kl_divergence(ContinuousBernoulli(zeros({2, 3})), ContinuousBernoulli(zeros({2}))),
+                  "kl_divergence: ContinuousBernoulli p batch_shape [2, 3] and q batch_shape [2] cannot be broadcast "
+                  "together");
 }

@@ -1,12 +1,13 @@
 #pragma once
 // elbo::dist, the distributions layer: Normal, Bernoulli, Categorical, OneHotCategorical, their relaxed
-// variants, ContinuousBernoulli, Independent, and the kl_divergence registry (with kl_divergence_mc for the
-// rest).
+// variants, ContinuousBernoulli, Independent, MixtureSameFamily, and the kl_divergence registry (with
+// kl_divergence_mc for the rest).
 #include "bernoulli.h"
 #include "categorical.h"
 #include "continuous_bernoulli.h"
 #include "distribution.h"
 #include "independent.h"
 #include "kl.h"
+#include "mixture.h"
 #include "normal.h"
 #include "relaxed.h"

@@ -79,6 +79,9 @@ Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
 // Sums a broadcast gradient back to `shape` (the adjoint of broadcasting).
 Tensor sum_to(const Tensor& x, IntList shape);
+// How many elements of a floating tensor are not in [lo, hi] (NaN never is): one SIMD pass, no graph.
+// Validation's check, e.g. count_outside(p, 0, 1) == 0 for probabilities.
+int64_t count_outside(const Tensor& x, double lo, double hi);
 
 // ---- linear algebra (ops/matmul.cpp) ----
 // 1-D, 2-D or batched (..., n, k) @ (..., k, m) with broadcast batch dims, as torch.matmul.

@@ -58,8 +58,9 @@ EnableGradGuard::EnableGradGuard() : prev_(t_grad_enabled) { t_grad_enabled = tr
 EnableGradGuard::~EnableGradGuard() { t_grad_enabled = prev_; }
 
 Node::~Node() {
-  // Steal the inputs this node alone keeps alive and free them from a loop, not recursively.
-  std::vector<std::shared_ptr<Node>> stack;
+  // Steal the inputs this node alone keeps alive and free them from a loop, not recursively. The stack is
+  // pooled: freeing a step's graph, whatever its shape, does not reach the heap.
+  detail::PooledVector<std::shared_ptr<Node>> stack;
   auto steal = [&](Node& n) {
     for (Edge& e : n.inputs)
       if (e.node && e.node.use_count() == 1) stack.push_back(std::move(e.node));

@@ -41,12 +41,20 @@ Tensor Bernoulli::sample(Generator& gen, const Shape& sample_shape) const {
 
 // log p(x) = x log sigmoid(l) + (1 - x) log sigmoid(-l) = -bce_with_logits(l, x); exact for x in {0, 1},
 // the usual "continuous" score for x in (0, 1).
-Tensor Bernoulli::log_prob(const Tensor& value) const {
+Tensor Bernoulli::log_prob(const Tensor& value) const { return -bce(value); }
+
+// -sum(bce): the sum first, so the negation touches one number per example, not every pixel.
+Tensor Bernoulli::log_prob_sum(const Tensor& value, int64_t n) const { return -sum_rightmost(bce(value), n); }
+
+Tensor Bernoulli::bce(const Tensor& value) const {
   check_floating(kName, "value", value);
-  const Shape s = check_value_shape(kName, value, batch_shape());
+  check_value_shape(kName, value, batch_shape());
   validate(kName, "value", value, Constraint::unit_interval);
+  if (value.shape() == batch_shape() && value.dtype() == dtype())  // the common case, built without a Shape
+    return binary_cross_entropy_with_logits(logits_, value, Reduction::none);
+  const Shape s = value_shape(kName, value, batch_shape());
   const DType d = common_dtype(logits_, value);
-  return -binary_cross_entropy_with_logits(expand_to(logits_.to(d), s), expand_to(value.to(d), s), Reduction::none);
+  return binary_cross_entropy_with_logits(expand_to(logits_.to(d), s), expand_to(value.to(d), s), Reduction::none);
 }
 
 // H = -p log p - (1 - p) log(1 - p) = bce_with_logits(l, p)

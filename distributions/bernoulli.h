@@ -22,12 +22,14 @@ class Bernoulli {
 
   Tensor sample(Generator& gen, const Shape& sample_shape = {}) const;  // 0/1 in dtype(), no gradient
   Tensor log_prob(const Tensor& value) const;                           // value in [0, 1]
+  Tensor log_prob_sum(const Tensor& value, int64_t n) const;            // summed over the last n dims
   Tensor entropy() const;
   Tensor mean() const { return probs(); }
   Tensor variance() const;
 
  private:
   Bernoulli(Tensor logits, Tensor probs) : logits_(std::move(logits)), probs_(std::move(probs)) {}
+  Tensor bce(const Tensor& value) const;  // -log p(value), checked and broadcast
   Tensor logits_, probs_;  // probs_ is defined only when built from probs
   friend Tensor kl_divergence(const Bernoulli& p, const Bernoulli& q);  // tells exact zeros from underflow
 };

@@ -91,7 +91,7 @@ Tensor Categorical::log_prob(const Tensor& value) const {
   ELBO_CHECK(value.defined() && value.dtype() == DType::i64,
              "{}: value must be an i64 tensor of class indices, got {} {} (sample() returns i64)", kName,
              value.defined() ? name(value.dtype()) : "undefined", value.defined() ? value.shape() : Shape{});
-  const Shape s = check_value_shape(kName, value, batch_shape());
+  const Shape s = value_shape(kName, value, batch_shape());
   if (validate_args()) {
     const int64_t k = num_events(), *v = value.data<const int64_t>();
     for (int64_t i = 0; i < value.numel(); ++i)

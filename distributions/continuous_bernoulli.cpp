@@ -171,8 +171,11 @@ Tensor ContinuousBernoulli::rsample(Generator& gen, const Shape& sample_shape) c
 // log p(x) = x log sigmoid(l) + (1 - x) log sigmoid(-l) + log C = -bce_with_logits(l, x) + log C, as torch.
 Tensor ContinuousBernoulli::log_prob(const Tensor& value) const {
   check_floating(kName, "value", value);
-  const Shape s = check_value_shape(kName, value, batch_shape());
+  check_value_shape(kName, value, batch_shape());
   validate(kName, "value", value, Constraint::unit_interval);
+  if (value.shape() == batch_shape() && value.dtype() == dtype())  // the common case, built without a Shape
+    return -binary_cross_entropy_with_logits(logits_, value, Reduction::none) + log_norm_of(logits_);
+  const Shape s = value_shape(kName, value, batch_shape());
   const DType d = common_dtype(logits_, value);
   const Tensor l = logits_.to(d);
   return -binary_cross_entropy_with_logits(expand_to(l, s), expand_to(value.to(d), s), Reduction::none) +

@@ -54,10 +54,14 @@ Shape broadcast_shape(std::string_view dist, std::string_view what_a, const Shap
 Tensor expand_to(const Tensor& x, const Shape& shape);
 // sample_shape ++ batch_shape ++ event_shape.
 Shape extended_shape(const Shape& sample_shape, const Shape& batch_shape, const Shape& event_shape = {});
-// Checks that value [..., event] broadcasts against batch_shape ++ event_shape (ShapeError otherwise) and
-// returns the broadcast shape.
-Shape check_value_shape(std::string_view dist, const Tensor& value, const Shape& batch_shape,
-                        const Shape& event_shape = {});
+// The same check without building the result (so it never allocates): ShapeError unless a and b broadcast.
+void check_broadcast(std::string_view dist, std::string_view what_a, IntList a, std::string_view what_b, IntList b);
+// Checks that value [..., event] broadcasts against batch_shape ++ event_shape (ShapeError otherwise);
+// never allocates when it does.
+void check_value_shape(std::string_view dist, const Tensor& value, const Shape& batch_shape,
+                       const Shape& event_shape = {});
+// check_value_shape, returning the broadcast shape.
+Shape value_shape(std::string_view dist, const Tensor& value, const Shape& batch_shape, const Shape& event_shape = {});
 // Sums the last n dims (x itself for n == 0), as torch's _sum_rightmost.
 Tensor sum_rightmost(const Tensor& x, int64_t n);
 

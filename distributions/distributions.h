@@ -1,7 +1,8 @@
 #pragma once
 // elbo::dist, the distributions layer: Normal, Bernoulli, Categorical, OneHotCategorical, their relaxed
-// variants, ContinuousBernoulli, Independent, MixtureSameFamily, and the kl_divergence registry (with
-// kl_divergence_mc for the rest).
+// variants, ContinuousBernoulli, Independent, MixtureSameFamily, the kl_divergence registry (with
+// kl_divergence_mc for the rest), and AnyDistribution for families picked at run time.
+#include "any.h"
 #include "bernoulli.h"
 #include "categorical.h"
 #include "continuous_bernoulli.h"

@@ -4,6 +4,8 @@
 // [B, L] latents is Independent<Normal>(Normal(mu, sigma), 1): batch_shape [B], event_shape [L].
 // It holds base by value (a copy of handles: parameters and graph are shared). Each method exists only
 // when D has it: Independent<Bernoulli>::rsample() does not compile, as Bernoulli::rsample() does not.
+// A family may provide log_prob_sum(value, n), its log_prob summed over the last n dims, to fuse the sum
+// (Bernoulli negates its fused BCE after the sum, on [B] rather than on every pixel).
 #include "distribution.h"
 
 namespace elbo::dist {
@@ -11,7 +13,7 @@ namespace elbo::dist {
 template <Distribution D> class Independent {
  public:
   Independent(D base, int64_t reinterpreted_batch_ndims) : base_(std::move(base)), n_(reinterpreted_batch_ndims) {
-    const Shape b = base_.batch_shape();
+    const auto& b = base_.batch_shape();  // NOTE: a reference, so a family that returns one is not copied
     ELBO_CHECK_VALUE(n_ >= 0 && n_ <= int64_t(b.size()),
                      "Independent: reinterpreted_batch_ndims {} must be in [0, {}], the number of batch dims of the "
                      "base distribution (batch_shape {}, event_shape {})", n_, b.size(), b, base_.event_shape());
@@ -40,7 +42,10 @@ template <Distribution D> class Independent {
   {
     return base_.rsample(gen, sample_shape);
   }
-  Tensor log_prob(const Tensor& value) const { return sum_rightmost(base_.log_prob(value), n_); }
+  Tensor log_prob(const Tensor& value) const {
+    if constexpr (requires { base_.log_prob_sum(value, n_); }) return base_.log_prob_sum(value, n_);
+    else return sum_rightmost(base_.log_prob(value), n_);
+  }
   Tensor entropy() const
     requires HasEntropy<D>
   {

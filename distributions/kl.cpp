@@ -19,7 +19,7 @@ Tensor zero_like(const Tensor& t) { return zeros({}, t.dtype()); }
 // -E_p[log q] = 1/2 log(2 pi s2^2) + E_p[(z - m2)^2] / (2 s2^2) with E_p[(z - m2)^2] = s1^2 + (m1 - m2)^2.
 // Source: torch.distributions.kl._kl_normal_normal (same grouping, so the values agree to rounding).
 Tensor kl_divergence(const Normal& p, const Normal& q) {
-  broadcast_shape("kl_divergence", "Normal p batch_shape", p.batch_shape(), "q batch_shape", q.batch_shape());
+  check_broadcast("kl_divergence", "Normal p batch_shape", p.batch_shape(), "q batch_shape", q.batch_shape());
   const Tensor var_ratio = square(p.scale() / q.scale());
   const Tensor t = square((p.loc() - q.loc()) / q.scale());
   return 0.5 * (var_ratio + t - 1.0 - log(var_ratio));
@@ -34,7 +34,7 @@ Tensor kl_divergence(const Normal& p, const Normal& q) {
 // (f32) in q yields inf. Here only exact zeros count: probs given as 0 or 1 to from_probs, or infinite
 // logits; large finite logits give the large finite KL they mean.
 Tensor kl_divergence(const Bernoulli& p, const Bernoulli& q) {
-  broadcast_shape("kl_divergence", "Bernoulli p batch_shape", p.batch_shape(), "q batch_shape", q.batch_shape());
+  check_broadcast("kl_divergence", "Bernoulli p batch_shape", p.batch_shape(), "q batch_shape", q.batch_shape());
   const auto no_mass_at_1 = [](const Bernoulli& b) {
     return b.probs_.defined() ? eq(b.probs_, zero_like(b.probs_)) : eq(b.logits_, -inf_like(b.logits_));
   };
@@ -57,7 +57,7 @@ Tensor kl_divergence(const Categorical& p, const Categorical& q) {
   ELBO_CHECK_SHAPE(p.num_events() == q.num_events(),
                    "kl_divergence: Categorical p has {} classes (logits {}) but q has {} (logits {})", p.num_events(),
                    p.logits().shape(), q.num_events(), q.logits().shape());
-  broadcast_shape("kl_divergence", "Categorical p batch_shape", p.batch_shape(), "q batch_shape", q.batch_shape());
+  check_broadcast("kl_divergence", "Categorical p batch_shape", p.batch_shape(), "q batch_shape", q.batch_shape());
   const auto no_mass = [](const Categorical& c) {
     return c.probs_.defined() ? eq(c.probs_, zero_like(c.probs_)) : eq(c.logits_, -inf_like(c.logits_));
   };

@@ -16,12 +16,17 @@ constexpr double kSqrt2 = std::numbers::sqrt2;
 Normal::Normal(Tensor loc, Tensor scale) {
   check_floating(kName, "loc", loc);
   check_floating(kName, "scale", scale);
-  const Shape batch = broadcast_shape(kName, "loc", loc.shape(), "scale", scale.shape());
+  check_broadcast(kName, "loc", loc.shape(), "scale", scale.shape());
   validate(kName, "loc", loc, Constraint::real);  // before broadcasting: the message shows the user's shape
   validate(kName, "scale", scale, Constraint::positive);
   const DType d = common_dtype(loc, scale);
-  loc_ = expand_to(loc.to(d), batch);
-  scale_ = expand_to(scale.to(d), batch);
+  loc_ = loc.to(d);
+  scale_ = scale.to(d);
+  if (loc.shape() != scale.shape()) {
+    const Shape batch = broadcast_shape(kName, "loc", loc.shape(), "scale", scale.shape());
+    loc_ = expand_to(loc_, batch);
+    scale_ = expand_to(scale_, batch);
+  }
 }
 
 Tensor Normal::sample(Generator& gen, const Shape& sample_shape) const {
@@ -30,7 +35,8 @@ Tensor Normal::sample(Generator& gen, const Shape& sample_shape) const {
 }
 
 Tensor Normal::rsample(Generator& gen, const Shape& sample_shape) const {
-  const Tensor eps = randn(extended_shape(sample_shape, batch_shape()), gen, dtype());
+  const Tensor eps = sample_shape.empty() ? randn(batch_shape(), gen, dtype())
+                                          : randn(extended_shape(sample_shape, batch_shape()), gen, dtype());
   return loc_ + eps * scale_;
 }
 

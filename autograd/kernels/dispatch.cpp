@@ -87,6 +87,15 @@ template <class T> T sum(std::span<const T> x) {
   return f(partial, nb);
 }
 
+// In blocks of kBlock, so each block's lane counts stay exact in T; one thread (a validation pass is short).
+template <class T> int64_t count_outside(std::span<const T> x, T lo, T hi) {
+  const auto f = active()->get<T>().count_outside;
+  const int64_t n = int64_t(x.size());
+  int64_t bad = 0;
+  for (int64_t i = 0; i < n; i += kBlock) bad += f(x.data() + i, std::min(kBlock, n - i), lo, hi);
+  return bad;
+}
+
 template <class T> void reduce_sum(const T* x, T* y, int64_t outer, int64_t r, int64_t inner) {
   const auto& t = active()->get<T>();
   if (inner == 1) {
@@ -139,6 +148,7 @@ template <class T> void adam(const AdamParams& a, T* p, const T* g, T* m, T* v, 
   template void unary<T>(Unary, std::span<const T>, std::span<T>, T, T);                          \
   template void binary<T>(Binary, std::span<const T>, std::span<const T>, std::span<T>);          \
   template T sum<T>(std::span<const T>);                                                          \
+  template int64_t count_outside<T>(std::span<const T>, T, T);                                    \
   template void reduce_sum<T>(const T*, T*, int64_t, int64_t, int64_t);                            \
   template void reduce_max<T>(const T*, T*, int64_t*, int64_t, int64_t, int64_t, bool);                   \
   template void adam<T>(const AdamParams&, T*, const T*, T*, T*, T*, int64_t);

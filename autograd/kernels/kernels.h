@@ -33,6 +33,9 @@ template <class T> void binary(Binary op, std::span<const T> a, std::span<const 
 
 // Sum of all elements, in fixed-size blocks (deterministic for a given size and instruction set).
 template <class T> T sum(std::span<const T> x);
+// How many x[i] fail lo <= x[i] <= hi (NaN always fails): validation's one pass over a tensor, e.g. [0, 1]
+// for probabilities, (-inf, inf) for "not NaN", [min positive, inf] for "> 0".
+template <class T> int64_t count_outside(std::span<const T> x, T lo, T hi);
 // x viewed as [outer, r, inner] -> y [outer, inner]: sum over r.
 template <class T> void reduce_sum(const T* x, T* y, int64_t outer, int64_t r, int64_t inner);
 // As reduce_sum with max (or min); idx receives the first position of the extreme along r.

@@ -73,6 +73,12 @@ template <class T> T sum(std::span<const T> x) {
   return T(s);
 }
 
+template <class T> int64_t count_outside(std::span<const T> x, T lo, T hi) {
+  int64_t bad = 0;
+  for (T v : x) bad += !(v >= lo && v <= hi);
+  return bad;
+}
+
 template <class T>
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
           int64_t ldb, T beta, T* c, int64_t ldc, const T* bias) {
@@ -142,6 +148,7 @@ template <class T> void adam(const AdamParams& a, T* p, const T* g, T* m, T* v, 
   template void unary<T>(Unary, std::span<const T>, std::span<T>, T, T);                          \
   template void binary<T>(Binary, std::span<const T>, std::span<const T>, std::span<T>);          \
   template T sum<T>(std::span<const T>);                                                          \
+  template int64_t count_outside<T>(std::span<const T>, T, T);                                    \
   template void gemm<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, int64_t, T, T*, \
                         int64_t, const T*);                                                               \
   template void adam<T>(const AdamParams&, T*, const T*, T*, T*, T*, int64_t);                        \

@@ -12,6 +12,7 @@ template <class T> T binary_one(Binary op, T a, T b);
 template <class T> void unary(Unary op, std::span<const T> x, std::span<T> y, T p0 = 0, T p1 = 0);
 template <class T> void binary(Binary op, std::span<const T> a, std::span<const T> b, std::span<T> y);
 template <class T> T sum(std::span<const T> x);  // accumulated in long double
+template <class T> int64_t count_outside(std::span<const T> x, T lo, T hi);
 template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
           const T* b, int64_t ldb, T beta, T* c, int64_t ldc, const T* bias = nullptr);

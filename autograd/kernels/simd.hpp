@@ -123,6 +123,27 @@ template <class Arch, class T> T sum(const T* x, int64_t n) {
   return s;
 }
 
+// Lanes count in T (exact: dispatch passes blocks of 2^14 elements), summed once at the end; the tail is padded
+// with lo, which passes.
+template <class Arch, class T> int64_t count_outside(const T* x, int64_t n, T lo, T hi) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr int64_t W = B::size;
+  const B l(lo), h(hi), one(T(1)), zero(T(0));
+  B bad(T(0));
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    const B v = B::load_unaligned(x + i);
+    bad += xsimd::select((v >= l) & (v <= h), zero, one);
+  }
+  if (i < n) {
+    alignas(64) T buf[W];
+    for (int64_t j = 0; j < W; ++j) buf[j] = i + j < n ? x[i + j] : lo;
+    const B v = B::load_aligned(buf);
+    bad += xsimd::select((v >= l) & (v <= h), zero, one);
+  }
+  return int64_t(xsimd::hadd(bad));
+}
+
 template <class Arch, class T> void add_into(const T* x, T* y, int64_t n) {
   using B = xsimd::batch<T, Arch>;
   constexpr int64_t W = B::size;

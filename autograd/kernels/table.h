@@ -14,6 +14,7 @@ template <class T> struct Table {
   // na, nb: 1 (broadcast scalar) or n
   void (*binary)(Binary op, const T* a, int64_t na, const T* b, int64_t nb, T* y, int64_t n);
   T (*sum)(const T* x, int64_t n);
+  int64_t (*count_outside)(const T* x, int64_t n, T lo, T hi);
   void (*add_into)(const T* x, T* y, int64_t n);  // y += x
   // GEMM micro-kernel: c[MR x NR] (row stride ldc) = alpha * sum_k pa[k*MR + i] * pb[k*NR + j]
   // (+ beta * c) (+ bias[j] when bias is not null); packed panels as produced by gemm.cpp.

@@ -180,4 +180,11 @@ Tensor sum_to(const Tensor& x, IntList shape) {
   return reshape(sum(x, dims, true), shape);
 }
 
+int64_t count_outside(const Tensor& x, double lo, double hi) {
+  return with_float(x.dtype(), "count_outside", [&](auto t) {
+    using T = decltype(t);
+    return kernels::count_outside<T>(x.span<const T>(), T(lo), T(hi));
+  });
+}
+
 }  // namespace elbo

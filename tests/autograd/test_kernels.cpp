@@ -303,3 +303,23 @@ TEST_CASE("adam kernel matches its scalar twin (Adam, AdamW, amsgrad) on every i
   }
   set_arch(before);
 }
+
+TEST_CASE("count_outside matches the scalar twin: NaN, infinities and the interval's ends") {
+  const std::string before(arch_name());
+  for (const auto& a : archs()) {
+    REQUIRE(set_arch(a));
+    INFO(a);
+    for (size_t n : {size_t(0), size_t(1), size_t(7), size_t(15), size_t(16), size_t(17), size_t(1000), size_t(40000)}) {
+      std::vector<float> f = values<float>(n, -0.5, 1.5, n + 1);
+      std::vector<double> d = values<double>(n, -0.5, 1.5, n + 2);
+      for (size_t i = 0; i < n; i += 37) f[i] = d[i] = std::nan("");
+      for (size_t i = 5; i < n; i += 101) f[i] = d[i] = -double(INFINITY);
+      for (size_t i = 9; i < n; i += 103) f[i] = d[i] = 1.0;  // the end is inside
+      for (auto [lo, hi] : {std::pair{0.0, 1.0}, std::pair{-double(INFINITY), double(INFINITY)}, std::pair{-1e300, 1e300}}) {
+        CHECK(count_outside<float>(f, float(lo), float(hi)) == ref::count_outside<float>(f, float(lo), float(hi)));
+        CHECK(count_outside<double>(d, lo, hi) == ref::count_outside<double>(d, lo, hi));
+      }
+    }
+  }
+  set_arch(before);
+}

@@ -93,3 +93,12 @@ TEST_CASE("f32 reductions agree with f64") {
   CHECK(all_close(sum(x.to(DType::f32), {0}).to(DType::f64), sum(x, {0}), 1e-5, 1e-5));
   CHECK(all_close(logsumexp(x.to(DType::f32), 1).to(DType::f64), logsumexp(x, 1), 1e-5, 1e-5));
 }
+
+TEST_CASE("count_outside: elements outside [lo, hi], NaN included; floating tensors only") {
+  const Tensor x = tensor({0, 0.5, 1, 1.5, -0.25, std::nan("")}, {2, 3});
+  CHECK(count_outside(x, 0, 1) == 3);
+  CHECK(count_outside(x.to(DType::f64), 0, 1) == 3);
+  CHECK(count_outside(x, -INFINITY, INFINITY) == 1);
+  CHECK(count_outside(zeros({0}), 0, 1) == 0);
+  CHECK_ERROR_HAS(count_outside(arange(3), 0, 1), "count_outside: expected a floating-point tensor (f32 or f64), got i64");
+}

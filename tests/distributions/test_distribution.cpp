@@ -77,10 +77,16 @@ TEST_CASE("shape helpers") {
   CHECK(broadcast_shape("D", "a", {2, 1}, "b", {3}) == Shape{2, 3});
   CHECK_ERROR_HAS(broadcast_shape("D", "a", {2}, "b", {3}), "D: a [2] and b [3] cannot be broadcast together");
   CHECK_THROWS_AS(broadcast_shape("D", "a", {2}, "b", {3}), ShapeError);
-  CHECK(check_value_shape("D", zeros({5, 1, 3}), {2, 3}) == Shape{5, 2, 3});
-  CHECK(check_value_shape("D", zeros({4}), {2}, {4}) == Shape{2, 4});
+  CHECK(value_shape("D", zeros({5, 1, 3}), {2, 3}) == Shape{5, 2, 3});
+  CHECK(value_shape("D", zeros({4}), {2}, {4}) == Shape{2, 4});
+  CHECK_NOTHROW(check_value_shape("D", zeros({5, 1, 3}), {2, 3}));
+  CHECK_ERROR_HAS(check_value_shape("D", zeros({5, 4, 3}), {2, 3}), "D: value [5, 4, 3] and batch_shape ++ event_shape [2, 3] cannot be broadcast together");
+  CHECK_ERROR_HAS(check_broadcast("D", "a", {2, 2}, "b", {3}), "D: a [2, 2] and b [3] cannot be broadcast together");
+  CHECK_NOTHROW(check_broadcast("D", "a", {2, 1}, "b", {3}));
   CHECK_ERROR_HAS(check_value_shape("D", zeros({3, 5}), {3}, {4}), "D: value [3, 5] must end in the event_shape [4] (batch_shape [3])");
   CHECK(sum_rightmost(ones({2, 3, 4}), 2).to_vector<double>() == std::vector<double>{12, 12});
+  CHECK(sum_rightmost(ones({2, 3, 4}), 1).shape() == Shape{2, 3});
+  CHECK_ERROR_HAS(sum_rightmost(ones({2}), 2), "sum_rightmost: cannot sum the last 2 dims of [2]");
   const Tensor x = ones({2});
   CHECK(sum_rightmost(x, 0).same(x));
   CHECK(expand_to(x, {2}).same(x));

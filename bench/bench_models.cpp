@@ -14,7 +14,7 @@ using namespace elbo;
 
 namespace {
 
-void train_step(benchmark::State& state, const char* arch) {
+void train_step(benchmark::State& state, models::Arch arch) {
   const int64_t batch = state.range(0);
   set_num_threads(int(state.range(1)));
   Generator gen(1);
@@ -25,7 +25,7 @@ void train_step(benchmark::State& state, const char* arch) {
   const Tensor x = bernoulli(rand({batch, 784}, gen), gen);
   auto step = [&] {
     opt.zero_grad();
-    const Tensor loss = vae.loss(x, gen, models::TrainObjective{}, 1);
+    const Tensor loss = models::loss(vae, x, gen, models::Objective{}, 1);
     loss.backward();
     opt.step();
     return loss;
@@ -41,8 +41,8 @@ void train_step(benchmark::State& state, const char* arch) {
   state.SetItemsProcessed(state.iterations() * batch);
 }
 
-void BM_VaeMlpTrainStep(benchmark::State& state) { train_step(state, "mlp"); }
-void BM_ConvVaeTrainStep(benchmark::State& state) { train_step(state, "conv"); }
+void BM_VaeMlpTrainStep(benchmark::State& state) { train_step(state, models::Arch::mlp); }
+void BM_ConvVaeTrainStep(benchmark::State& state) { train_step(state, models::Arch::conv); }
 
 // --iw K on a batch of test-sized inputs: K samples per example in chunks, no gradient.
 void BM_IwaeEval(benchmark::State& state) {
@@ -52,7 +52,7 @@ void BM_IwaeEval(benchmark::State& state) {
   models::VAE vae(models::VaeOptions{}, gen);
   const Tensor x = bernoulli(rand({100, 784}, gen), gen);
   NoGradGuard guard;
-  for (auto _ : state) benchmark::DoNotOptimize(vae.iwae(x, gen, k));
+  for (auto _ : state) benchmark::DoNotOptimize(models::iwae(vae, x, gen, k));
   state.SetItemsProcessed(state.iterations() * 100);
 }
 

@@ -9,3 +9,5 @@
 #include "autograd/threads.h"
 #include "distributions/distributions.h"
 #include "nn/nn.h"
+#include "models/models.h"
+#include "training/training.h"

@@ -1,107 +1,156 @@
+// The likelihood heads: each builds its distribution from the decoder's output; the families score.
 #include "models/likelihood.h"
 
+#include <algorithm>
 #include <cmath>
-#include <numbers>
+
+#include "distributions/bernoulli.h"
+#include "distributions/continuous_bernoulli.h"
+#include "distributions/independent.h"
+#include "distributions/normal.h"
 
 namespace elbo::models {
 
-int64_t Likelihood::out_features(int64_t d) const {
-  switch (kind) {
-    case LikelihoodKind::gaussian: return learned_std ? 2 * d : d;
-    case LikelihoodKind::categorical: return d * levels;
-    default: return d;
-  }
-}
+// ---- IntensityCategorical ----
 
-std::string Likelihood::name() const {
-  switch (kind) {
-    case LikelihoodKind::bernoulli: return "bernoulli";
-    case LikelihoodKind::gaussian: return learned_std ? "gaussian-learned-std" : fmt::format("gaussian-std-{}", gaussian_std);
-    case LikelihoodKind::continuous_bernoulli: return "continuous-bernoulli";
-    case LikelihoodKind::categorical: return fmt::format("categorical-{}", levels);
-  }
-  return "?";
-}
-
-Likelihood parse_likelihood(const std::string& s) {
-  Likelihood l;
-  if (s == "bernoulli") l.kind = LikelihoodKind::bernoulli;
-  else if (s == "gaussian") l.kind = LikelihoodKind::gaussian;
-  else if (s == "continuous-bernoulli") l.kind = LikelihoodKind::continuous_bernoulli;
-  else if (s == "categorical") l.kind = LikelihoodKind::categorical;
-  else
-    throw ValueError(fmt::format("--likelihood: '{}' is not one of bernoulli, gaussian, continuous-bernoulli, categorical", s));
-  return l;
-}
-
-// For lambda away from 1/2: log|2 atanh(1 - 2 lambda)| - log|1 - 2 lambda|, where
-// 1 - 2 sigmoid(x) = -tanh(x / 2) and atanh(tanh(x / 2)) = x / 2, so log C = log|x| - log|tanh(x / 2)|.
-// Near x = 0 (|x| < 1e-2): x / tanh(x/2) = 2 (1 + x^2/12 - x^4/720 + ...), so
-// log C = log 2 + x^2 / 12 - 7 x^4 / 1440 + O(x^6).
-Tensor continuous_bernoulli_log_norm(const Tensor& x) {
-  const double cut = 1e-2;
-  const Tensor small = lt(abs(x.detach()), full({}, cut, x.dtype()));
-  // keep both branches finite so where() routes finite gradients
-  const Tensor safe = where(small, full({}, cut, x.dtype()), x);
-  const Tensor far = log(abs(safe)) - log(abs(tanh(safe * 0.5)));
-  const Tensor x2 = square(x);
-  const Tensor near = std::log(2.0) + x2 / 12.0 - square(x2) * (7.0 / 1440.0);
-  return where(small, near, far);
-}
-
-Tensor Likelihood::log_prob(const Tensor& out, const Tensor& x) const {
-  const int64_t b = x.shape()[0], d = x.shape()[1];
-  ELBO_CHECK_SHAPE(out.dim() == 2 && out.shape()[0] == b && out.shape()[1] == out_features(d),
-                   "{} likelihood: decoder output {} does not fit data {} (expected [{}, {}])", name(), out.shape(),
-                   x.shape(), b, out_features(d));
-  switch (kind) {
-    case LikelihoodKind::bernoulli:
-      return -sum(binary_cross_entropy_with_logits(out, x, Reduction::none), {1});
-    case LikelihoodKind::continuous_bernoulli:
-      return sum(continuous_bernoulli_log_norm(out) - binary_cross_entropy_with_logits(out, x, Reduction::none), {1});
-    case LikelihoodKind::gaussian: {
-      // log N(x; m, s^2) = -(x - m)^2 / (2 s^2) - log s - log(2 pi) / 2
-      const double c = 0.5 * std::log(2 * std::numbers::pi);
-      if (!learned_std) {
-        const double s = gaussian_std;
-        return sum(square(x - out) * (-0.5 / (s * s)), {1}) - double(d) * (std::log(s) + c);
-      }
-      const Tensor m = narrow(out, 1, 0, d), log_s = clamp(narrow(out, 1, d, d), -7.0, 2.0);
-      return sum(square(x - m) * exp(-2.0 * log_s) * -0.5 - log_s, {1}) - double(d) * c;
+Tensor IntensityCategorical::level_of(const Tensor& x, int64_t levels) {
+  ELBO_CHECK(x.defined() && is_floating(x.dtype()), "IntensityCategorical: intensities must be f32 or f64, got {}",
+             x.defined() ? name(x.dtype()) : "undefined");
+  Tensor idx = empty(x.shape(), DType::i64);
+  int64_t* out = idx.data<int64_t>();
+  with_float(x.dtype(), "IntensityCategorical", [&](auto t) {
+    using T = decltype(t);
+    const T* v = x.data<const T>();
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      ELBO_CHECK_VALUE(v[i] >= T(0) && v[i] <= T(1), "IntensityCategorical: value {} must be in [0, 1] (found {} at "
+                       "index {})", x.shape(), v[i], i);
+      out[i] = std::min<int64_t>(levels - 1, int64_t(v[i] * T(levels)));
     }
-    case LikelihoodKind::categorical: {
-      const Tensor logp = log_softmax(reshape(out, {b, d, levels}), 2);
-      Tensor idx = empty({b, d, 1}, DType::i64);
-      const std::vector<double> xv = x.to_vector<double>();
-      int64_t* pi = idx.data<int64_t>();
-      for (size_t i = 0; i < xv.size(); ++i)
-        pi[i] = std::min<int64_t>(levels - 1, std::max<int64_t>(0, int64_t(std::floor(xv[i] * double(levels)))));
-      return sum(reshape(gather(logp, 2, idx), {b, d}), {1});
-    }
-  }
-  return Tensor();
+  });
+  return idx;
 }
+
+Tensor IntensityCategorical::log_prob(const Tensor& x) const { return cat_.log_prob(level_of(x, levels())); }
+
+Tensor IntensityCategorical::centres() const {
+  Tensor c = empty({levels()}, cat_.dtype());
+  with_float(c.dtype(), "IntensityCategorical", [&](auto t) {
+    using T = decltype(t);
+    for (int64_t k = 0; k < levels(); ++k) c.data<T>()[k] = T((double(k) + 0.5) / double(levels()));
+  });
+  return c;
+}
+
+Tensor IntensityCategorical::sample(Generator& gen, const Shape& sample_shape) const {
+  NoGradGuard no_grad;
+  const Tensor k = cat_.sample(gen, sample_shape);
+  return (k.to(cat_.dtype()) + 0.5) / double(levels());
+}
+
+Tensor IntensityCategorical::mean() const { return sum(cat_.probs() * centres(), {-1}); }
+
+Tensor IntensityCategorical::variance() const {
+  const Tensor c = centres();
+  return sum(cat_.probs() * square(c), {-1}) - square(mean());
+}
+
+// ---- heads ----
+
+Tensor Likelihood::rows(const Tensor& planes) const { return reshape(planes, {planes.size(0), -1}); }
 
 Tensor Likelihood::mean(const Tensor& out) const {
-  const int64_t d = out.shape()[1] / (kind == LikelihoodKind::categorical ? levels : learned_std && kind == LikelihoodKind::gaussian ? 2 : 1);
-  switch (kind) {
-    case LikelihoodKind::bernoulli: return sigmoid(out);
-    case LikelihoodKind::gaussian: return clamp(narrow(out, 1, 0, d), 0.0, 1.0);
-    case LikelihoodKind::continuous_bernoulli: {
-      // E[x] = lambda / (2 lambda - 1) + 1 / (2 atanh(1 - 2 lambda)) = 1/(1 - e^-x) - 1/x, 1/2 at x = 0
-      const Tensor small = lt(abs(out), full({}, 1e-3, out.dtype()));
-      const Tensor safe = where(small, full({}, 1.0, out.dtype()), out);
-      return where(small, full({}, 0.5, out.dtype()) + out / 12.0, 1.0 / (-expm1(-safe)) - 1.0 / safe);
-    }
-    case LikelihoodKind::categorical: {
-      const int64_t b = out.shape()[0];
-      const Tensor p = softmax(reshape(out, {b, d, levels}), 2);
-      std::vector<double> c(static_cast<size_t>(levels));
-      for (int64_t k = 0; k < levels; ++k) c[size_t(k)] = (double(k) + 0.5) / double(levels);
-      return sum(p * tensor(c, {levels}, out.dtype()), {2});
-    }
+  NoGradGuard no_grad;
+  return clamp(distribution(out).mean(), 0.0, 1.0);
+}
+
+namespace {
+
+void check_rows(const Likelihood& head, const Tensor& out, int64_t per_pixel) {
+  ELBO_CHECK_SHAPE(out.defined() && out.dim() == 2 && out.size(1) % per_pixel == 0,
+                   "{} likelihood: decoder output {} is not [N, {}D]", head.name(),
+                   out.defined() ? out.shape() : Shape{}, per_pixel);
+}
+
+// One logit per pixel: Independent(D(logits), 1), D = Bernoulli or ContinuousBernoulli.
+template <class D> class LogitsHead final : public Likelihood {
+ public:
+  explicit LogitsHead(const char* name) : name_(name) {}
+  std::string name() const override { return name_; }
+  int64_t out_features(int64_t d) const override { return d; }
+  dist::AnyDistribution distribution(const Tensor& out) const override {
+    check_rows(*this, out, 1);
+    return dist::Independent(D(out), 1);
   }
-  return Tensor();
+
+ private:
+  const char* name_;
+};
+
+class GaussianHead final : public Likelihood {
+ public:
+  GaussianHead(double std, bool learned) : std_(std), learned_(learned) {}
+  std::string name() const override {
+    return learned_ ? "gaussian-learned-std" : fmt::format("gaussian-std-{}", std_);
+  }
+  int64_t out_features(int64_t d) const override { return learned_ ? 2 * d : d; }
+  int64_t channels() const override { return learned_ ? 2 : 1; }
+  dist::AnyDistribution distribution(const Tensor& out) const override {
+    check_rows(*this, out, learned_ ? 2 : 1);
+    if (!learned_) return dist::Independent(dist::Normal(out, full({}, std_, out.dtype())), 1);
+    const int64_t d = out.size(1) / 2;
+    return dist::Independent(dist::Normal(narrow(out, 1, 0, d), exp(clamp(narrow(out, 1, d, d), -7.0, 2.0))), 1);
+  }
+
+ private:
+  double std_;
+  bool learned_;
+};
+
+class CategoricalHead final : public Likelihood {
+ public:
+  explicit CategoricalHead(int64_t levels) : levels_(levels) {}
+  std::string name() const override { return fmt::format("categorical-{}", levels_); }
+  int64_t out_features(int64_t d) const override { return d * levels_; }
+  int64_t channels() const override { return levels_; }
+  // out [N, D * K] with each pixel's K logits contiguous
+  dist::AnyDistribution distribution(const Tensor& out) const override {
+    check_rows(*this, out, levels_);
+    return dist::Independent(IntensityCategorical(reshape(out, {out.size(0), -1, levels_})), 1);
+  }
+  // planes [N, K, H, W] -> [N, H * W * K]: the levels of a pixel side by side
+  Tensor rows(const Tensor& planes) const override {
+    return reshape(permute(planes, {0, 2, 3, 1}), {planes.size(0), -1});
+  }
+
+ private:
+  int64_t levels_;
+};
+
+}  // namespace
+
+LikelihoodKind parse_likelihood(std::string_view s) {
+  if (s == "bernoulli") return LikelihoodKind::bernoulli;
+  if (s == "gaussian") return LikelihoodKind::gaussian;
+  if (s == "continuous-bernoulli") return LikelihoodKind::continuous_bernoulli;
+  if (s == "categorical") return LikelihoodKind::categorical;
+  throw ValueError(
+      fmt::format("--likelihood: '{}' is not one of bernoulli, gaussian, continuous-bernoulli, categorical", s));
+}
+
+std::shared_ptr<const Likelihood> make_likelihood(const LikelihoodOptions& o) {
+  switch (o.kind) {
+    case LikelihoodKind::bernoulli: return std::make_shared<LogitsHead<dist::Bernoulli>>("bernoulli");
+    case LikelihoodKind::continuous_bernoulli:
+      return std::make_shared<LogitsHead<dist::ContinuousBernoulli>>("continuous-bernoulli");
+    case LikelihoodKind::gaussian:
+      ELBO_CHECK_VALUE(o.gaussian_std > 0 && std::isfinite(o.gaussian_std),
+                       "gaussian likelihood: the std must be a finite number > 0, got {}", o.gaussian_std);
+      return std::make_shared<GaussianHead>(o.gaussian_std, o.learned_std);
+    case LikelihoodKind::categorical:
+      ELBO_CHECK_VALUE(o.levels >= 2, "categorical likelihood: needs at least 2 levels, got {}", o.levels);
+      return std::make_shared<CategoricalHead>(o.levels);
+  }
+  throw ValueError("make_likelihood: unknown kind");
 }
 
 }  // namespace elbo::models

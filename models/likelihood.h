@@ -1,36 +1,71 @@
 #pragma once
-// Observation models p(x | z) for image VAEs: the decoder emits `out_features(D)` numbers per example,
-// log_prob scores x [B, D] and returns one log-likelihood per example [B] (summed over pixels, in nats),
-// mean gives the image to display. Densities (gaussian, continuous-bernoulli) and probabilities
-// (bernoulli, categorical) are not on the same scale: every report names the likelihood it used.
-//   bernoulli             logits [B, D]; x in [0, 1] (binarized, or grayscale as the classic example does)
-//   gaussian              mean [B, D] with a fixed std, or [B, 2D] = mean ++ log-std when learned
-//   continuous-bernoulli  logits [B, D]; x in [0, 1] (Loaiza-Ganem and Cunningham 2019)
-//   categorical           logits [B, D * K] over K intensity levels; x quantized to floor(x * K) (K-1 at 1)
+// Likelihood heads: how a decoder's output becomes the distribution p(x | z) over an example's D pixels.
+// A head says how many numbers per example the decoder emits, builds the distribution from them (batch
+// [N], event [D], as a dist::AnyDistribution) and names itself for reports. The zoo's four:
+//   bernoulli             Independent(Bernoulli(logits [N, D]), 1); x in [0, 1] (binarized, or grayscale
+//                         as the classic example scores it)
+//   gaussian              Independent(Normal(mean [N, D], std), 1) with a fixed std, or a learned one:
+//                         the decoder emits [N, 2D] = mean ++ log-std (log-std clamped to [-7, 2])
+//   continuous-bernoulli  Independent(ContinuousBernoulli(logits [N, D]), 1) (Loaiza-Ganem and Cunningham 2019)
+//   categorical           Independent(IntensityCategorical(logits [N, D, K]), 1): K intensity levels
+// Densities (gaussian, continuous Bernoulli) and probabilities (bernoulli, categorical) are not on one
+// scale: every report names the head.
+#include <memory>
 #include <string>
+#include <string_view>
 
-#include "../autograd/ops.h"
+#include "../distributions/any.h"
+#include "../distributions/categorical.h"
 
 namespace elbo::models {
 
-enum class LikelihoodKind { bernoulli, gaussian, continuous_bernoulli, categorical };
+// A pixel intensity in [0, 1] as one of K levels: level k holds [k/K, (k+1)/K) (level K-1 also holds 1).
+// A Categorical over the levels whose values are intensities: log_prob(x) is the log probability of x's
+// level, sample() and mean() return level centres (k + 1/2) / K. batch_shape = logits.shape()[:-1].
+class IntensityCategorical {
+ public:
+  explicit IntensityCategorical(const Tensor& logits) : cat_(logits) {}
+  const dist::Categorical& categorical() const { return cat_; }
+  int64_t levels() const { return cat_.num_events(); }
+  Shape batch_shape() const { return cat_.batch_shape(); }
+  Shape event_shape() const { return {}; }
+  Tensor log_prob(const Tensor& x) const;  // x in [0, 1]
+  Tensor sample(Generator& gen, const Shape& sample_shape = {}) const;
+  Tensor mean() const;      // sum_k p_k (k + 1/2) / K
+  Tensor variance() const;  // of the level centres
+  // The level index of each intensity, floor(x K) clamped to [0, K - 1]: i64, x's shape.
+  static Tensor level_of(const Tensor& x, int64_t levels);
 
-struct Likelihood {
-  LikelihoodKind kind = LikelihoodKind::bernoulli;
-  double gaussian_std = 0.1;    // fixed std when !learned_std
-  bool learned_std = false;     // gaussian only: the decoder also emits log-std per pixel
-  int64_t levels = 16;          // categorical only
-
-  int64_t out_features(int64_t d) const;
-  Tensor log_prob(const Tensor& decoder_out, const Tensor& x) const;  // [B]
-  Tensor mean(const Tensor& decoder_out) const;                       // [B, D] in [0, 1] for display
-  std::string name() const;                                           // e.g. "bernoulli", "categorical-16"
+ private:
+  Tensor centres() const;  // [K]
+  dist::Categorical cat_;
 };
 
-Likelihood parse_likelihood(const std::string& s);  // bernoulli | gaussian | continuous-bernoulli | categorical
+// Maps decoder output to p(x | z). Heads are immutable and shared (std::shared_ptr<const Likelihood>).
+class Likelihood {
+ public:
+  virtual ~Likelihood() = default;
+  virtual std::string name() const = 0;                  // e.g. "bernoulli", "categorical-16"
+  virtual int64_t out_features(int64_t d) const = 0;      // decoder outputs per example for D pixels
+  virtual int64_t channels() const { return 1; }          // planes a convolutional decoder emits
+  // out [N, out_features(D)] -> p(x | z) with batch [N], event [D].
+  virtual dist::AnyDistribution distribution(const Tensor& out) const = 0;
+  // A convolutional decoder's planes [N, channels(), H, W] as the rows distribution() reads.
+  virtual Tensor rows(const Tensor& planes) const;
+  // The image to display for out: the distribution's mean, clamped to [0, 1].
+  Tensor mean(const Tensor& out) const;
+};
 
-// Elementwise log normalizer of the continuous Bernoulli in terms of logits x (lambda = sigmoid(x)):
-// log C = log(2 atanh(1 - 2 lambda) / (1 - 2 lambda)), with a Taylor expansion near lambda = 1/2.
-Tensor continuous_bernoulli_log_norm(const Tensor& logits);
+enum class LikelihoodKind { bernoulli, gaussian, continuous_bernoulli, categorical };
+// "bernoulli" | "gaussian" | "continuous-bernoulli" | "categorical"; a ValueError names the choices.
+LikelihoodKind parse_likelihood(std::string_view name);
+
+struct LikelihoodOptions {
+  LikelihoodKind kind = LikelihoodKind::bernoulli;
+  double gaussian_std = 0.1;  // gaussian: the fixed std, unless learned_std
+  bool learned_std = false;   // gaussian: the decoder also emits a log-std per pixel
+  int64_t levels = 16;        // categorical: intensity levels K
+};
+std::shared_ptr<const Likelihood> make_likelihood(const LikelihoodOptions& o = {});
 
 }  // namespace elbo::models

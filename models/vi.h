@@ -1,66 +1,64 @@
 #pragma once
-// Non-amortized variational inference: q(z | x_i) = N(mu_i, exp(logvar_i)) with free parameters per data
-// point, the baseline that amortization (an encoder) improves on.
-//   LocalPosteriors: (mu_i, logvar_i) for every training example, updated sparsely with per-row Adam
-//     (only the rows of the current batch move, each with its own step count).
-//   DecoderModel: the VAE's decoder alone (same parameter names: fc3/fc4, or decoder.*).
-//   optimize_q: test-time per-example optimization of q under a fixed decoder.
+// Non-amortized variational inference: q(z | x_i) = N(loc_i, exp(logvar_i)) with free parameters per data
+// point, the baseline that amortization (an encoder) improves on. Every figure comes from estimators.h.
+//   DecoderModel: p(z) = N(0, I) and the VAE's decoder alone (same parameter names: fc3/fc4, or decoder.*).
+//   LocalPosteriors: (loc_i, logvar_i) for every training example, updated with optim::RowAdam, which
+//     moves only the rows of the current batch, each with its own step count.
+//   optimize_q: test-time per-example optimization of q under a fixed model.
 //   amortization_gap: Cremer, Li and Duvenaud (2018): log p(x) - ELBO(q*) is the approximation gap,
 //     ELBO(q*) - ELBO(q_encoder) the amortization gap, per test example, with standard errors.
-#include <functional>
 #include <map>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "vae.h"
 
 namespace elbo::models {
 
-using DecodeFn = std::function<Tensor(const Tensor& z)>;
-
-// ELBO per example [B] for q = N(mu, exp(logvar)) with `samples` reparameterized samples (averaged).
-Tensor elbo_of(const DecodeFn& decode, const Likelihood& lik, const Tensor& x, const Tensor& mu, const Tensor& logvar,
-               Generator& gen, int samples = 1);
-// Importance-weighted log p(x) estimate with proposal q, K samples in chunks: [B].
-Tensor iwae_of(const DecodeFn& decode, const Likelihood& lik, const Tensor& x, const Tensor& mu, const Tensor& logvar,
-               Generator& gen, int k, int chunk = 250);
-
-struct QParams {
-  Tensor mu, logvar;  // [B, L]
-};
-// Maximizes the ELBO of each example over (mu, logvar) with Adam, decoder fixed; starts from init.
-QParams optimize_q(const DecodeFn& decode, const Likelihood& lik, const Tensor& x, const QParams& init, Generator& gen,
-                   int steps, double lr = 1e-2);
-
-class DecoderModel : public nn::Module {
+class DecoderModel : public nn::Module, public LatentModel {
  public:
   DecoderModel(const VaeOptions& o, Generator& gen);
-  Tensor decode(const Tensor& z) const;
+  dist::AnyDistribution prior() const override { return prior_; }
+  dist::AnyDistribution likelihood(const Tensor& z) const override { return decoder_.forward(z); }
+  const Decoder& decoder() const { return decoder_; }
   const VaeOptions& options() const { return opt_; }
   std::string describe() const;
 
  private:
   VaeOptions opt_;
-  nn::Linear *fc3_ = nullptr, *fc4_ = nullptr;
-  nn::Sequential* decoder_ = nullptr;
+  Decoder& decoder_;
+  dist::AnyDistribution prior_;
 };
+
+// A diagonal Normal's parameters for a batch, as leaves the caller optimizes.
+struct QParams {
+  Tensor loc, logvar;  // [B, L]
+  dist::AnyDistribution q() const { return diagonal_normal(loc, logvar); }
+};
+
+// Maximizes each example's ELBO over (loc, logvar) with Adam at rate lr, the model fixed; starts from
+// init (not modified) and returns the optimized parameters, detached.
+QParams optimize_q(const LatentModel& m, const Tensor& x, const QParams& init, Generator& gen, int steps,
+                   double lr = 1e-2);
 
 class LocalPosteriors {
  public:
-  LocalPosteriors(int64_t n, int64_t latent);
-  // Rows `ids` as fresh leaves requiring grad; after backward, step() applies Adam to those rows.
-  QParams gather(const std::vector<int64_t>& ids);
-  void step(const std::vector<int64_t>& ids, const QParams& rows, double lr);
-  int64_t size() const { return mu_.shape()[0]; }
-  // Everything a checkpoint needs to continue bitwise: the rows, their Adam moments and step counts, named
-  // mu, logvar, adam_m, adam_v, steps. load_state checks names and shapes (`file` names the source in errors).
-  std::vector<std::pair<std::string, Tensor>> state() const;
+  LocalPosteriors(int64_t n, int64_t latent, double lr);
+  // q(z | x_i) for the rows ids, differentiable with respect to the table.
+  dist::AnyDistribution q(const std::vector<int64_t>& ids) const;
+  // One RowAdam step on the rows ids from the table's gradients, which it then clears.
+  void step(const std::vector<int64_t>& ids);
+  void zero_grad() { opt_.zero_grad(); }
+  int64_t size() const { return loc_.size(0); }
+  // Everything a checkpoint needs to continue bitwise: the tables "loc" and "logvar" and the optimizer's
+  // state under "optim.". load_state checks every entry before it changes anything (`file` names the
+  // source in errors).
+  nn::NamedTensors state() const;
   void load_state(const std::map<std::string, Tensor>& state, const std::string& file);
 
  private:
-  Tensor mu_, logvar_, m_, v_;   // m_, v_: Adam moments for [mu, logvar] rows, [N, 2L]
-  std::vector<int64_t> steps_;  // per-row Adam step counts
+  Tensor loc_, logvar_;  // [N, L]
+  optim::RowAdam opt_;
 };
 
 struct GapReport {

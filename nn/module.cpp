@@ -2,6 +2,7 @@
 
 #include <cxxabi.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <ostream>
 #include <typeinfo>
@@ -15,7 +16,7 @@ namespace {
 template <class F> void walk(const Module& m, const std::string& prefix, F&& f) {
   f(prefix, m);
   for (auto& [name, child] : const_cast<Module&>(m).named_children())
-    walk(*child, prefix.empty() ? name : prefix + "." + name, f);
+    walk(*child, name.empty() ? prefix : prefix.empty() ? name : prefix + "." + name, f);  // "": inline
 }
 
 std::string join(const std::string& prefix, const std::string& name) {
@@ -36,13 +37,26 @@ std::string with_commas(int64_t n) {
 void Module::check_name(const std::string& name, const char* what) const {
   ELBO_CHECK(!name.empty() && name.find('.') == std::string::npos,
              "{}: register_{}: name '{}' must be non-empty and contain no '.'", type_name(), what, name);
-  auto taken = [&](const auto& v) {
-    for (auto& [n, _] : v)
-      if (n == name) return true;
-    return false;
-  };
-  ELBO_CHECK(!taken(params_) && !taken(buffers_) && !taken(children_),
+  const std::vector<std::string> names = local_names();
+  ELBO_CHECK(std::find(names.begin(), names.end(), name) == names.end(),
              "{}: register_{}: name '{}' is already registered", type_name(), what, name);
+}
+
+std::vector<std::string> Module::local_names() const {
+  std::vector<std::string> out;
+  for (auto& [n, _] : params_) out.push_back(n);
+  for (auto& [n, _] : buffers_) out.push_back(n);
+  for (auto& [n, c] : children_) {
+    if (!n.empty()) out.push_back(n);
+    else for (std::string& m : c->local_names()) out.push_back(std::move(m));
+  }
+  return out;
+}
+
+void Module::add_inline(std::unique_ptr<Module> m) {
+  ELBO_CHECK(m, "{}: register_inline: the module is null", type_name());
+  for (const std::string& n : m->local_names()) check_name(n, "inline");
+  children_.emplace_back("", std::move(m));
 }
 
 Tensor Module::register_parameter(std::string name, Tensor t) {
@@ -166,7 +180,7 @@ void Module::repr_into(std::string& out, int indent) const {
   out += "\n";
   for (auto& [n, t] : params_) out += fmt::format("{}  {}: {} {}\n", pad, n, t.dtype(), t.shape());
   for (auto& [n, c] : children_) {
-    out += pad + "  (" + n + "): ";
+    out += pad + "  (" + (n.empty() ? "inline" : n) + "): ";
     c->repr_into(out, indent + 1);
     out += "\n";
   }

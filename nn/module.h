@@ -61,9 +61,26 @@ class Module {
     add_child(std::move(name), std::move(owned));
     return ref;
   }
+  // The same for a module built elsewhere (an architecture picked at run time, held by its base class).
+  template <class M> M& register_module(std::string name, std::unique_ptr<M> m) {
+    auto& ref = *m;
+    add_child(std::move(name), std::move(m));
+    return ref;
+  }
+  // A child whose tensors are named as this module's own ("fc1.weight", not "encoder.fc1.weight"): for a
+  // model assembled from parts that keeps a flat checkpoint layout, as PyTorch's examples/vae does. Its
+  // names and this module's must not collide (checked here and at every later registration).
+  template <class M> M& register_inline(std::unique_ptr<M> m) {
+    auto& ref = *m;
+    add_inline(std::move(m));
+    return ref;
+  }
 
  private:
   void add_child(std::string name, std::unique_ptr<Module> m);
+  void add_inline(std::unique_ptr<Module> m);
+  // The names at this module's level: its own and, through inline children, theirs.
+  std::vector<std::string> local_names() const;
   void check_name(const std::string& name, const char* what) const;
   void repr_into(std::string& out, int indent) const;
 

@@ -1,5 +1,6 @@
 #include "nn/optim.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -162,6 +163,73 @@ void Adam::step() {
                        p.numel());
     });
   }
+}
+
+// ---- RowAdam ----
+
+RowAdam::RowAdam(std::vector<Tensor> params, AdamOptions o) : Adam(std::move(params), o, false, "RowAdam") {
+  ELBO_CHECK_VALUE(!o.amsgrad, "RowAdam: amsgrad is not supported");
+  const Shape& s0 = params_.front().shape();
+  for (size_t i = 0; i < params_.size(); ++i)
+    ELBO_CHECK_SHAPE(params_[i].dim() >= 1 && params_[i].size(0) == s0.front(),
+                     "RowAdam: parameter {} has shape {}, but every parameter must have the same rows as parameter 0 "
+                     "{}", i, params_[i].shape(), s0);
+  row_step_.assign(size_t(s0.front()), 0);
+}
+
+void RowAdam::step() {
+  std::vector<int64_t> all(row_step_.size());
+  for (size_t r = 0; r < all.size(); ++r) all[r] = int64_t(r);
+  step(all);
+}
+
+void RowAdam::step(const std::vector<int64_t>& rows) {
+  ++step_;
+  const AdamOptions& o = options();
+  for (int64_t r : rows)
+    ELBO_CHECK_VALUE(r >= 0 && r < this->rows(), "RowAdam.step: row {} is outside [0, {})", r, this->rows());
+  std::vector<int64_t> seen(rows);
+  std::sort(seen.begin(), seen.end());
+  ELBO_CHECK_VALUE(std::adjacent_find(seen.begin(), seen.end()) == seen.end(), "RowAdam.step: a row appears twice");
+  for (int64_t r : rows) ++row_step_[size_t(r)];
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i];
+    const Tensor g = p.grad();
+    if (!g.defined()) continue;
+    const Tensor m = buffer("exp_avg", i), v = buffer("exp_avg_sq", i);
+    const int64_t width = p.numel() / p.size(0);
+    with_float(p.dtype(), "RowAdam.step", [&](auto t) {
+      using T = decltype(t);
+      for (int64_t r : rows) {
+        const kernels::AdamParams a{o.lr, o.betas[0], o.betas[1], o.eps, o.weight_decay, row_step_[size_t(r)], false,
+                                    false};
+        const int64_t at = r * width;
+        kernels::adam<T>(a, p.data<T>() + at, g.data<T>() + at, m.data<T>() + at, v.data<T>() + at, nullptr, width);
+      }
+    });
+  }
+}
+
+NamedTensors RowAdam::state_dict() const {
+  NamedTensors out = Adam::state_dict();
+  out.emplace_back("row_step", tensor(std::vector<double>(row_step_.begin(), row_step_.end()), {rows()}, DType::i64));
+  return out;
+}
+
+void RowAdam::load_state_dict(const NamedTensors& state) {
+  NamedTensors rest;
+  const Tensor* rs = nullptr;
+  for (const auto& [n, t] : state) {
+    if (n == "row_step") rs = &t;
+    else rest.emplace_back(n, t);
+  }
+  ELBO_CHECK(rs && rs->dtype() == DType::i64 && rs->shape() == Shape{rows()},
+             "RowAdam.load_state_dict: needs an i64 'row_step' entry of shape [{}]", rows());
+  const std::vector<int64_t> steps = rs->to_vector<int64_t>();
+  for (size_t r = 0; r < steps.size(); ++r)
+    ELBO_CHECK_VALUE(steps[r] >= 0, "RowAdam.load_state_dict: row_step {} of row {} is negative", steps[r], r);
+  Adam::load_state_dict(rest);  // checks everything before it changes anything
+  row_step_ = steps;
 }
 
 // ---- schedules ----

@@ -28,10 +28,10 @@ class Optimizer {
   int64_t steps() const { return step_; }
 
   // The state as named tensors (step count, learning rate, per-parameter buffers by parameter index).
-  NamedTensors state_dict() const;
+  virtual NamedTensors state_dict() const;
   // Restores a state_dict() of the same optimizer over parameters of the same shapes; the error names
-  // the first missing or mismatched entry.
-  void load_state_dict(const NamedTensors& state);
+  // the first missing or mismatched entry, and nothing changes.
+  virtual void load_state_dict(const NamedTensors& state);
 
  protected:
   // Per-parameter buffers, named; created zero-filled on first use.
@@ -101,6 +101,26 @@ class Adam : public Optimizer {
   std::vector<const char*> buffer_names() const override;
   AdamOptions o_;
   bool decoupled_ = false;
+};
+
+// Adam over the rows of [N, ...] parameters of which a step touches only some: a per-example table, such
+// as the posteriors of non-amortized variational inference. step(rows) updates those rows alone, each row
+// with its own step count, so its bias correction counts its own updates ("lazy" Adam; torch's SparseAdam
+// keeps one count per tensor, which over-corrects rows visited once per epoch). Gradients are the
+// parameters' dense .grad (index_select's backward writes the touched rows). step() updates every row.
+// state_dict adds "row_step" [N] (i64) to Adam's entries.
+class RowAdam : public Adam {
+ public:
+  RowAdam(std::vector<Tensor> params, AdamOptions options);  // every parameter [N, ...] with the same N
+  void step() override;
+  void step(const std::vector<int64_t>& rows);  // distinct row numbers in [0, N)
+  NamedTensors state_dict() const override;
+  void load_state_dict(const NamedTensors& state) override;
+  int64_t rows() const { return int64_t(row_step_.size()); }
+  int64_t row_steps(int64_t row) const { return row_step_.at(size_t(row)); }
+
+ private:
+  std::vector<int64_t> row_step_;
 };
 
 class AdamW : public Adam {

@@ -3,26 +3,18 @@
 // with the final figures (per example, in nats, under the named likelihood and data).
 #include <elbo/elbo.h>
 
-#include <cmath>
-#include <filesystem>
-#include <iostream>
-
-#include "models/dataset.h"
-#include "models/image.h"
-#include "models/vae.h"
+#include "training/tasks.h"
 #include "zoo.h"
-#include "zoo_train.h"
 
 using namespace elbo;
-namespace fs = std::filesystem;
 
 int main(int argc, char** argv) {
   zoo::Config c;
   zoo::ModelFlags model;
-  models::TrainObjective obj;
+  models::Objective obj;
   CLI::App app{"elbo-vae: train and evaluate a variational autoencoder"};
   zoo::add_common_flags(app, c);
-  model.add(app, c)->description(
+  model.add(app)->description(
       "bernoulli | gaussian | continuous-bernoulli | categorical (all but bernoulli default to --binarize none)");
   app.add_option("--levels", model.likelihood.levels, "categorical: intensity levels K")->capture_default_str()->check(CLI::Range(2, 256));
   app.add_option("--gaussian-std", model.likelihood.gaussian_std, "gaussian: fixed std")->capture_default_str()->check(zoo::positive_finite());
@@ -38,11 +30,11 @@ int main(int argc, char** argv) {
   // pixels unless --binarize says otherwise.
   if (model.name != "bernoulli" && app.count("--binarize") == 0) c.binarize = "none";
   return zoo::run_main("elbo-vae", [&] {
-    zoo::Session s(c);
-    const models::VaeOptions vo = model.options(c, s);
+    training::Session s(c);
     Generator init(c.seed);
-    models::VAE vae(vo, init);
-    zoo::VaeRunner runner(vae, obj);
-    return zoo::run(s, runner);
+    models::VAE vae(model.options(s), init);
+    training::VaeTask task(vae, obj, c.iw);
+    training::run(s, task);
+    return 0;
   });
 }

@@ -1,36 +1,31 @@
 #pragma once
-// What every zoo binary shares: the flags of DESIGN.md's command line (typed, parsed with CLI11), the
-// progress bar, metrics.jsonl, and the "one clear line, exit 2 for bad flags, exit 1 for bad data" rule.
+// What every zoo binary shares at the command line's edge: DESIGN.md's flags (typed, parsed with CLI11)
+// and the "one clear line, exit 2 for bad flags, exit 1 for bad data" rule. Training, checkpoints and
+// reports are the train library's (train/).
 #include <CLI/CLI.hpp>
 
-#include <chrono>
-#include <cstdio>
 #include <functional>
-#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
 
+#include "models/vae.h"
+#include "training/trainer.h"
+
 namespace elbo::zoo {
 
-struct Config {
-  std::string data = "data/mnist";
-  int epochs = 10;
-  int batch = 128;
-  int latent = 20;
-  int hidden = 400;
-  double lr = 1e-3;
-  uint64_t seed = 1;
-  int threads = 0;  // 0: ELBO_NUM_THREADS or all hardware threads
-  std::string binarize = "dynamic";
-  std::string out = "runs/default";
-  std::string save, load;
-  bool eval_only = false;
-  int iw = 0;  // --iw K: importance-sampled test log-likelihood with K samples
-  bool resume = false;
-  std::string arch = "mlp";
-  int64_t limit = 0;  // use only the first N train / test examples (0: all); for quick runs and tests
-  bool quiet = false;
+// The shared flags bind to training::Options; the model flags to ModelFlags.
+using Config = training::Options;
+
+// --arch and --likelihood (and the likelihood's settings, which binaries bind to `likelihood`'s fields).
+struct ModelFlags {
+  std::string arch = "mlp";              // --arch
+  std::string name = "bernoulli";        // --likelihood
+  models::LikelihoodOptions likelihood;  // its settings; the kind comes from `name`
+  // Adds --arch and --likelihood; returns the latter, for a binary to extend its help.
+  CLI::Option* add(CLI::App& app);
+  // The model's options for these flags, sized to the session's images.
+  models::VaeOptions options(const training::Session& s) const;
 };
 
 // Validators for real-valued flags. CLI::PositiveNumber and CLI::NonNegativeNumber let "nan" through
@@ -51,34 +46,5 @@ void parse_or_exit(CLI::App& app, int argc, char** argv, const char* prog);
 
 // Runs body, turning elbo::Error and std::exception into one line on stderr and exit code 1.
 int run_main(const char* prog, const std::function<int()>& body);
-
-// A progress bar on a terminal (epoch, batch, running figure, examples/s, ETA); plain lines otherwise.
-class Progress {
- public:
-  Progress(std::string label, int64_t total, bool quiet);
-  void update(int64_t done, double figure, const char* figure_name);
-  void finish();
-
- private:
-  std::string label_;
-  int64_t total_;
-  bool tty_, quiet_;
-  std::chrono::steady_clock::time_point start_, last_;
-};
-
-// Appends one JSON object per line; values print with full precision.
-// OUT/metrics.jsonl, one JSON line per epoch. A fresh run starts the file anew; a resumed run keeps the
-// lines of the epochs its checkpoint holds and drops any written after it (by a run killed mid-save).
-class Metrics {
- public:
-  Metrics(const std::string& path, int64_t keep_lines);
-  void write(const std::map<std::string, double>& numbers, const std::map<std::string, std::string>& strings = {});
-
- private:
-  std::string path_;
-};
-
-std::string json_object(const std::map<std::string, double>& numbers,
-                        const std::map<std::string, std::string>& strings = {});
 
 }  // namespace elbo::zoo

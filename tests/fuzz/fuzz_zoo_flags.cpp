@@ -1,5 +1,5 @@
 // libFuzzer target: the zoo binaries' shared flags (tools/zoo.h add_common_flags, and the model flags of
-// tools/zoo_train.h ModelFlags) parsed by zoo::parse_flags, which is parse_or_exit without the exit. The input is argv[1..], the arguments
+// tools/zoo.h ModelFlags) parsed by zoo::parse_flags, which is parse_or_exit without the exit. The input is argv[1..], the arguments
 // separated by NUL bytes. The promise: a command line is accepted with every value inside its documented
 // range, or answered with the help (status 0) or one line on stderr (status 2); nothing else escapes.
 #include <fmt/format.h>
@@ -13,7 +13,6 @@
 
 #include "fuzz_input.h"
 #include "tools/zoo.h"
-#include "tools/zoo_train.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace elbo;
@@ -31,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CLI::App app{"fuzz"};
   zoo::add_common_flags(app, c);
   zoo::ModelFlags model;
-  model.add(app, c);
+  model.add(app);
   std::ostringstream out, err;
   const std::optional<int> status = zoo::parse_flags(app, int(argv.size()), argv.data(), "elbo-fuzz", out, err);
   const std::string o = out.str(), e = err.str();
@@ -44,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!(std::isfinite(c.lr) && c.lr > 0)) fuzz::broken(fmt::format("accepted --lr {}", c.lr));
     if (c.binarize != "none" && c.binarize != "dynamic" && c.binarize != "threshold")
       fuzz::broken(fmt::format("accepted --binarize '{}'", c.binarize));
-    if (c.arch != "mlp" && c.arch != "conv") fuzz::broken(fmt::format("accepted --arch '{}'", c.arch));
+    if (model.arch != "mlp" && model.arch != "conv") fuzz::broken(fmt::format("accepted --arch '{}'", model.arch));
     if (model.name != "bernoulli" && model.name != "gaussian" && model.name != "continuous-bernoulli" &&
         model.name != "categorical")
       fuzz::broken(fmt::format("accepted --likelihood '{}'", model.name));

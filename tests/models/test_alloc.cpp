@@ -15,9 +15,9 @@ TEST_CASE("a VAE training step (forward, backward, Adam) allocates nothing in st
   const char* off = std::getenv("ELBO_NO_CACHE");
   const bool caching = !(off && std::string(off) == "1");
   const int prev_threads = num_threads();
-  for (const char* arch : {"mlp", "conv"}) {
+  for (const models::Arch arch : {models::Arch::mlp, models::Arch::conv}) {
     for (int threads : {1, 2}) {
-      CAPTURE(arch);
+      CAPTURE(models::arch_name(arch));
       CAPTURE(threads);
       set_num_threads(threads);
       Generator gen(1);
@@ -28,7 +28,7 @@ TEST_CASE("a VAE training step (forward, backward, Adam) allocates nothing in st
       const Tensor x = bernoulli(rand({16, 784}, gen), gen);
       auto step = [&] {
         opt.zero_grad();
-        const Tensor loss = vae.loss(x, gen, models::TrainObjective{}, 1);
+        const Tensor loss = models::loss(vae, x, gen, models::Objective{}, 1);
         loss.backward();
         opt.step();
         return loss.item();

@@ -1,6 +1,7 @@
 #include <models/likelihood.h>
 
 #include <cmath>
+#include <numbers>
 
 #include "test_util.h"
 
@@ -8,67 +9,89 @@ using namespace elbo;
 using namespace elbo::models;
 using elbo::testing::uniform;
 
-TEST_CASE("bernoulli and gaussian log_prob against closed forms") {
+namespace {
+std::shared_ptr<const Likelihood> head(LikelihoodKind kind, double std = 0.1, bool learned = false, int64_t levels = 16) {
+  return make_likelihood({.kind = kind, .gaussian_std = std, .learned_std = learned, .levels = levels});
+}
+double log_prob(const Likelihood& h, const Tensor& out, const Tensor& x, size_t row = 0) {
+  return h.distribution(out).log_prob(x).to_vector<double>().at(row);
+}
+}  // namespace
+
+TEST_CASE("bernoulli and gaussian heads: log_prob against closed forms, one figure per example") {
   const Tensor logits = tensor({0.5, -1, 2, 0}, {2, 2}, DType::f64), x = tensor({1, 0, 0.3, 1}, {2, 2}, DType::f64);
-  Likelihood b;
-  const auto lp = b.log_prob(logits, x).to_vector<double>();
+  const auto b = head(LikelihoodKind::bernoulli);
+  const dist::AnyDistribution px = b->distribution(logits);
+  CHECK(px.name() == "Independent<Bernoulli>");
+  CHECK(px.batch_shape() == Shape{2});
+  CHECK(px.event_shape() == Shape{2});
   auto bern = [](double l, double v) {
     const double p = 1 / (1 + std::exp(-l));
     return v * std::log(p) + (1 - v) * std::log(1 - p);
   };
-  CHECK(lp[0] == doctest::Approx(bern(0.5, 1) + bern(-1, 0)));
-  CHECK(lp[1] == doctest::Approx(bern(2, 0.3) + bern(0, 1)));
-  Likelihood g = parse_likelihood("gaussian");
-  g.gaussian_std = 0.5;
-  const auto lg = g.log_prob(logits, x).to_vector<double>();
-  auto normal = [](double m, double v, double s) { return -0.5 * std::pow((v - m) / s, 2) - std::log(s) - 0.5 * std::log(2 * M_PI); };
-  CHECK(lg[0] == doctest::Approx(normal(0.5, 1, 0.5) + normal(-1, 0, 0.5)));
-  g.learned_std = true;
+  CHECK(log_prob(*b, logits, x, 0) == doctest::Approx(bern(0.5, 1) + bern(-1, 0)));
+  CHECK(log_prob(*b, logits, x, 1) == doctest::Approx(bern(2, 0.3) + bern(0, 1)));
+  auto normal = [](double m, double v, double s) {
+    return -0.5 * std::pow((v - m) / s, 2) - std::log(s) - 0.5 * std::log(2 * std::numbers::pi);
+  };
+  const auto g = head(LikelihoodKind::gaussian, 0.5);
+  CHECK(log_prob(*g, logits, x) == doctest::Approx(normal(0.5, 1, 0.5) + normal(-1, 0, 0.5)));
+  const auto gl = head(LikelihoodKind::gaussian, 0.1, true);
+  CHECK(gl->out_features(2) == 4);
+  CHECK(gl->channels() == 2);
   const Tensor out = tensor({0.5, -1, std::log(0.2), std::log(3.0)}, {1, 4}, DType::f64);
-  CHECK(g.log_prob(out, tensor({1, 0}, {1, 2}, DType::f64)).item() ==
+  CHECK(log_prob(*gl, out, tensor({1, 0}, {1, 2}, DType::f64)) ==
         doctest::Approx(normal(0.5, 1, 0.2) + normal(-1, 0, 3.0)));
-  CHECK_ERROR_HAS(b.log_prob(ones({2, 3}), ones({2, 2})), "bernoulli likelihood: decoder output [2, 3] does not fit data [2, 2]");
+  CHECK(b->name() == "bernoulli");
+  CHECK(g->name() == "gaussian-std-0.5");
+  CHECK(gl->name() == "gaussian-learned-std");
+  CHECK_ERROR_HAS(gl->distribution(ones({2, 3})), "gaussian-learned-std likelihood: decoder output [2, 3] is not [N, 2D]");
+  CHECK_ERROR_HAS(b->distribution(ones({2, 3})).log_prob(ones({2, 2})), "Bernoulli: value [2, 2] and batch_shape ++ event_shape [2, 3]");
   CHECK_ERROR_HAS(parse_likelihood("poisson"), "--likelihood: 'poisson' is not one of");
+  CHECK_ERROR_HAS(make_likelihood({.kind = LikelihoodKind::gaussian, .gaussian_std = 0}), "the std must be a finite number > 0, got 0");
 }
 
-TEST_CASE("continuous Bernoulli: normalizer integrates the density to one, and is smooth at lambda = 1/2") {
-  // integral over [0, 1] of C(lambda) lambda^x (1 - lambda)^(1 - x) dx = 1
+TEST_CASE("categorical head: levels partition [0, 1], probabilities of all levels sum to one, gradchecks") {
+  const auto c = head(LikelihoodKind::categorical, 0.1, false, 4);
+  CHECK(c->out_features(3) == 12);
+  CHECK(IntensityCategorical::level_of(tensor({0, 0.24, 0.25, 0.5, 0.99, 1}, {6}), 4).to_vector<int64_t>() ==
+        std::vector<int64_t>{0, 0, 1, 2, 3, 3});
+  CHECK_ERROR_HAS(IntensityCategorical::level_of(tensor({0.5, 1.5}, {2}), 4), "value [2] must be in [0, 1] (found 1.5 at index 1)");
+  Generator gen(2);
+  const Tensor out = uniform({1, 4}, gen, -1, 1);  // one pixel, 4 levels
+  double total = 0;
+  for (double v : {0.1, 0.3, 0.6, 1.0}) total += std::exp(log_prob(*c, out, tensor({v}, {1, 1}, DType::f64)));
+  CHECK(total == doctest::Approx(1));
+  // the mean is the expected level centre
+  const auto p = softmax(out, 1).to_vector<double>();
+  double m = 0;
+  for (int k = 0; k < 4; ++k) m += p[size_t(k)] * (k + 0.5) / 4;
+  CHECK(c->mean(out).item() == doctest::Approx(m));
+  const Tensor x = tensor({0.0, 0.5, 0.99}, {1, 3}, DType::f64);
+  CHECK(gradcheck([c, x](auto& in) { return c->distribution(in[0]).log_prob(x); }, {uniform({1, 12}, gen, -1, 1)}));
+  const auto b = head(LikelihoodKind::bernoulli);
+  CHECK(gradcheck([b, x](auto& in) { return b->distribution(in[0]).log_prob(x); }, {uniform({1, 3}, gen, -2, 2)}));
+  const auto g = head(LikelihoodKind::gaussian, 0.1, true);
+  CHECK(gradcheck([g, x](auto& in) { return g->distribution(in[0]).log_prob(x); }, {uniform({1, 6}, gen, -1, 1)}));
+  // a convolutional decoder's planes [N, K, H, W] become rows with each pixel's K levels side by side
+  const Tensor planes = tensor({0, 1, 2, 3, 10, 11, 12, 13}, {1, 2, 2, 2});
+  const auto c2 = head(LikelihoodKind::categorical, 0.1, false, 2);
+  CHECK(c2->rows(planes).to_vector<double>() == std::vector<double>{0, 10, 1, 11, 2, 12, 3, 13});
+  CHECK(b->rows(planes).to_vector<double>() == std::vector<double>{0, 1, 2, 3, 10, 11, 12, 13});
+}
+
+TEST_CASE("continuous Bernoulli head: the density integrates to one over [0, 1], also near lambda = 1/2") {
+  const auto cb = head(LikelihoodKind::continuous_bernoulli);
   for (double l : {-8.0, -1.0, -0.02, -0.005, 0.0, 0.003, 0.5, 4.0}) {
-    const double logc = continuous_bernoulli_log_norm(tensor({l}, {1}, DType::f64)).item();
-    const double lam = 1 / (1 + std::exp(-l));
-    double integral = 0;
     const int n = 20000;
-    for (int i = 0; i < n; ++i) {
-      const double x = (i + 0.5) / n;
-      integral += std::exp(logc + x * std::log(lam) + (1 - x) * std::log(1 - lam)) / n;
-    }
-    CHECK(integral == doctest::Approx(1).epsilon(1e-6));
+    std::vector<double> xs(n);
+    for (int i = 0; i < n; ++i) xs[size_t(i)] = (i + 0.5) / n;
+    const Tensor lp = cb->distribution(full({n, 1}, l, DType::f64)).log_prob(tensor(xs, {n, 1}, DType::f64));
+    CHECK(sum(exp(lp)).item() / n == doctest::Approx(1).epsilon(1e-6));
   }
-  Generator gen(1);
-  CHECK(gradcheck([](auto& in) { return continuous_bernoulli_log_norm(in[0]); }, {uniform({6}, gen, -3, 3)}));
-  CHECK(gradcheck([](auto& in) { return continuous_bernoulli_log_norm(in[0]); }, {uniform({6}, gen, -0.009, 0.009)}));
-  Likelihood cb = parse_likelihood("continuous-bernoulli");
-  const auto m = cb.mean(tensor({-3, 0, 1e-5, 3}, {1, 4}, DType::f64)).to_vector<double>();
+  const auto m = cb->mean(tensor({-3, 0, 1e-5, 3}, {1, 4}, DType::f64)).to_vector<double>();
   CHECK(m[1] == doctest::Approx(0.5));
   CHECK(m[2] == doctest::Approx(0.5));
   CHECK(m[0] < 0.5);
   CHECK(m[3] > 0.5);
-}
-
-TEST_CASE("categorical over K levels: probabilities of all levels sum to one; gradchecks") {
-  Likelihood c = parse_likelihood("categorical");
-  c.levels = 4;
-  Generator gen(2);
-  const Tensor out = uniform({1, 4}, gen, -1, 1);  // one pixel, 4 levels
-  double total = 0;
-  for (double v : {0.1, 0.3, 0.6, 1.0}) total += std::exp(c.log_prob(out, tensor({v}, {1, 1}, DType::f64)).item());
-  CHECK(total == doctest::Approx(1));
-  const Tensor x = tensor({0.0, 0.5, 0.99}, {1, 3}, DType::f64);
-  CHECK(gradcheck([c, x](auto& in) { return c.log_prob(in[0], x); }, {uniform({1, 12}, gen, -1, 1)}));
-  Likelihood b;
-  CHECK(gradcheck([b, x](auto& in) { return b.log_prob(in[0], x); }, {uniform({1, 3}, gen, -2, 2)}));
-  Likelihood g = parse_likelihood("gaussian");
-  g.learned_std = true;
-  CHECK(gradcheck([g, x](auto& in) { return g.log_prob(in[0], x); }, {uniform({1, 6}, gen, -1, 1)}));
-  CHECK(c.mean(out).shape() == Shape{1, 1});
 }

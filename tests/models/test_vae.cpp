@@ -35,7 +35,7 @@ Tensor stripes(int64_t n, Generator& gen) {
   return tensor(v, {n, 16});
 }
 
-template <class M, class Loss> std::pair<double, double> train(M& m, Loss loss, Generator& gen, int steps) {
+template <class M, class Loss> std::pair<double, double> fit(M& m, Loss loss, Generator& gen, int steps) {
   optim::Adam opt(m.parameters(), {.lr = 1e-2});
   double first = 0, last = 0;
   for (int s = 0; s < steps; ++s) {
@@ -71,23 +71,29 @@ TEST_CASE("MLP VAE: examples/vae's names and shapes, and a PyTorch state_dict gi
   for (auto& [n, _] : small.state_dict()) state.emplace_back(n, fixture_tensor(f, n));
   nn::load_state(small, state, "vae_mlp.safetensors");
   const Tensor x = fixture_tensor(f, "x");
-  const Posterior q = small.encode(x);
-  CHECK(all_close(q.mu, fixture_tensor(f, "mu"), 1e-12, 1e-12));
+  const Encoder::Params q = small.encoder().params(x);
+  CHECK(all_close(q.loc, fixture_tensor(f, "mu"), 1e-12, 1e-12));
   CHECK(all_close(q.logvar, fixture_tensor(f, "logvar"), 1e-12, 1e-12));
-  const Tensor logits = small.decode(q.mu);
+  const Tensor logits = small.decoder().params(q.loc);
   CHECK(all_close(logits, fixture_tensor(f, "logits"), 1e-12, 1e-12));
-  const double loss = -sum(small.options().likelihood.log_prob(logits, x)).item() + sum(kl_standard_normal(q)).item();
+  // examples/vae's loss at z = mu: BCE summed plus the analytic KL, from the model's three distributions
+  const double loss = -sum(small.likelihood(q.loc).log_prob(x)).item() +
+                      sum(dist::kl_divergence(small.posterior(x), small.prior())).item();
   CHECK(loss == doctest::Approx(fixture_tensor(f, "loss").item()).epsilon(1e-12));
 }
 
-TEST_CASE("analytic KL to N(0, I): closed form, per-dim split and gradients") {
-  Posterior q{tensor({0.5, -1, 0, 2}, {2, 2}, DType::f64), tensor({0, std::log(4.0), -1, 0.5}, {2, 2}, DType::f64)};
-  const auto per = kl_standard_normal(q, true).to_vector<double>();
+TEST_CASE("q(z|x) is a diagonal Normal: the KL to N(0, I) in closed form, per dim, and its gradients") {
+  const Tensor loc = tensor({0.5, -1, 0, 2}, {2, 2}, DType::f64);
+  const Tensor logvar = tensor({0, std::log(4.0), -1, 0.5}, {2, 2}, DType::f64);
+  const dist::AnyDistribution q = diagonal_normal(loc, logvar), p = standard_normal(2, DType::f64);
+  CHECK(q.name() == "Independent<Normal>");
+  const auto per = kl_per_dim(q, p).to_vector<double>();
+  // KL(N(mu, s^2) || N(0, 1)) = (mu^2 + s^2 - 1 - log s^2) / 2 (Kingma and Welling 2014, app. B)
   CHECK(per[0] == doctest::Approx(0.5 * 0.25));
   CHECK(per[1] == doctest::Approx(0.5 * (1 + 4 - 1 - std::log(4.0))));
-  CHECK(kl_standard_normal(q).to_vector<double>()[1] == doctest::Approx(per[2] + per[3]));
+  CHECK(dist::kl_divergence(q, p).to_vector<double>()[1] == doctest::Approx(per[2] + per[3]));
   Generator gen(2);
-  CHECK(gradcheck([](auto& in) { return kl_standard_normal({in[0], in[1]}); },
+  CHECK(gradcheck([](auto& in) { return dist::kl_divergence(diagonal_normal(in[0], in[1]), standard_normal(2, DType::f64)); },
                   {uniform({3, 2}, gen, -1, 1), uniform({3, 2}, gen, -1, 1)}));
 }
 
@@ -95,15 +101,15 @@ TEST_CASE("MLP VAE trains on toy images: the loss falls and the ELBO ordering ho
   Generator gen(3);
   VAE vae(small_mlp(), gen);
   const auto [first, last] =
-      train(vae, [&](const Tensor& x, int s) { return vae.loss(x, gen, TrainObjective{}, s); }, gen, 400);
+      fit(vae, [&](const Tensor& x, int s) { return loss(vae, x, gen, Objective{}, s); }, gen, 400);
   INFO("loss ", first, " -> ", last);
   CHECK(first > 8);  // about 16 log 2 = 11.1 at the start
   CHECK(last < 5);   // the floor is 16 H(0.05) + log 2 = 3.9 nats
   // log p(x) >= IWAE_K >= ELBO in expectation: average over a batch and many draws
   NoGradGuard guard;
   const Tensor x = stripes(200, gen);
-  const double elbo = mean(vae.elbo(x, gen, 20).elbo).item();
-  const double iw1 = mean(vae.iwae(x, gen, 1)).item(), iw100 = mean(vae.iwae(x, gen, 100, 30)).item();
+  const double elbo = mean(models::elbo(vae, x, gen, {.samples = 20}).elbo).item();
+  const double iw1 = mean(iwae(vae, x, gen, 1)).item(), iw100 = mean(iwae(vae, x, gen, 100, 30)).item();
   INFO("elbo ", elbo, " iwae1 ", iw1, " iwae100 ", iw100);
   CHECK(std::abs(iw1 - elbo) < 0.3);  // same expectation (sampled vs analytic KL)
   CHECK(iw100 > elbo);
@@ -116,32 +122,32 @@ TEST_CASE("training objective: KL warm-up, beta and free bits") {
   Generator gen(4), g1(9), g2(9), g3(9);
   VAE vae(small_mlp(), gen);
   const Tensor x = stripes(8, gen);
-  TrainObjective warm{.warmup_steps = 100};
-  const double at0 = vae.loss(x, g1, warm, 0).item();
-  const ElboTerms t = vae.elbo(x, g2, 1);
+  Objective warm{.warmup_steps = 100};
+  const double at0 = loss(vae, x, g1, warm, 0).item();
+  const ElboTerms t = models::elbo(vae, x, g2);
   CHECK(at0 == doctest::Approx(-mean(t.log_px).item()).epsilon(1e-5));  // no KL at step 0
-  const double beta2 = vae.loss(x, g3, TrainObjective{.beta = 2}, 0).item();
+  const double beta2 = loss(vae, x, g3, Objective{.beta = 2}, 0).item();
   CHECK(beta2 == doctest::Approx(-mean(t.log_px).item() + 2 * mean(t.kl).item()).epsilon(1e-5));
   Generator g4(9);
-  const double fb = vae.loss(x, g4, TrainObjective{.free_bits = 10}, 0).item();
+  const double fb = loss(vae, x, g4, Objective{.free_bits = 10}, 0).item();
   CHECK(fb == doctest::Approx(-mean(t.log_px).item() + 2 * 10).epsilon(1e-5));  // both dims clamped to 10 nats
 }
 
 TEST_CASE("IWAE-trained VAE and multi-sample ELBO run and reduce the loss") {
   Generator gen(5);
   VAE vae(small_mlp(), gen);
-  const auto [first, last] = train(
-      vae, [&](const Tensor& x, int s) { return vae.loss(x, gen, TrainObjective{.iw = 5}, s); }, gen, 200);
+  const auto [first, last] = fit(
+      vae, [&](const Tensor& x, int s) { return loss(vae, x, gen, Objective{.iw = 5}, s); }, gen, 200);
   CHECK(last < first - 3);
-  CHECK_ERROR_HAS(vae.iwae(stripes(2, gen), gen, 0), "iwae: K must be >= 1, got 0");
-  CHECK_ERROR_HAS(vae.encode(ones({2, 15})), "VAE encode: input [2, 15] is not [B, 16]");
+  CHECK_ERROR_HAS(iwae(vae, stripes(2, gen), gen, 0), "iwae: K must be >= 1, got 0");
+  CHECK_ERROR_HAS(vae.posterior(ones({2, 15})), "VAE encoder: input [2, 15] is not [B, 16]");
 }
 
 TEST_CASE("autoencoder trains on the same log-likelihood") {
   Generator gen(6);
   Autoencoder ae(small_mlp(), gen);
   const auto [first, last] =
-      train(ae, [&](const Tensor& x, int) { return -mean(ae.log_likelihood(x)); }, gen, 300);
+      fit(ae, [&](const Tensor& x, int) { return -mean(ae.log_likelihood(x)); }, gen, 300);
   CHECK(first > 8);
   CHECK(last < 4);  // the floor is 16 H(0.05) = 3.2 nats
 }
@@ -149,37 +155,36 @@ TEST_CASE("autoencoder trains on the same log-likelihood") {
 TEST_CASE("non-amortized VI: per-example optimization raises each ELBO; local posteriors train with a decoder") {
   Generator gen(7);
   VAE vae(small_mlp(), gen);
-  train(vae, [&](const Tensor& x, int s) { return vae.loss(x, gen, TrainObjective{}, s); }, gen, 300);
+  fit(vae, [&](const Tensor& x, int s) { return loss(vae, x, gen, Objective{}, s); }, gen, 300);
   const Tensor x = stripes(16, gen);
-  const Posterior q = vae.encode(x);
-  const DecodeFn dec = [&](const Tensor& z) { return vae.decode(z); };
-  const auto lik = vae.options().likelihood;
-  const QParams start{q.mu.detach(), q.logvar.detach()};
-  const QParams opt = optimize_q(dec, lik, x, start, gen, 200);
+  const Encoder::Params p = vae.encoder().params(x);
+  const QParams start{p.loc.detach(), p.logvar.detach()};
+  const QParams opt = optimize_q(vae, x, start, gen, 200);
   NoGradGuard guard;
-  const double before = mean(elbo_of(dec, lik, x, start.mu, start.logvar, gen, 200)).item();
-  const double after = mean(elbo_of(dec, lik, x, opt.mu, opt.logvar, gen, 200)).item();
+  const double before = mean(models::elbo(vae, start.q(), x, gen, {.samples = 200}).elbo).item();
+  const double after = mean(models::elbo(vae, opt.q(), x, gen, {.samples = 200}).elbo).item();
   INFO("encoder q ", before, ", optimized q ", after);
   CHECK(after > before);
 
-  // (a) per-example q for 64 training examples, learned jointly with a decoder
+  // per-example q for 64 training examples, learned jointly with a decoder
   Generator g2(8);
   DecoderModel decoder(small_mlp(), g2);
-  LocalPosteriors local(64, 2);
+  std::vector<std::string> names;
+  for (auto& [n, t] : decoder.named_parameters()) names.push_back(n);
+  CHECK(names == std::vector<std::string>{"fc3.weight", "fc3.bias", "fc4.weight", "fc4.bias"});
+  LocalPosteriors local(64, 2, 1e-2);
   const Tensor data = stripes(64, g2);
   optim::Adam dopt(decoder.parameters(), {.lr = 1e-2});
-  const DecodeFn d2 = [&](const Tensor& z) { return decoder.decode(z); };
   double first = 0, last = 0;
+  std::vector<int64_t> ids;
+  for (int64_t i = 0; i < 64; ++i) ids.push_back(i);
   for (int epoch = 0; epoch < 150; ++epoch) {
     EnableGradGuard on;
-    std::vector<int64_t> ids;
-    for (int64_t i = 0; i < 64; ++i) ids.push_back(i);
-    const QParams rows = local.gather(ids);
     dopt.zero_grad();
-    const Tensor l = -mean(elbo_of(d2, lik, data, rows.mu, rows.logvar, g2));
+    const Tensor l = -mean(models::elbo(decoder, local.q(ids), data, g2).elbo);
     l.backward();
     dopt.step();
-    local.step(ids, rows, 1e-2);
+    local.step(ids);
     if (epoch < 10) first += l.item() / 10;
     if (epoch >= 140) last += l.item() / 10;
   }
@@ -187,36 +192,38 @@ TEST_CASE("non-amortized VI: per-example optimization raises each ELBO; local po
   CHECK(last < first - 3);
 }
 
-TEST_CASE("LocalPosteriors: state round-trips; a mismatched state is a clear error") {
-  Generator gen(9);
-  LocalPosteriors a(5, 3);
+TEST_CASE("LocalPosteriors: only the batch's rows move, each with its own step count; state round-trips") {
+  LocalPosteriors a(5, 3, 0.1);
   const std::vector<int64_t> ids{1, 4};
-  for (int k = 0; k < 3; ++k) {
-    const QParams rows = a.gather(ids);
-    sum(square(rows.mu - 1.0) + square(rows.logvar + 0.5)).backward();
-    a.step(ids, rows, 0.1);
-  }
+  auto visit = [&](LocalPosteriors& lp) {
+    const dist::AnyDistribution q = lp.q(ids);
+    sum(square(q.mean() - 1.0)).backward();
+    lp.step(ids);
+  };
+  for (int k = 0; k < 3; ++k) visit(a);
   std::map<std::string, Tensor> state;
   for (auto& [name, t] : a.state()) state.emplace(name, t.clone());
-  LocalPosteriors b(5, 3);
+  const auto loc = state.at("loc").to_vector<double>();
+  for (int64_t r : {0, 2, 3})
+    for (int64_t j = 0; j < 3; ++j) CHECK(loc[size_t(r * 3 + j)] == 0);  // untouched rows
+  CHECK(loc[3] > 0.2);
+  CHECK(state.at("optim.row_step").to_vector<int64_t>() == std::vector<int64_t>{0, 3, 0, 0, 3});
+  LocalPosteriors b(5, 3, 0.1);
   b.load_state(state, "ckpt");
   for (const auto& [name, t] : b.state()) CHECK(all_close(t, state.at(name), 0, 0));
-  CHECK(state.at("steps").to_vector<int64_t>() == std::vector<int64_t>{0, 3, 0, 0, 3});
   // the next step continues identically (same Adam moments and step counts)
-  const QParams ra = a.gather(ids), rb = b.gather(ids);
-  sum(square(ra.mu) + ra.logvar).backward();
-  sum(square(rb.mu) + rb.logvar).backward();
-  a.step(ids, ra, 0.1);
-  b.step(ids, rb, 0.1);
-  CHECK_FALSE(all_close(a.state()[0].second, state.at("mu"), 0, 0));  // it moved
-  for (size_t i = 0; i < 5; ++i) CHECK(all_close(a.state()[i].second, b.state()[i].second, 0, 0));
+  visit(a);
+  visit(b);
+  CHECK_FALSE(all_close(a.state()[0].second, state.at("loc"), 0, 0));  // it moved
+  for (size_t i = 0; i < a.state().size(); ++i) CHECK(all_close(a.state()[i].second, b.state()[i].second, 0, 0));
 
-  LocalPosteriors wrong(6, 3);
-  CHECK_THROWS_WITH(wrong.load_state(state, "ckpt"), doctest::Contains("ckpt: per-example posterior 'mu' is f32 [5, 3], this run needs f32 [6, 3]"));
-  state.erase("adam_v");
+  LocalPosteriors wrong(6, 3, 0.1);
+  CHECK_THROWS_WITH(wrong.load_state(state, "ckpt"), doctest::Contains("ckpt: per-example posterior 'loc' is f32 [5, 3], this run needs f32 [6, 3]"));
   const auto before = b.state();
-  CHECK_THROWS_WITH(b.load_state(state, "ckpt"), doctest::Contains("no per-example posterior tensor 'adam_v'"));
+  state.erase("optim.exp_avg_sq.1");
+  state["optim.exp_avg.1"] = zeros({5, 4});
+  CHECK_THROWS_WITH(b.load_state(state, "ckpt"), doctest::Contains("ckpt: the per-example posteriors' optimizer state"));
   for (size_t i = 0; i < before.size(); ++i) CHECK(all_close(b.state()[i].second, before[i].second, 0, 0));  // untouched
-  state["adam_v"] = zeros({5, 6}, DType::i64);
-  CHECK_THROWS_WITH(b.load_state(state, "ckpt"), doctest::Contains("per-example posterior 'adam_v' is i64 [5, 6]"));
+  state.erase("logvar");
+  CHECK_THROWS_WITH(b.load_state(state, "ckpt"), doctest::Contains("no per-example posterior tensor 'logvar'"));
 }

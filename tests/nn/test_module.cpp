@@ -138,3 +138,43 @@ TEST_CASE("repr shows the tree, settings, shapes and parameter counts") {
         "Conv2d(1, 32, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), bias=true)  # weight[32, 1, 4, 4], "
         "bias[32] = 544 params");
 }
+
+namespace {
+struct Part : nn::Module {
+  virtual Tensor forward(const Tensor& x) const = 0;
+};
+struct Head final : Part {
+  nn::Linear& fc1 = register_module("fc1", nn::Linear(4, 3));
+  Tensor forward(const Tensor& x) const override { return fc1.forward(x); }
+};
+struct Whole : nn::Module {
+  Part& head = register_inline(std::unique_ptr<Part>(new Head));
+  Part& tail = register_module("tail", std::unique_ptr<Part>(new Head));
+  nn::Linear& fc2 = register_module("fc2", nn::Linear(3, 2));
+};
+}  // namespace
+
+TEST_CASE("register_inline keeps a part's names flat; register_module takes a part held by its base class") {
+  Whole w;
+  std::vector<std::string> names;
+  for (auto& [n, t] : w.named_parameters()) names.push_back(n);
+  CHECK(names == std::vector<std::string>{"fc1.weight", "fc1.bias", "tail.fc1.weight", "tail.fc1.bias", "fc2.weight",
+                                          "fc2.bias"});
+  CHECK(w.head.forward(ones({2, 4})).shape() == Shape{2, 3});
+  CHECK(w.repr().find("(inline): Head") != std::string::npos);
+  // a later registration may not reuse a name an inline part holds, nor an inline part one of the owner's
+  struct Clash : nn::Module {
+    Clash() {
+      register_inline(std::unique_ptr<Part>(new Head));
+      register_module("fc1", nn::Linear(1, 1));
+    }
+  };
+  CHECK_ERROR_HAS(Clash(), "register_module: name 'fc1' is already registered");
+  struct Clash2 : nn::Module {
+    Clash2() {
+      register_module("fc1", nn::Linear(1, 1));
+      register_inline(std::unique_ptr<Part>(new Head));
+    }
+  };
+  CHECK_ERROR_HAS(Clash2(), "register_inline: name 'fc1' is already registered");
+}

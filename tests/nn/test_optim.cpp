@@ -177,3 +177,47 @@ TEST_CASE("five Adam steps on Sequential(Linear, ReLU, Linear) in f32 land where
   CHECK(names == std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias"});
   std::remove(path.c_str());
 }
+
+TEST_CASE("RowAdam: only the named rows move, each with its own step count, as Adam on that row alone") {
+  const Tensor p0 = tensor({1, 2, 3, 4, 5, 6}, {3, 2}, DType::f64), q0 = tensor({0.5, -0.5, 1.5}, {3}, DType::f64);
+  Tensor p = p0.clone().detach().requires_grad_(true), q = q0.clone().detach().requires_grad_(true);
+  optim::RowAdam opt({p, q}, {.lr = 0.1});
+  // row 1 is visited three times, row 2 once, row 0 never
+  const std::vector<std::vector<int64_t>> visits{{1}, {1, 2}, {1}};
+  for (const auto& rows : visits) {
+    opt.zero_grad();
+    (sum(square(p) * 0.5) + sum(q * 2.0)).backward();  // gradients on every row; step uses the named ones
+    opt.step(rows);
+  }
+  CHECK(opt.row_steps(0) == 0);
+  CHECK(opt.row_steps(1) == 3);
+  CHECK(opt.row_steps(2) == 1);
+  CHECK(narrow(p, 0, 0, 1).to_vector<double>() == std::vector<double>{1, 2});  // untouched
+  // the same as Adam on row 1 alone for three steps, and on row 2 for one
+  for (auto [row, steps] : {std::pair{int64_t(1), 3}, std::pair{int64_t(2), 1}}) {
+    Tensor r = narrow(p0, 0, row, 1).clone().detach().requires_grad_(true);
+    Tensor s = narrow(q0, 0, row, 1).clone().detach().requires_grad_(true);
+    optim::Adam ref({r, s}, {.lr = 0.1});
+    for (int t = 0; t < steps; ++t) {
+      ref.zero_grad();
+      (sum(square(r) * 0.5) + sum(s * 2.0)).backward();
+      ref.step();
+    }
+    CHECK(all_close(narrow(p, 0, row, 1), r, 1e-14, 1e-14));
+    CHECK(all_close(narrow(q, 0, row, 1), s, 1e-14, 1e-14));
+  }
+  // state round-trips, row steps included; bad input is an error that changes nothing
+  Tensor p2 = p.detach().clone().requires_grad_(true), q2 = q.detach().clone().requires_grad_(true);
+  optim::RowAdam opt2({p2, q2}, {.lr = 0.1});
+  opt2.load_state_dict(opt.state_dict());
+  CHECK(opt2.row_steps(1) == 3);
+  CHECK_ERROR_HAS(opt.step({0, 0}), "RowAdam.step: a row appears twice");
+  CHECK_ERROR_HAS(opt.step({3}), "RowAdam.step: row 3 is outside [0, 3)");
+  nn::NamedTensors bad = opt.state_dict();
+  for (auto& [n, t] : bad)
+    if (n == "row_step") t = tensor({1, -1, 0}, {3}, DType::i64);
+  CHECK_ERROR_HAS(opt2.load_state_dict(bad), "row_step -1 of row 1 is negative");
+  CHECK(opt2.row_steps(1) == 3);
+  CHECK_ERROR_HAS(optim::RowAdam({zeros({3, 2}).requires_grad_(), zeros({4}).requires_grad_()}, {}),
+                  "RowAdam: parameter 1 has shape [4], but every parameter must have the same rows as parameter 0 [3, 2]");
+}

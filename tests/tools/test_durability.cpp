@@ -20,7 +20,10 @@ namespace {
 int checkpoint_epoch(const fs::path& out) {
   const fs::path p = out / "checkpoint.safetensors";
   if (!fs::exists(p)) return 0;
-  return std::stoi(nn::load_tensors(p.string()).metadata.at("epoch"));
+  for (const auto& [name, t] : nn::load_tensors(p.string()).tensors)
+    if (name == "epoch") return int(t.to_vector<int64_t>().at(0));
+  FAIL("no epoch entry in ", p);
+  return 0;
 }
 
 // Starts the run, waits until its checkpoint holds `epoch` epochs, waits `delay` more (the run is then in

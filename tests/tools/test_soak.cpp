@@ -44,7 +44,7 @@ double soak(int steps, int warmup) {
   o.latent = 10;
   models::VAE vae(o, gen);
   optim::Adam opt(vae.parameters(), {.lr = 1e-3});
-  const models::TrainObjective obj;
+  const models::Objective obj;
   const int64_t n = 1024, batch = 32, per_epoch = n / batch;
   const Tensor data = rand({n, 784}, gen), test = bernoulli(rand({256, 784}, gen), gen);
   std::vector<int64_t> order;
@@ -53,7 +53,7 @@ double soak(int steps, int warmup) {
     if (step % per_epoch == 0) order = models::permutation(n, gen);
     const int64_t lo = (step % per_epoch) * batch;
     const Tensor x = models::binarize(models::rows(data, order, lo, lo + batch), models::Binarize::dynamic, gen);
-    const Tensor loss = vae.loss(x, gen, obj, step + 1);
+    const Tensor loss = models::loss(vae, x, gen, obj, step + 1);
     const double l = loss.item();
     REQUIRE(std::isfinite(l));
     opt.zero_grad();
@@ -61,7 +61,7 @@ double soak(int steps, int warmup) {
     opt.step();
     if ((step + 1) % 50 == 0) {  // the per-epoch evaluation (the first falls inside the warm-up)
       NoGradGuard ng;
-      REQUIRE(std::isfinite(mean(vae.elbo(test, gen).elbo).item()));
+      REQUIRE(std::isfinite(mean(models::elbo(vae, test, gen).elbo).item()));
     }
     if (step + 1 == warmup) base = rss_mb();
   }

@@ -1,0 +1,13 @@
+#pragma once
+// elbo::models in one include: data sets and images, likelihood heads, architectures, the model
+// interface and its estimators, and the zoo's models.
+#include "autoencoder.h"
+#include "dataset.h"
+#include "estimators.h"
+#include "idx.h"
+#include "image.h"
+#include "likelihood.h"
+#include "model.h"
+#include "networks.h"
+#include "vae.h"
+#include "vi.h"

@@ -1,0 +1,71 @@
+#pragma once
+// The zoo's architectures as modules, picked once from an Arch parsed at the command line's edge. Names
+// and shapes are PyTorch's, so checkpoints load there (README lists the equivalent torch modules):
+//   mlp   encoder fc1 D->H, fc21 / fc22 H->L (loc / log-variance); decoder fc3 L->H, fc4 H->D'
+//         (examples/vae); the autoencoder's code encoder fc1 D->H, fc2 H->L
+//   conv  encoder = Sequential(Conv2d(1,32,4,2,1), ReLU, Conv2d(32,64,4,2,1), ReLU, Flatten,
+//         Linear(64*7*7, 2L)), loc / log-variance its halves; decoder = Sequential(Linear(L, 64*7*7), ReLU,
+//         Unflatten(1, [64, 7, 7]), ConvTranspose2d(64,32,4,2,1), ReLU, ConvTranspose2d(32,C,4,2,1)); the
+//         code encoder is the same stack with a Linear(64*7*7, L) head (28x28 images)
+// An Encoder returns q(z | x), a Decoder p(x | z), both distribution objects; a model registers them with
+// nn::Module::register_inline so their parameters keep the flat names above.
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "../nn/nn.h"
+#include "likelihood.h"
+
+namespace elbo::models {
+
+enum class Arch { mlp, conv };
+Arch parse_arch(std::string_view name);  // "mlp" | "conv"
+std::string_view arch_name(Arch a);
+
+struct NetworkOptions {
+  Arch arch = Arch::mlp;
+  int64_t height = 28, width = 28;  // the images; D = height * width
+  int64_t hidden = 400;             // MLP hidden units
+  int64_t latent = 20;
+};
+
+// q(z | x) as a diagonal Normal: Independent(Normal(loc, exp(logvar / 2)), 1), batch [B], event [L]. The
+// second head emits the log-variance, as PyTorch's examples/vae does; exp keeps the scale positive
+// without clipping and makes the analytic KL to N(0, I) a polynomial in loc and exp(logvar).
+dist::AnyDistribution diagonal_normal(const Tensor& loc, const Tensor& logvar);
+
+class Encoder : public nn::Module {
+ public:
+  struct Params {
+    Tensor loc, logvar;  // [B, L]
+  };
+  virtual Params params(const Tensor& x) const = 0;  // x [B, D]
+  dist::AnyDistribution forward(const Tensor& x) const;
+};
+
+class Decoder : public nn::Module {
+ public:
+  explicit Decoder(std::shared_ptr<const Likelihood> head) : head_(std::move(head)) {}
+  virtual Tensor params(const Tensor& z) const = 0;  // z [N, L] -> [N, head().out_features(D)]
+  dist::AnyDistribution forward(const Tensor& z) const { return head_->distribution(params(z)); }
+  Tensor mean(const Tensor& z) const { return head_->mean(params(z)); }  // images [N, D] in [0, 1]
+  const Likelihood& head() const { return *head_; }
+
+ private:
+  std::shared_ptr<const Likelihood> head_;
+};
+
+// The autoencoder's deterministic encoder: x [B, D] -> code [B, L].
+class CodeEncoder : public nn::Module {
+ public:
+  virtual Tensor forward(const Tensor& x) const = 0;
+};
+
+std::unique_ptr<Encoder> make_encoder(const NetworkOptions& o, Generator& gen);
+std::unique_ptr<Decoder> make_decoder(const NetworkOptions& o, std::shared_ptr<const Likelihood> head, Generator& gen);
+std::unique_ptr<CodeEncoder> make_code_encoder(const NetworkOptions& o, Generator& gen);
+
+// The sizes for reports: "784-400-20" (mlp) or "28x28 latent 20" (conv).
+std::string describe(const NetworkOptions& o);
+
+}  // namespace elbo::models

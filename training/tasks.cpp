@@ -1,0 +1,112 @@
+#include "training/tasks.h"
+
+#include <chrono>
+
+#include "distributions/normal.h"
+#include "models/image.h"
+#include "training/report.h"
+
+namespace elbo::training {
+
+void save_image_reports(Session& s, const Tensor& samples, const std::function<Tensor(const Tensor&)>& reconstruct) {
+  const int64_t h = s.test.height, w = s.test.width, n = s.test.size();
+  models::save_image_grid(s.path("samples.png"), samples, h, w, 8);
+  if (!reconstruct) return;
+  std::vector<int64_t> pick;
+  for (int64_t i = 0; i < 32; ++i) pick.push_back(i * n / 32);
+  const Tensor x = models::rows(s.test_x, pick, 0, int64_t(pick.size()));
+  models::save_image_grid(s.path("reconstructions.png"), cat({x, reconstruct(x)}, 0), h, w, 8);
+}
+
+// ---- VAE ----
+
+Tensor VaeTask::loss(const Tensor& x, const std::vector<int64_t>&, Generator& gen, int64_t step) {
+  return models::loss(m_, x, gen, obj_, step);
+}
+
+Tensor VaeTask::score(const Tensor& x, Generator& gen) { return models::elbo(m_, x, gen).elbo; }
+
+void VaeTask::finish(Session& s, Generator& gen, std::map<std::string, double>& figures) {
+  NoGradGuard ng;
+  auto shown = [&](const Tensor& z) { return clamp(m_.likelihood(z).mean(), 0.0, 1.0); };  // the means of p(x|z)
+  save_image_reports(s, shown(m_.prior().sample(gen, {64})), [&](const Tensor& x) { return shown(m_.posterior(x).mean()); });
+  if (m_.prior().event_shape() == Shape{2}) {  // Kingma and Welling's Figure 4: decoder means over a grid of z
+    const int g = 20;
+    std::vector<double> quantiles;  // evenly spaced, through the inverse normal CDF
+    for (int i = 0; i < g; ++i)
+      for (int j = 0; j < g; ++j) quantiles.push_back((j + 0.5) / g), quantiles.push_back((g - i - 0.5) / g);
+    const Tensor z = dist::Normal(zeros({}), ones({})).icdf(tensor(quantiles, {g * g, 2}));
+    models::save_image_grid(s.path("latent_manifold.png"), shown(z), s.test.height, s.test.width, g, 0);
+  }
+  const models::LatentReport r = models::latent_report(m_, s.test_x);
+  figures["active_units"] = double(r.active_units);
+  for (size_t j = 0; j < r.kl_per_dim.size(); ++j) figures[fmt::format("kl_dim_{:02d}", j)] = r.kl_per_dim[j];
+  if (iw_ > 0) {
+    Progress bar(fmt::format("IWAE K={}", iw_), s.test_x.size(0), s.opt.quiet);
+    figures["test_loglik"] = models::mean_over(
+        s.test_x, std::max<int64_t>(1, 20000 / iw_), [&](const Tensor& x) { return models::iwae(m_, x, gen, iw_); },
+        [&](int64_t done, double mean) { bar.update(done, mean, "loglik"); });
+    bar.finish();
+  }
+}
+
+// ---- autoencoder ----
+
+Tensor AutoencoderTask::loss(const Tensor& x, const std::vector<int64_t>&, Generator&, int64_t) {
+  return -mean(m_.log_likelihood(x));
+}
+
+Tensor AutoencoderTask::score(const Tensor& x, Generator&) { return m_.log_likelihood(x); }
+
+void AutoencoderTask::finish(Session& s, Generator& gen, std::map<std::string, double>&) {
+  save_image_reports(s, m_.sample_images(64, gen), [&](const Tensor& x) { return m_.reconstruct(x); });
+}
+
+// ---- non-amortized VI ----
+
+ViTask::ViTask(models::DecoderModel& m, int64_t examples, const ViOptions& o)
+    : m_(m), local_(examples, m.options().latent, o.local_lr), o_(o) {}
+
+// local_steps - 1 updates of the batch's posteriors alone, then the joint step that also moves the
+// decoder (run() clears the decoder gradients the first ones leave).
+Tensor ViTask::loss(const Tensor& x, const std::vector<int64_t>& ids, Generator& gen, int64_t) {
+  ids_ = ids;
+  for (int k = 1; k < o_.local_steps; ++k) {
+    (-mean(models::elbo(m_, local_.q(ids), x, gen).elbo)).backward();
+    local_.step(ids);
+  }
+  return -mean(models::elbo(m_, local_.q(ids), x, gen).elbo);
+}
+
+nn::NamedTensors ViTask::state() const {
+  nn::NamedTensors s = local_.state();
+  for (auto& [name, t] : s) name = "local." + name;
+  return s;
+}
+
+void ViTask::load_state(const std::map<std::string, Tensor>& state, const std::string& file) {
+  std::map<std::string, Tensor> local;
+  for (const auto& [name, t] : state)
+    if (name.rfind("local.", 0) == 0) local.emplace(name.substr(6), t);
+  local_.load_state(local, file);
+}
+
+Tensor ViTask::score(const Tensor& x, Generator& gen) {
+  const int64_t b = x.size(0), l = m_.options().latent;
+  const models::QParams q = models::optimize_q(m_, x, {zeros({b, l}), zeros({b, l})}, gen, o_.test_steps, o_.local_lr);
+  NoGradGuard ng;
+  return models::elbo(m_, q.q(), x, gen).elbo;
+}
+
+void ViTask::finish(Session& s, Generator& gen, std::map<std::string, double>& figures) {
+  const int64_t n = std::min<int64_t>(500, s.test.size());
+  const auto t0 = std::chrono::steady_clock::now();
+  (void)score(narrow(s.test_x, 0, 0, n), gen);
+  figures["inference_ms_per_example"] =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / double(n);
+  figures["vi_steps"] = o_.test_steps;
+  NoGradGuard ng;
+  save_image_reports(s, m_.decoder().mean(m_.prior().sample(gen, {64})), {});
+}
+
+}  // namespace elbo::training

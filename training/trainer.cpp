@@ -1,0 +1,133 @@
+#include "training/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+
+#include "autograd/threads.h"
+#include "models/image.h"
+#include "training/checkpoint.h"
+#include "training/report.h"
+
+namespace elbo::training {
+namespace fs = std::filesystem;
+
+Session::Session(const Options& o) : opt(o) {
+  if (o.threads > 0) set_num_threads(o.threads);
+  train = models::head(models::load_split(o.data, "train"), o.limit > 0 ? o.limit : INT64_MAX);
+  test = models::head(models::load_split(o.data, "t10k"), o.limit > 0 ? o.limit : INT64_MAX);
+  binarize = models::parse_binarize(o.binarize);
+  Generator g(o.seed ^ 0x7e57);  // the test set's binarization is fixed for the run
+  test_x = models::binarize(test.images, binarize, g);
+  data_name = fs::path(o.data).filename().string();
+  if (data_name.empty()) data_name = fs::path(o.data).parent_path().filename().string();
+  fs::create_directories(o.out);
+}
+
+std::string Session::checkpoint_path() const { return path("checkpoint.safetensors"); }
+std::string Session::path(const std::string& file) const { return (fs::path(opt.out) / file).string(); }
+
+double evaluate(Task& t, const Tensor& x, int64_t batch, Generator& gen) {
+  NoGradGuard ng;
+  const int64_t n = x.size(0);
+  double total = 0;
+  for (int64_t b = 0; b < n; b += batch) total += sum(t.score(narrow(x, 0, b, std::min(batch, n - b)), gen)).item();
+  return total / double(n);
+}
+
+namespace {
+
+// One epoch of minibatch steps; returns the mean training figure (-loss).
+double train_epoch(Session& s, Task& t, optim::Optimizer& opt, Generator& gen, int epoch, int epochs, int64_t& step) {
+  const Options& o = s.opt;
+  const int64_t n = s.train.size(), nb = (n + o.batch - 1) / o.batch;
+  const std::vector<int64_t> order = models::permutation(n, gen);
+  Progress bar(fmt::format("epoch {}/{}", epoch + 1, epochs), n, o.quiet);
+  double running = 0;
+  for (int64_t b = 0; b < nb; ++b) {
+    const int64_t lo = b * o.batch, hi = std::min(n, lo + o.batch);
+    const Tensor x = models::binarize(models::rows(s.train.images, order, lo, hi), s.binarize, gen);
+    const std::vector<int64_t> ids(order.begin() + lo, order.begin() + hi);
+    auto diverged = [&](const std::string& what) {
+      return Error(fmt::format("training diverged at epoch {} step {}: {} (try a smaller --lr); the last good "
+                               "checkpoint is {}", epoch + 1, step, what, s.checkpoint_path()));
+    };
+    Tensor loss;
+    try {
+      loss = t.loss(x, ids, gen, ++step);
+    } catch (const ValueError& e) {  // a distribution's parameters left their support (a scale of 0, NaN)
+      throw diverged(e.what());
+    }
+    const double l = loss.item();
+    if (!std::isfinite(l)) throw diverged(fmt::format("the loss is {}", l));
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    t.after_step();
+    running += l * double(hi - lo);
+    bar.update(hi, -running / double(hi), t.figure());
+  }
+  bar.finish();
+  return -running / double(n);
+}
+
+}  // namespace
+
+std::map<std::string, double> run(Session& s, Task& t) {
+  const Options& o = s.opt;
+  Generator gen(o.seed + 1);
+  optim::Adam opt(t.module().parameters(), {.lr = o.lr});
+  if (!o.load.empty()) nn::load(t.module(), o.load);
+  int start_epoch = 0;
+  if (o.resume) {
+    if (!fs::exists(s.checkpoint_path()))
+      throw IOError(fmt::format("--resume: no checkpoint at {}", s.checkpoint_path()));
+    std::map<std::string, Tensor> task_state;
+    start_epoch = int(load_checkpoint(s.checkpoint_path(), t.module(), opt, gen, task_state));
+    t.load_state(task_state, s.checkpoint_path());
+  }
+  const std::map<std::string, std::string> labels{
+      {"model", t.describe()}, {"data", s.data_name}, {"binarize", o.binarize}};
+  if (!o.quiet) std::cerr << fmt::format("{} on {} ({} binarization)\n", t.describe(), s.data_name, o.binarize);
+  Metrics metrics(s.path("metrics.jsonl"), o.eval_only ? INT64_MAX : start_epoch);
+  std::vector<double> train_curve, test_curve;
+  int64_t step = int64_t(start_epoch) * ((s.train.size() + o.batch - 1) / o.batch);
+  double examples = 0, train_seconds = 0;
+  const int epochs = o.eval_only ? start_epoch : o.epochs;
+  for (int epoch = start_epoch; epoch < epochs; ++epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const double train_figure = train_epoch(s, t, opt, gen, epoch, epochs, step);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    train_seconds += secs;
+    examples += double(s.train.size());
+    Generator eval_gen(o.seed + 2);
+    const double test = evaluate(t, s.test_x, 500, eval_gen);
+    train_curve.push_back(train_figure);
+    test_curve.push_back(test);
+    metrics.write({{"epoch", epoch + 1},
+                   {fmt::format("train_{}", t.figure()), train_figure},
+                   {fmt::format("test_{}", t.figure()), test},
+                   {"seconds", secs},
+                   {"examples_per_sec", double(s.train.size()) / secs}},
+                  labels);
+    if (!o.quiet)
+      std::cerr << fmt::format("epoch {}: train {} {:.2f}, test {} {:.2f} nats ({:.1f}s, {:.0f} ex/s)\n", epoch + 1,
+                               t.figure(), train_figure, t.figure(), test, secs, double(s.train.size()) / secs);
+    save_checkpoint(s.checkpoint_path(), t.module(), opt, gen, epoch + 1, t.state(), t.describe());
+  }
+  if (!o.eval_only) nn::save(t.module(), o.save.empty() ? s.path("model.safetensors") : o.save);
+  if (!train_curve.empty())
+    models::save_line_chart(s.path("training_curve.png"), {{"train", train_curve}, {"test", test_curve}});
+  Generator eval_gen(o.seed + 2);
+  std::map<std::string, double> figures;
+  figures[fmt::format("test_{}", t.figure())] = evaluate(t, s.test_x, 500, eval_gen);
+  figures["seconds"] = train_seconds;
+  figures["examples_per_sec"] = train_seconds > 0 ? examples / train_seconds : 0;
+  figures["epochs"] = epochs;
+  t.finish(s, eval_gen, figures);
+  std::cout << json_object(figures, labels) << "\n";
+  return figures;
+}
+
+}  // namespace elbo::training

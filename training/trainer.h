@@ -1,0 +1,74 @@
+#pragma once
+// The training and evaluation loop every zoo model shares, as a library: data and minibatches, Adam, a
+// test figure per epoch in OUT/metrics.jsonl, atomic checkpoints (checkpoint.h) for a bitwise --resume,
+// a diverging run stopped with the last good checkpoint kept, the images and the final JSON line.
+// A Task adapts one model to it (tasks.h has the zoo's: VAE, autoencoder, non-amortized VI).
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../models/dataset.h"
+#include "../nn/nn.h"
+
+namespace elbo::training {
+
+// A run's settings: DESIGN.md's shared command-line flags, as a struct.
+struct Options {
+  std::string data = "data/mnist";  // MNIST-style IDX files
+  int epochs = 10;
+  int batch = 128;
+  int latent = 20;
+  int hidden = 400;
+  double lr = 1e-3;
+  uint64_t seed = 1;
+  int threads = 0;  // 0: ELBO_NUM_THREADS or all hardware threads
+  std::string binarize = "dynamic";
+  std::string out = "runs/default";
+  std::string save, load;  // save: default OUT/model.safetensors
+  bool eval_only = false;
+  int iw = 0;  // importance-sampled test log-likelihood with K samples
+  bool resume = false;
+  int64_t limit = 0;  // only the first N train / test examples (0: all)
+  bool quiet = false;
+};
+
+// The data of a run, loaded once.
+struct Session {
+  explicit Session(const Options& o);
+  Options opt;
+  models::Dataset train, test;
+  models::Binarize binarize;
+  Tensor test_x;          // the test set as scored: binarized once with a fixed seed (dynamic) or as configured
+  std::string data_name;  // the --data directory's name (e.g. "mnist"), for reports
+  std::string checkpoint_path() const;  // OUT/checkpoint.safetensors
+  std::string path(const std::string& file) const;  // OUT/file
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  virtual nn::Module& module() = 0;
+  virtual std::string describe() const = 0;
+  virtual const char* figure() const = 0;  // the per-example test figure's name, e.g. "elbo"
+  // Mean loss over the batch (nats per example) at optimizer step `step`; ids are the batch's row numbers.
+  // Gradients that loss() itself leaves on the module's parameters are cleared before the step's backward.
+  virtual Tensor loss(const Tensor& x, const std::vector<int64_t>& ids, Generator& gen, int64_t step) = 0;
+  virtual void after_step() {}  // after the optimizer step (per-example parameters update here)
+  // Tensors besides the module's that a checkpoint keeps, and their restore (`file` names it in errors).
+  virtual nn::NamedTensors state() const { return {}; }
+  virtual void load_state(const std::map<std::string, Tensor>&, const std::string& /*file*/) {}
+  // The per-example test figure [B] (higher is better), no gradient.
+  virtual Tensor score(const Tensor& x, Generator& gen) = 0;
+  // Images and extra figures once training is done.
+  virtual void finish(Session& s, Generator& gen, std::map<std::string, double>& figures) = 0;
+};
+
+// Trains (unless eval_only), evaluates and reports; returns the final figures (also the last line on
+// standard output).
+std::map<std::string, double> run(Session& s, Task& t);
+
+// The mean of t.score over x in batches of `batch`, no gradient.
+double evaluate(Task& t, const Tensor& x, int64_t batch, Generator& gen);
+
+}  // namespace elbo::training

@@ -1,0 +1,6 @@
+#pragma once
+// elbo::train in one include: the training loop, checkpoints, reports and the zoo's tasks.
+#include "checkpoint.h"
+#include "report.h"
+#include "tasks.h"
+#include "trainer.h"

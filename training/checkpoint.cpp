@@ -51,6 +51,9 @@ int64_t load_checkpoint(const std::string& path, nn::Module& model, optim::Optim
     else if (name.rfind("task.", 0) == 0) task_state.emplace(name.substr(5), t);
     else rest.emplace(name, t);
   }
+  if (f.metadata.count("rng") && !rest.count("rng.state"))
+    throw IOError(fmt::format("{}: a checkpoint of an earlier elbo (its generator state is text in the metadata); "
+                              "it cannot be resumed, but --load reads its model", path));
   const auto epoch = rest.find("epoch");
   if (epoch == rest.end() || epoch->second.dtype() != DType::i64 || epoch->second.numel() != 1 ||
       epoch->second.to_vector<int64_t>()[0] < 0)

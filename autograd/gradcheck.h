@@ -2,6 +2,9 @@
 // gradcheck: compares the tape's gradients with central finite differences, in float64 end to end,
 // over the full Jacobian (one backward per output element, two forwards per input element). Inputs
 // must be f64 (i64 inputs are passed through); they are cloned, so the caller's tensors are untouched.
+// An f64 input the output does not depend on fails the check (a function that reads its own copy, say a
+// module's weight, would otherwise pass); allow_unused = true accepts it. gradcheck_params checks tensors
+// the function reads itself, such as a module's parameters: they are perturbed in place and restored.
 // Keep inputs away from kinks (relu at 0, abs at 0): finite differences are wrong there.
 #include <functional>
 #include <string>
@@ -16,6 +19,7 @@ struct GradcheckOptions {
   double rtol = 1e-6;  // |analytic - numeric| <= atol + rtol * |numeric|
   double atol = 1e-8;
   bool print = true;   // print the first mismatch to stderr
+  bool allow_unused = false;  // accept an input that has no effect on the output
 };
 
 using GradcheckFn = std::function<Tensor(std::vector<Tensor>&)>;
@@ -23,5 +27,10 @@ using GradcheckFn = std::function<Tensor(std::vector<Tensor>&)>;
 // Empty if the gradients match; otherwise names the input, the element index, analytic and numeric.
 std::string gradcheck_report(const GradcheckFn& fn, const std::vector<Tensor>& inputs, GradcheckOptions opts = {});
 bool gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs, GradcheckOptions opts = {});
+// params: f64 leaves that require grad, e.g. gradcheck_params([&] { return net.forward(x); }, net.parameters())
+// after net.to(DType::f64). Their values and gradients are as before when it returns.
+std::string gradcheck_params_report(const std::function<Tensor()>& fn, const std::vector<Tensor>& params,
+                                    GradcheckOptions opts = {});
+bool gradcheck_params(const std::function<Tensor()>& fn, const std::vector<Tensor>& params, GradcheckOptions opts = {});
 
 }  // namespace elbo

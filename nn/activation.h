@@ -1,6 +1,6 @@
 #pragma once
 // Activation layers: parameter-free modules that call one op each, as their torch.nn namesakes.
-#include "nn/module.h"
+#include "module.h"
 
 namespace elbo::nn {
 

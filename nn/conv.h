@@ -4,8 +4,8 @@
 //   Conv2d.weight          [out, in, k, k], fan_in = in * k * k
 //   ConvTranspose2d.weight [in, out, k, k], fan_in = out * k * k (torch computes it from dim 1)
 // Weights and bias default to U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as PyTorch's reset_parameters.
-#include "nn/init.h"
-#include "nn/module.h"
+#include "init.h"
+#include "module.h"
 
 namespace elbo::nn {
 

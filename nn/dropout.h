@@ -1,9 +1,9 @@
 #pragma once
 // Dropout, as torch.nn.Dropout: in training, zeroes each element with probability p and scales the rest
 // by 1 / (1 - p); in eval mode, the identity. Draws from the Generator it was given, which must outlive it.
-#include "autograd/random.h"
-#include "nn/init.h"
-#include "nn/module.h"
+#include "../autograd/random.h"
+#include "init.h"
+#include "module.h"
 
 namespace elbo::nn {
 

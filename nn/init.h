@@ -7,8 +7,8 @@
 #include <string_view>
 #include <utility>
 
-#include "autograd/random.h"
-#include "autograd/tensor.h"
+#include "../autograd/random.h"
+#include "../autograd/tensor.h"
 
 namespace elbo::nn {
 

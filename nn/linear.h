@@ -1,8 +1,8 @@
 #pragma once
 // Linear: y = x W^T + b, as torch.nn.Linear. weight [out, in], bias [out]; both U(-1/sqrt(in), 1/sqrt(in))
 // by default (torch's kaiming_uniform with a = sqrt(5), whose bound reduces to 1/sqrt(fan_in)).
-#include "nn/init.h"
-#include "nn/module.h"
+#include "init.h"
+#include "module.h"
 
 namespace elbo::nn {
 

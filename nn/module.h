@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/tensor.h"
+#include "../autograd/tensor.h"
 
 namespace elbo::nn {
 

@@ -7,7 +7,7 @@
 #include <array>
 #include <vector>
 
-#include "nn/module.h"
+#include "module.h"
 
 namespace elbo::optim {
 

@@ -1,7 +1,7 @@
 #pragma once
 // Flatten and Unflatten, as torch.nn: Flatten() turns [N, C, H, W] into [N, C*H*W];
 // Unflatten(1, {64, 7, 7}) turns [N, 3136] back into [N, 64, 7, 7].
-#include "nn/module.h"
+#include "module.h"
 
 namespace elbo::nn {
 

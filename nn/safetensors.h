@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/module.h"
+#include "module.h"
 
 namespace elbo::nn {
 

@@ -5,7 +5,7 @@
 #include <functional>
 #include <type_traits>
 
-#include "nn/module.h"
+#include "module.h"
 
 namespace elbo::nn {
 

@@ -7,8 +7,8 @@
 #include <map>
 #include <string>
 
-#include "nn/module.h"
-#include "nn/safetensors.h"
+#include "module.h"
+#include "safetensors.h"
 
 namespace elbo::nn {
 

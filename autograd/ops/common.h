@@ -3,8 +3,8 @@
 // and kernel-backed forward functions that do not record (backward closures call them too).
 #include <span>
 
-#include "autograd/kernels/kernels.h"
-#include "autograd/ops.h"
+#include "../kernels/kernels.h"
+#include "../ops.h"
 
 namespace elbo::detail {
 

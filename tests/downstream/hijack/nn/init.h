@@ -1,0 +1,1 @@
+#error "a header of the downstream project (nn/init.h) was picked up inside elbo's headers"

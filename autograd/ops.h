@@ -3,6 +3,9 @@
 // f64 (mixed operands promote to f64); each returns a new contiguous tensor and records its backward
 // when an input requires grad. Forward and backward of each op sit together in ops/<family>.cpp.
 // Shapes and dims are taken as IntList (dtype.h): a Shape or a braced list such as {b, -1}.
+// i64 tensors (labels, indices) take part as torch's do: add, sub, mul, remainder, comparisons,
+// maximum/minimum, neg, abs, sum, max/min/argmax stay exact integers; division, and any float operand,
+// give floats; they never require grad.
 #include <vector>
 
 #include "random.h"
@@ -43,6 +46,11 @@ Tensor operator-(double a, const Tensor& b);
 Tensor operator*(double a, const Tensor& b);
 Tensor operator/(double a, const Tensor& b);
 Tensor operator-(const Tensor& a);
+// a - floor(a / b) * b, with the divisor's sign (torch.remainder); exact for two i64 operands
+Tensor remainder(const Tensor& a, const Tensor& b);
+Tensor remainder(const Tensor& a, double b);
+Tensor operator%(const Tensor& a, const Tensor& b);
+Tensor operator%(const Tensor& a, double b);
 
 // ---- elementwise unary (ops/unary.cpp) ----
 Tensor neg(const Tensor& x);
@@ -64,6 +72,21 @@ Tensor clamp(const Tensor& x, double lo, double hi);  // gradient 1 inside [lo, 
 Tensor sign(const Tensor& x);                         // not differentiable
 Tensor erf(const Tensor& x);     // d/dx = 2/sqrt(pi) exp(-x^2)
 Tensor erfinv(const Tensor& y);  // y in [-1, 1] (NaN outside, +-inf at +-1); d/dy = sqrt(pi)/2 exp(erfinv(y)^2)
+
+// ---- normalization and activation composites (ops/norm.cpp); gradients from the ops they are made of ----
+Tensor gelu(const Tensor& x, bool tanh_approximation = false);  // x Phi(x); or torch's approximate="tanh"
+Tensor silu(const Tensor& x);                                   // x sigmoid(x)
+// (x - mean) / sqrt(var + eps) * weight + bias over the last normalized_shape.size() dims (biased variance);
+// weight and bias have normalized_shape, or are undefined. As torch.nn.functional.layer_norm.
+Tensor layer_norm(const Tensor& x, IntList normalized_shape, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), double eps = 1e-5);
+// As torch.nn.functional.batch_norm over x [N, C, ...] (statistics per channel C): training uses the
+// batch's mean and biased variance and, when running_mean/var are defined, updates them in place with
+// momentum (running_var from the unbiased variance); otherwise the running statistics normalize.
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+// Rows of weight [num, dim] at the i64 indices: [*indices.shape, dim] (the gradient adds into the rows).
+Tensor embedding(const Tensor& indices, const Tensor& weight);
 
 // ---- reductions (ops/reduce.cpp); dims may be negative ----
 Tensor sum(const Tensor& x);
@@ -112,12 +135,48 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);        // inde
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);  // index: 1-D i64
 Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype = DType::f32);
 
+// ---- indexing and splitting (ops/index.cpp), as torch; index tensors are i64, negative indices count back ----
+Tensor select(const Tensor& x, int64_t dim, int64_t index);                  // dim removed
+std::vector<Tensor> split(const Tensor& x, int64_t size, int64_t dim = 0);   // parts of `size` (the last may be shorter)
+std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim = 0); // at most `chunks` parts
+std::vector<Tensor> unbind(const Tensor& x, int64_t dim = 0);                // select of every index
+Tensor flip(const Tensor& x, IntList dims);
+Tensor repeat(const Tensor& x, IntList repeats);                             // tiles: [a, b] x (2, 3) -> [2a, 3b]
+Tensor repeat_interleave(const Tensor& x, int64_t repeats, int64_t dim);     // each element `repeats` times
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);       // value where mask != 0
+// y = x with source added at index along dim (1-D index; repeated indices accumulate); grads to x and source
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& source);
+// y = x with source[e] added at x[... index[e] ...] (index replaces the coordinate of dim), as torch.scatter_add
+Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& source);
+
 // ---- losses (ops/loss.cpp) ----
 enum class Reduction { none, sum, mean };
 // Stable for any logit: max(x, 0) - x * t + log1p(exp(-|x|)), as torch.
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
                                         Reduction reduction = Reduction::mean);
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+// 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target); beta = 0 is l1_loss
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean, double beta = 1.0);
+// target (log_target: exp(target)) times (log target - input), input being log-probabilities; 0 where target
+// is 0. mean averages every element, as torch's reduction='mean' (torch's 'batchmean' is sum / batch).
+Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean, bool log_target = false);
+// Class-index losses, as torch: input [N, C] or [N, C, d1, ...] (classes on dim 1), target i64 [N] or
+// [N, d1, ...] with values in [0, C) or ignore_index (which contributes 0 and is left out of the mean).
+// weight: [C] per-class weights (undefined: all 1); mean divides by the summed weights of the targets.
+struct NllLossOptions {
+  Tensor weight{};  // [C] per-class weights; undefined: all 1
+  int64_t ignore_index = -100;
+  Reduction reduction = Reduction::mean;
+};
+struct CrossEntropyOptions {
+  Tensor weight{};  // [C] per-class weights; undefined: all 1
+  int64_t ignore_index = -100;
+  Reduction reduction = Reduction::mean;
+  double label_smoothing = 0.0;  // in [0, 1]: the target is (1 - s) one-hot + s / C uniform
+};
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const NllLossOptions& options = {});
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& options = {});
 
 // ---- random (ops/creation.cpp); never differentiable ----
 Tensor randn(IntList shape, Generator& gen, DType dtype = DType::f32);

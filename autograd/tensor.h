@@ -3,6 +3,7 @@
 // storage, gradient and graph node, so a module, the tape and an optimizer all see the same parameter.
 // Deep copies are explicit (clone()); detach() shares storage but drops the graph.
 // Storage is contiguous, row-major and 64-byte aligned; every op returns a fresh contiguous tensor.
+#include <concepts>
 #include <iosfwd>
 #include <memory>
 #include <span>
@@ -108,7 +109,17 @@ Tensor ones_like(const Tensor& t);
 Tensor full_like(const Tensor& t, double value);
 Tensor scalar_tensor(double value, DType dtype = DType::f32);  // shape []
 Tensor arange(int64_t n, DType dtype = DType::i64);
+// [start, end) in steps, as torch.arange; without a dtype, i64 when all three are integral, else f32.
+Tensor arange(double start, double end, double step, DType dtype);
+Tensor arange(double start, double end, double step = 1);
 // Values are converted to dtype (integers exactly up to 2^53).
 Tensor tensor(const std::vector<double>& values, IntList shape, DType dtype = DType::f32);
+// Integer values: i64 by default, exact. (A template, so a braced list still means the f32 overload.)
+namespace detail {
+Tensor tensor_from_ints(const std::vector<int64_t>& values, IntList shape, DType dtype);
+}
+template <std::integral I> Tensor tensor(const std::vector<I>& values, IntList shape, DType dtype = DType::i64) {
+  return detail::tensor_from_ints(std::vector<int64_t>(values.begin(), values.end()), shape, dtype);
+}
 
 }  // namespace elbo

@@ -1,6 +1,7 @@
 // Elementwise binary ops with numpy broadcasting. Backward of a broadcasting op ends in
 // sum_to(g, input shape) for both inputs.
 #include <algorithm>
+#include <cmath>
 
 #include "autograd/ops/common.h"
 
@@ -139,16 +140,23 @@ Tensor broadcast_copy(const Tensor& x, IntList shape) {
 using detail::binary_kernel;
 using kernels::Binary;
 
+using detail::IntOp;
+
 namespace {
-// Promotes both operands to their common dtype (differentiably) before the kernel runs.
+// Promotes both operands to their common dtype (differentiably) before the kernel runs. Two i64 operands
+// stay i64 (the integer path); an i64 beside a float becomes that float, as torch promotes.
 std::pair<Tensor, Tensor> promoted(const char* op, const Tensor& a, const Tensor& b) {
-  const DType d = detail::promote(op, a, b);
+  if (a.dtype() == DType::i64 && b.dtype() != DType::i64) return {a.to(b.dtype()), b};
+  if (b.dtype() == DType::i64 && a.dtype() != DType::i64) return {a, b.to(a.dtype())};
+  const DType d = detail::promote(op, a, b, true);
   return {a.to(d), b.to(d)};
 }
+bool ints(const Tensor& a) { return a.dtype() == DType::i64; }
 }  // namespace
 
 Tensor add(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted("add", a0, b0);
+  if (ints(a)) return detail::int_binary("add", a, b, IntOp::add);
   Tensor y = binary_kernel("add", a, b, Binary::add);
   return record("add", y, {a, b}, [sa = detail::dims_of(a.shape()), sb = detail::dims_of(b.shape())](const Tensor& gy) {
     return Grads{sum_to(gy, sa), sum_to(gy, sb)};
@@ -157,6 +165,7 @@ Tensor add(const Tensor& a0, const Tensor& b0) {
 
 Tensor sub(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted("sub", a0, b0);
+  if (ints(a)) return detail::int_binary("sub", a, b, IntOp::sub);
   Tensor y = binary_kernel("sub", a, b, Binary::sub);
   return record("sub", y, {a, b}, [sa = detail::dims_of(a.shape()), sb = detail::dims_of(b.shape())](const Tensor& gy) {
     return Grads{sum_to(gy, sa), sum_to(-gy, sb)};
@@ -165,6 +174,7 @@ Tensor sub(const Tensor& a0, const Tensor& b0) {
 
 Tensor mul(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted("mul", a0, b0);
+  if (ints(a)) return detail::int_binary("mul", a, b, IntOp::mul);
   Tensor y = binary_kernel("mul", a, b, Binary::mul);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   return record("mul", y, {a, b}, [a = a.detach(), b = b.detach(), ga, gb](const Tensor& gy) {
@@ -174,6 +184,7 @@ Tensor mul(const Tensor& a0, const Tensor& b0) {
 }
 
 Tensor div(const Tensor& a0, const Tensor& b0) {
+  if (ints(a0) && ints(b0)) return div(a0.to(DType::f32), b0.to(DType::f32));  // true division, as torch
   auto [a, b] = promoted("div", a0, b0);
   Tensor y = binary_kernel("div", a, b, Binary::div);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
@@ -185,7 +196,8 @@ Tensor div(const Tensor& a0, const Tensor& b0) {
 }
 
 Tensor pow(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = promoted("pow", a0, b0);
+  const DType d = detail::promote("pow", a0, b0);  // i64 operands: an error that says to convert
+  const Tensor a = a0.to(d), b = b0.to(d);
   Tensor y = binary_kernel("pow", a, b, Binary::pow);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   return record("pow", y, {a, b}, [y, a = a.detach(), b = b.detach(), ga, gb](const Tensor& gy) {
@@ -208,6 +220,7 @@ namespace {
 // maximum/minimum: the gradient goes to a where it wins (ties to a), else to b.
 Tensor extreme(const char* op, const Tensor& a0, const Tensor& b0, Binary k, Binary pick_a) {
   auto [a, b] = promoted(op, a0, b0);
+  if (ints(a)) return detail::int_binary(op, a, b, k == Binary::maximum ? IntOp::maximum : IntOp::minimum);
   Tensor y = binary_kernel(op, a, b, k);
   return record(op, y, {a, b}, [a = a.detach(), b = b.detach(), pick_a](const Tensor& gy) {
     Tensor m = binary_kernel("mask", a, b, pick_a);
@@ -216,6 +229,11 @@ Tensor extreme(const char* op, const Tensor& a0, const Tensor& b0, Binary k, Bin
 }
 Tensor compare(const char* op, const Tensor& a0, const Tensor& b0, Binary k) {
   auto [a, b] = promoted(op, a0, b0);
+  if (ints(a)) {
+    const IntOp i = k == Binary::eq ? IntOp::eq : k == Binary::ne ? IntOp::ne : k == Binary::lt ? IntOp::lt
+                  : k == Binary::le ? IntOp::le : k == Binary::gt ? IntOp::gt : IntOp::ge;
+    return detail::int_binary(op, a, b, i);
+  }
   return binary_kernel(op, a.detach(), b.detach(), k);
 }
 }  // namespace
@@ -230,7 +248,8 @@ Tensor gt(const Tensor& a, const Tensor& b) { return compare("gt", a, b, Binary:
 Tensor ge(const Tensor& a, const Tensor& b) { return compare("ge", a, b, Binary::ge); }
 
 Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = promoted("where", a0, b0);
+  const DType d = detail::promote("where", a0, b0);
+  const Tensor a = a0.to(d), b = b0.to(d);
   const detail::Dims shape =
       detail::broadcast_shapes("where", detail::broadcast_shapes("where", cond.shape(), a.shape()), b.shape());
   // mask in {0, 1}: y = b + m * (a - b) would lose precision and propagate inf; select instead.
@@ -257,6 +276,10 @@ Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
 // Scalar operands: one affine kernel and a one-line backward, no broadcast machinery.
 namespace {
 Tensor affine(const char* op, const Tensor& x, double scale, double shift) {
+  if (ints(x)) {  // integral scalars keep integers, others make floats (as torch: int tensor * 0.5 is float)
+    if (scale == std::floor(scale) && shift == std::floor(shift)) return detail::int_affine(x, int64_t(scale), int64_t(shift));
+    return affine(op, x.to(DType::f32), scale, shift);
+  }
   Tensor y = detail::unary_kernel(op, x, kernels::Unary::affine, scale, shift);
   return record(op, y, {x}, [scale](const Tensor& gy) { return Grads{scale == 1.0 ? gy : gy * scale}; });
 }
@@ -264,11 +287,11 @@ Tensor affine(const char* op, const Tensor& x, double scale, double shift) {
 Tensor operator+(const Tensor& a, double b) { return affine("add", a, 1.0, b); }
 Tensor operator-(const Tensor& a, double b) { return affine("sub", a, 1.0, -b); }
 Tensor operator*(const Tensor& a, double b) { return affine("mul", a, b, 0.0); }
-Tensor operator/(const Tensor& a, double b) { return a / full({}, b, a.dtype()); }
+Tensor operator/(const Tensor& a, double b) { return ints(a) ? a.to(DType::f32) / b : a / full({}, b, a.dtype()); }
 Tensor operator+(double a, const Tensor& b) { return affine("add", b, 1.0, a); }
 Tensor operator-(double a, const Tensor& b) { return affine("sub", b, -1.0, a); }
 Tensor operator*(double a, const Tensor& b) { return affine("mul", b, a, 0.0); }
-Tensor operator/(double a, const Tensor& b) { return full({}, a, b.dtype()) / b; }
+Tensor operator/(double a, const Tensor& b) { return ints(b) ? a / b.to(DType::f32) : full({}, a, b.dtype()) / b; }
 Tensor operator-(const Tensor& a) { return neg(a); }
 
 }  // namespace elbo

@@ -27,6 +27,11 @@ Tensor binary_kernel(const char* op, const Tensor& a, const Tensor& b, kernels::
 // x broadcast (copied) to shape, no recording.
 Tensor broadcast_copy(const Tensor& x, IntList shape);
 
+// Integer arithmetic (ops/integer.cpp): a and b both i64, broadcast; comparisons give 0/1.
+enum class IntOp { add, sub, mul, remainder, maximum, minimum, eq, ne, lt, le, gt, ge };
+Tensor int_binary(const char* op, const Tensor& a, const Tensor& b, IntOp k);
+Tensor int_affine(const Tensor& x, int64_t scale, int64_t shift);  // x * scale + shift
+
 // Splits shape around dim: outer = prod(shape[:dim]), r = shape[dim], inner = prod(shape[dim+1:]).
 struct Split3 {
   int64_t outer, r, inner;

@@ -50,7 +50,9 @@ Tensor arange(int64_t n, DType dtype) {
   return t;
 }
 
-Tensor tensor(const std::vector<double>& values, IntList shape, DType dtype) {
+namespace {
+// values converted to dtype, one per element of shape
+template <class V> Tensor from_values(const std::vector<V>& values, IntList shape, DType dtype) {
   ELBO_CHECK_SHAPE(int64_t(values.size()) == numel_of(shape), "tensor: {} values given for shape {} ({} elements)",
                    values.size(), shape, numel_of(shape));
   Tensor t = empty(shape, dtype);
@@ -60,6 +62,15 @@ Tensor tensor(const std::vector<double>& values, IntList shape, DType dtype) {
   });
   return t;
 }
+}  // namespace
+
+namespace detail {
+Tensor tensor_from_ints(const std::vector<int64_t>& values, IntList shape, DType dtype) {
+  return from_values(values, shape, dtype);
+}
+}  // namespace detail
+
+Tensor tensor(const std::vector<double>& values, IntList shape, DType dtype) { return from_values(values, shape, dtype); }
 
 Tensor randn(IntList shape, Generator& gen, DType dtype) {
   Tensor t = empty(shape, dtype);

@@ -2,6 +2,7 @@
 // are composed from logsumexp and get their gradients for free.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "autograd/ops/common.h"
@@ -67,7 +68,21 @@ Tensor sum_keep(const Tensor& x, IntList dims) {
 }
 }  // namespace
 
+namespace {
+// i64 reductions in f64 (exact while the values and sums stay below 2^53), back to i64.
+Tensor int_via_f64(const Tensor& x, const std::function<Tensor(const Tensor&)>& f) { return f(x.to(DType::f64)).to(DType::i64); }
+void no_int_mean(const Tensor& x) {
+  ELBO_CHECK(x.dtype() != DType::i64, "mean: an i64 tensor {} has no integer mean (as torch); take "
+             "sum(x) / n, or mean(x.to(DType::f32))", x.shape());
+}
+}  // namespace
+
 Tensor sum(const Tensor& x) {
+  if (x.dtype() == DType::i64) {  // exact in int64
+    Tensor y = zeros({}, DType::i64);
+    for (int64_t i = 0; i < x.numel(); ++i) y.data<int64_t>()[0] += x.data<const int64_t>()[i];
+    return y;
+  }
   Tensor y = empty({}, x.dtype());
   with_float(x.dtype(), "sum", [&](auto t) {
     using T = decltype(t);
@@ -77,6 +92,8 @@ Tensor sum(const Tensor& x) {
 }
 
 Tensor sum(const Tensor& x, IntList dims0, bool keepdim) {
+  if (x.dtype() == DType::i64)
+    return int_via_f64(x, [&](const Tensor& f) { return sum(f, dims0, keepdim); });
   const Dims dims = wrap_dims("sum", dims0, x.dim(), x.shape());
   Tensor kept = sum_keep(x, dims);
   Tensor y = keepdim ? kept : reshape(kept.detach(), detail::reduced_shape(x.shape(), dims, false));
@@ -85,9 +102,13 @@ Tensor sum(const Tensor& x, IntList dims0, bool keepdim) {
   });
 }
 
-Tensor mean(const Tensor& x) { return sum(x) * (1.0 / double(x.numel())); }
+Tensor mean(const Tensor& x) {
+  no_int_mean(x);
+  return sum(x) * (1.0 / double(x.numel()));
+}
 
 Tensor mean(const Tensor& x, IntList dims, bool keepdim) {
+  no_int_mean(x);
   Tensor s = sum(x, dims, keepdim);
   const double n = double(x.numel()) / double(std::max<int64_t>(s.numel(), 1));
   return s * (1.0 / n);
@@ -96,6 +117,10 @@ Tensor mean(const Tensor& x, IntList dims, bool keepdim) {
 namespace {
 // Values and first indices of the max (or min) along dim, as [outer, inner] buffers.
 std::pair<Tensor, Tensor> extreme(const char* op, const Tensor& x, int64_t dim, bool take_min) {
+  if (x.dtype() == DType::i64) {
+    auto [v, idx] = extreme(op, x.to(DType::f64), dim, take_min);
+    return {v.to(DType::i64), idx};
+  }
   dim = detail::wrap_dim(op, dim, x.dim());
   const auto [outer, r, inner] = split_at(x.shape(), dim);
   ELBO_CHECK_SHAPE(r > 0, "{}: cannot reduce over dim {} of size 0 (shape {})", op, dim, x.shape());

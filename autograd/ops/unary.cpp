@@ -20,6 +20,7 @@ using detail::unary_kernel;
 using kernels::Unary;
 
 Tensor neg(const Tensor& x) {
+  if (x.dtype() == DType::i64) return detail::int_affine(x, -1, 0);
   Tensor y = unary_kernel("neg", x, Unary::neg);
   return record("neg", y, {x}, [](const Tensor& gy) { return Grads{neg(gy)}; });
 }
@@ -55,6 +56,7 @@ Tensor square(const Tensor& x) {
 }
 
 Tensor abs(const Tensor& x) {
+  if (x.dtype() == DType::i64) return maximum(x, neg(x));
   Tensor y = unary_kernel("abs", x, Unary::abs);
   return record("abs", y, {x}, [x = x.detach()](const Tensor& gy) {
     return Grads{gy * unary_kernel("abs", x, Unary::sign)};  // sign(x), 0 at 0

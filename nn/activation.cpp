@@ -12,5 +12,8 @@ std::string ELU::extra_repr() const { return fmt::format("alpha={}", alpha_); }
 Tensor Tanh::forward(const Tensor& x) const { return tanh(x); }
 Tensor Sigmoid::forward(const Tensor& x) const { return sigmoid(x); }
 Tensor Softplus::forward(const Tensor& x) const { return softplus(x); }
+Tensor GELU::forward(const Tensor& x) const { return gelu(x, tanh_); }
+std::string GELU::extra_repr() const { return tanh_ ? "approximate='tanh'" : ""; }
+Tensor SiLU::forward(const Tensor& x) const { return silu(x); }
 
 }  // namespace elbo::nn

@@ -15,6 +15,8 @@ class Conv2d : public Module {
          bool bias = true, Generator& gen = default_generator());
 
   Tensor forward(const Tensor& x) const;  // [N, in, H, W] -> [N, out, H', W']
+
+  Tensor operator()(const Tensor& x) const { return forward(x); }
   std::string extra_repr() const override;
   const Tensor& weight() const { return weight_; }
   const Tensor& bias() const { return bias_; }
@@ -32,6 +34,7 @@ class ConvTranspose2d : public Module {
 
   // [N, in, H, W] -> [N, out, (H - 1) * stride - 2 * padding + k + output_padding, ...]
   Tensor forward(const Tensor& x) const;
+  Tensor operator()(const Tensor& x) const { return forward(x); }
   std::string extra_repr() const override;
   const Tensor& weight() const { return weight_; }
   const Tensor& bias() const { return bias_; }

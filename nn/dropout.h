@@ -11,6 +11,7 @@ class Dropout : public Module {
  public:
   explicit Dropout(double p = 0.5, Generator& gen = default_generator());
   Tensor forward(const Tensor& x) const;
+  Tensor operator()(const Tensor& x) const { return forward(x); }
   std::string extra_repr() const override;
 
  private:

@@ -12,6 +12,8 @@ class Linear : public Module {
   Linear(int64_t in_features, int64_t out_features, Generator& gen) : Linear(in_features, out_features, true, gen) {}
 
   Tensor forward(const Tensor& x) const;  // x [..., in] -> [..., out]
+
+  Tensor operator()(const Tensor& x) const { return forward(x); }
   std::string extra_repr() const override;
 
   const Tensor& weight() const { return weight_; }

@@ -9,6 +9,7 @@
 
 #include "autograd/error.h"
 #include "autograd/tape.h"
+#include "nn/serialize.h"
 
 namespace elbo::nn {
 namespace {
@@ -110,6 +111,8 @@ NamedTensors Module::state_dict() const {
   });
   return out;
 }
+
+void Module::load_state_dict(const NamedTensors& state) { load_state(*this, state, "state_dict"); }
 
 std::vector<std::pair<std::string, const Module*>> Module::named_modules() const {
   std::vector<std::pair<std::string, const Module*>> out;

@@ -32,6 +32,9 @@ class Module {
   NamedTensors named_buffers() const;
   // Parameters then buffers per module, in the order torch.nn.Module.state_dict lists them.
   NamedTensors state_dict() const;
+  // Copies a state_dict (strict, as torch's load_state_dict(strict=True): same names, dtypes and shapes,
+  // all checked before anything changes); nn::load reads one from a file.
+  void load_state_dict(const NamedTensors& state);
   // This module ("") and every descendant, depth first.
   std::vector<std::pair<std::string, const Module*>> named_modules() const;
   std::vector<std::pair<std::string, Module*>> named_children();

@@ -5,6 +5,7 @@
 #include "dropout.h"
 #include "init.h"
 #include "linear.h"
+#include "norm.h"
 #include "module.h"
 #include "optim.h"
 #include "reshape.h"

@@ -9,6 +9,7 @@ class Flatten : public Module {
  public:
   explicit Flatten(int64_t start_dim = 1, int64_t end_dim = -1) : start_(start_dim), end_(end_dim) {}
   Tensor forward(const Tensor& x) const;
+  Tensor operator()(const Tensor& x) const { return forward(x); }
   std::string extra_repr() const override;
 
  private:
@@ -19,6 +20,7 @@ class Unflatten : public Module {
  public:
   Unflatten(int64_t dim, Shape sizes);
   Tensor forward(const Tensor& x) const;
+  Tensor operator()(const Tensor& x) const { return forward(x); }
   std::string extra_repr() const override;
 
  private:

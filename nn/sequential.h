@@ -25,6 +25,8 @@ class Sequential : public Module {
   }
 
   Tensor forward(const Tensor& x) const;
+
+  Tensor operator()(const Tensor& x) const { return forward(x); }
   size_t size() const { return steps_.size(); }
 
  private:

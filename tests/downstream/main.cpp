@@ -50,6 +50,24 @@ int main() {
   Tensor kl = dist::kl_divergence(q, dist::Normal(loc, scale * 2.0)) + dist::kl_divergence(b, bp);
   Tensor kc = dist::kl_divergence(c, cp) + c.log_prob(c.sample(gen));
   if (lp.numel() != 3 || kl.numel() != 3 || kc.numel() != 2 || zr.numel() != 3) return 1;
+
+  // the PyTorch-style pieces of the README ("Using elbo from C++"), as a user writes them
+  Tensor labels = tensor(std::vector<int64_t>{3, 1, 4}, Shape{3});
+  Tensor logits = randn({3, 5}, gen);
+  Tensor acc = mean(eq(argmax(logits, 1), labels).to(DType::f32));
+  Tensor next = (labels + 1) % 10, steps = arange(0, 10, 2);
+  Tensor ce = cross_entropy(logits, labels, {.ignore_index = -100, .reduction = Reduction::mean, .label_smoothing = 0.1});
+  Tensor nll = nll_loss(log_softmax(logits, 1), labels, {.ignore_index = -100, .reduction = Reduction::mean});
+  std::vector<Tensor> halves = chunk(logits, 2, 1);
+  Tensor added = index_add(zeros({5, 5}), 0, labels, logits);
+  Tensor rows = stack(unbind(logits, 0), 0) + select(logits, 0, 1);
+  Tensor x64 = randn({2, 4}, gen, DType::f64);
+  nn::Linear lin(4, 3);
+  lin.to(DType::f64);
+  bool params_ok = gradcheck_params([&] { return lin(x64); }, lin.parameters());
+  if (next.to_vector<int64_t>() != std::vector<int64_t>{4, 2, 5} || steps.numel() != 5 || !params_ok ||
+      halves.size() != 2 || added.shape() != Shape{5, 5} || rows.shape() != Shape{3, 5} || !std::isfinite(ce.item() + nll.item() + acc.item()))
+    return 1;
   std::printf("downstream: loss %.4f, %zu values, gradcheck %s\n", loss.item(), v.size(), ok ? "ok" : "FAILED");
   return ok ? 0 : 1;
 }

@@ -178,3 +178,19 @@ TEST_CASE("register_inline keeps a part's names flat; register_module takes a pa
   };
   CHECK_ERROR_HAS(Clash2(), "register_inline: name 'fc1' is already registered");
 }
+
+TEST_CASE("every layer is callable as forward; state_dict and load_state_dict are methods") {
+  Generator gen(3);
+  nn::Sequential net(nn::Linear(4, 3, gen), nn::ReLU(), nn::Linear(3, 2, gen));
+  const Tensor x = randn({5, 4}, gen);
+  CHECK(testing::all_close(net(x), net.forward(x), 0, 0));
+  nn::Conv2d conv(1, 2, 3, 1, 1);
+  CHECK(conv(zeros({1, 1, 4, 4})).shape() == Shape{1, 2, 4, 4});
+  CHECK(nn::Tanh()(zeros({2})).shape() == Shape{2});
+  nn::Sequential other(nn::Linear(4, 3, gen), nn::ReLU(), nn::Linear(3, 2, gen));
+  other.load_state_dict(net.state_dict());
+  CHECK(testing::all_close(other(x), net(x), 0, 0));
+  nn::NamedTensors bad = net.state_dict();
+  bad.pop_back();
+  CHECK_ERROR_HAS(other.load_state_dict(bad), "state_dict");
+}

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   zoo::add_common_flags(app, c);
   model.add(app);
   zoo::parse_or_exit(app, argc, argv, "elbo-ae");
+  c.command = zoo::command_line(argc, argv);
   return zoo::run_main("elbo-ae", [&] {
     training::Session s(c);
     Generator init(c.seed);

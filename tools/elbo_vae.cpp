@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   app.add_option("--samples", obj.samples, "reparameterized samples per ELBO estimate")->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_option("--iw-train", obj.iw, "train on the K-sample IWAE bound")->check(CLI::Range(0, 5000));
   zoo::parse_or_exit(app, argc, argv, "elbo-vae");
+  c.command = zoo::command_line(argc, argv);
   // Binarizing suits the Bernoulli likelihood; the others model intensities, so they see the grayscale
   // pixels unless --binarize says otherwise.
   if (model.name != "bernoulli" && app.count("--binarize") == 0) c.binarize = "none";

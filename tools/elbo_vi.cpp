@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000));
   app.add_option("--local-lr", vi.local_lr, "learning rate of the per-example parameters, in training and in test-time inference (--gap starts from the encoder and keeps 0.01)")->capture_default_str()->check(zoo::positive_finite());
   zoo::parse_or_exit(app, argc, argv, "elbo-vi");
+  c.command = zoo::command_line(argc, argv);
   return zoo::run_main("elbo-vi", [&] {
     training::Session s(c);
     const models::VaeOptions o = model.options(s);

@@ -6,7 +6,8 @@
 set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config libxsimd-dev libfmt-dev doctest-dev libbenchmark-dev
           zlib1g-dev libpng-dev libcli11-dev libopenblas-dev
-          clang-16 libclang-rt-16-dev)  # the fuzz targets: libFuzzer and clang's sanitizer runtimes
+          clang-16 libclang-rt-16-dev   # the fuzz targets: libFuzzer and clang's sanitizer runtimes
+          python3-protobuf)             # tests/training/check_tfevents.py reads the TensorBoard logs back
 if [[ ${1:-} == --data ]]; then
   packages+=(dataset-fashion-mnist)
   command -v npm >/dev/null || packages+=(npm)

@@ -69,6 +69,21 @@ void parse_or_exit(CLI::App& app, int argc, char** argv, const char* prog) {
   if (const std::optional<int> status = parse_flags(app, argc, argv, prog, std::cout, std::cerr)) std::exit(*status);
 }
 
+std::string command_line(int argc, char** argv) {
+  std::string s;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (i == 0) a = std::filesystem::path(a).filename().string();
+    if (a.find_first_of(" '\"$") != std::string::npos) {
+      std::string q = "'";
+      for (char ch : a) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+      a = q + "'";
+    }
+    s += (i ? " " : "") + a;
+  }
+  return s;
+}
+
 int run_main(const char* prog, const std::function<int()>& body) {
   try {
     return body();

@@ -43,6 +43,8 @@ std::optional<int> parse_flags(CLI::App& app, int argc, const char* const* argv,
                                std::ostream& err);
 // parse_flags on std::cout and std::cerr, exiting with its status unless the flags are good.
 void parse_or_exit(CLI::App& app, int argc, char** argv, const char* prog);
+// argv as a shell line (arguments with spaces or quotes single-quoted), for the run's README.md.
+std::string command_line(int argc, char** argv);
 
 // Runs body, turning elbo::Error and std::exception into one line on stderr and exit code 1.
 int run_main(const char* prog, const std::function<int()>& body);

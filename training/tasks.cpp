@@ -50,6 +50,14 @@ void VaeTask::finish(Session& s, Generator& gen, std::map<std::string, double>& 
   }
 }
 
+void VaeTask::summaries(Session& s, SummaryWriter& tb, int64_t step) {
+  NoGradGuard ng;
+  const dist::AnyDistribution q = m_.posterior(s.test_x);
+  if (!q.has_moments()) return;
+  tb.add_histogram("latent/mean", q.mean(), step);
+  tb.add_histogram("latent/log_variance", log(q.variance()), step);
+}
+
 // ---- autoencoder ----
 
 Tensor AutoencoderTask::loss(const Tensor& x, const std::vector<int64_t>&, Generator&, int64_t) {

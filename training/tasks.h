@@ -31,6 +31,8 @@ class VaeTask : public Task {
   Tensor loss(const Tensor& x, const std::vector<int64_t>& ids, Generator& gen, int64_t step) override;
   Tensor score(const Tensor& x, Generator& gen) override;
   void finish(Session& s, Generator& gen, std::map<std::string, double>& figures) override;
+  // histograms of q(z|x)'s means and log-variances over the test set
+  void summaries(Session& s, SummaryWriter& tb, int64_t step) override;
 
  private:
   nn::Module& module_;

@@ -3,7 +3,9 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <memory>
 
 #include "autograd/threads.h"
 #include "models/image.h"
@@ -39,7 +41,8 @@ double evaluate(Task& t, const Tensor& x, int64_t batch, Generator& gen) {
 namespace {
 
 // One epoch of minibatch steps; returns the mean training figure (-loss).
-double train_epoch(Session& s, Task& t, optim::Optimizer& opt, Generator& gen, int epoch, int epochs, int64_t& step) {
+double train_epoch(Session& s, Task& t, optim::Optimizer& opt, Generator& gen, int epoch, int epochs, int64_t& step,
+                   SummaryWriter* tb) {
   const Options& o = s.opt;
   const int64_t n = s.train.size(), nb = (n + o.batch - 1) / o.batch;
   const std::vector<int64_t> order = models::permutation(n, gen);
@@ -61,6 +64,7 @@ double train_epoch(Session& s, Task& t, optim::Optimizer& opt, Generator& gen, i
     }
     const double l = loss.item();
     if (!std::isfinite(l)) throw diverged(fmt::format("the loss is {}", l));
+    if (tb) tb->add_scalar("train/loss", l, step);
     opt.zero_grad();
     loss.backward();
     opt.step();
@@ -72,6 +76,37 @@ double train_epoch(Session& s, Task& t, optim::Optimizer& opt, Generator& gen, i
   return -running / double(n);
 }
 
+// A PNG the run wrote, as an image summary (size and channels from its IHDR chunk).
+void add_png(SummaryWriter& tb, const std::string& path, const std::string& tag, int64_t step) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (png.size() < 26) throw IOError(fmt::format("{}: not a PNG file", path));
+  auto be32 = [&](size_t at) {
+    return int64_t(uint8_t(png[at])) << 24 | int64_t(uint8_t(png[at + 1])) << 16 | int64_t(uint8_t(png[at + 2])) << 8 |
+           int64_t(uint8_t(png[at + 3]));
+  };
+  const int colour = uint8_t(png[25]);
+  tb.add_image(tag, png, be32(20), be32(16), colour == 0 ? 1 : colour == 4 ? 2 : colour == 6 ? 4 : 3, step);
+}
+
+// OUT/README.md: what was trained on what, the command, the final figures, the timing and the images.
+void write_run_readme(const Session& s, Task& t, const std::map<std::string, double>& figures,
+                      const std::map<std::string, std::string>& labels) {
+  std::string md = fmt::format("# {} on {}\n\n", t.describe(), s.data_name);
+  if (!s.opt.command.empty()) md += fmt::format("```sh\n{}\n```\n\n", s.opt.command);
+  md += fmt::format("Data: `{}` ({} train, {} test examples, {} binarization). Figures per test example, in nats.\n\n",
+                    s.opt.data, s.train.size(), s.test.size(), labels.at("binarize"));
+  md += "| figure | value |\n| --- | ---: |\n";
+  for (const auto& [name, v] : figures)
+    if (name.rfind("kl_dim_", 0) != 0) md += fmt::format("| {} | {:.4g} |\n", name, v);
+  md += "\nPer-epoch figures: `metrics.jsonl`; TensorBoard: `tensorboard --logdir " + s.opt.out + "`.\n\n";
+  for (const char* png : {"training_curve.png", "samples.png", "reconstructions.png", "latent_manifold.png"})
+    if (fs::exists(s.path(png))) md += fmt::format("![{}]({})\n\n", std::string(png).substr(0, std::string(png).size() - 4), png);
+  std::ofstream f(s.path("README.md"), std::ios::trunc);
+  f << md;
+  if (!f) throw IOError(fmt::format("{}: cannot write the run summary", s.path("README.md")));
+}
+
 }  // namespace
 
 std::map<std::string, double> run(Session& s, Task& t) {
@@ -80,6 +115,7 @@ std::map<std::string, double> run(Session& s, Task& t) {
   optim::Adam opt(t.module().parameters(), {.lr = o.lr});
   if (!o.load.empty()) nn::load(t.module(), o.load);
   int start_epoch = 0;
+  const int64_t steps_per_epoch = (s.train.size() + o.batch - 1) / o.batch;
   if (o.resume) {
     if (!fs::exists(s.checkpoint_path()))
       throw IOError(fmt::format("--resume: no checkpoint at {}", s.checkpoint_path()));
@@ -91,13 +127,20 @@ std::map<std::string, double> run(Session& s, Task& t) {
       {"model", t.describe()}, {"data", s.data_name}, {"binarize", o.binarize}};
   if (!o.quiet) std::cerr << fmt::format("{} on {} ({} binarization)\n", t.describe(), s.data_name, o.binarize);
   Metrics metrics(s.path("metrics.jsonl"), o.eval_only ? INT64_MAX : start_epoch);
+  std::unique_ptr<SummaryWriter> tb;
+  if (!o.eval_only) {
+    if (!o.resume)  // a fresh run into an old --out starts its log anew, as metrics.jsonl
+      for (const auto& e : fs::directory_iterator(o.out))
+        if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) fs::remove(e.path());
+    tb = std::make_unique<SummaryWriter>(o.out, o.resume ? int64_t(start_epoch) * steps_per_epoch : -1);
+  }
   std::vector<double> train_curve, test_curve;
-  int64_t step = int64_t(start_epoch) * ((s.train.size() + o.batch - 1) / o.batch);
+  int64_t step = int64_t(start_epoch) * steps_per_epoch;
   double examples = 0, train_seconds = 0;
   const int epochs = o.eval_only ? start_epoch : o.epochs;
   for (int epoch = start_epoch; epoch < epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
-    const double train_figure = train_epoch(s, t, opt, gen, epoch, epochs, step);
+    const double train_figure = train_epoch(s, t, opt, gen, epoch, epochs, step, tb.get());
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     train_seconds += secs;
     examples += double(s.train.size());
@@ -111,6 +154,13 @@ std::map<std::string, double> run(Session& s, Task& t) {
                    {"seconds", secs},
                    {"examples_per_sec", double(s.train.size()) / secs}},
                   labels);
+    if (tb) {
+      tb->add_scalar(fmt::format("train/{}", t.figure()), train_figure, step);
+      tb->add_scalar(fmt::format("test/{}", t.figure()), test, step);
+      tb->add_scalar("time/examples_per_sec", double(s.train.size()) / secs, step);
+      t.summaries(s, *tb, step);
+      tb->flush();
+    }
     if (!o.quiet)
       std::cerr << fmt::format("epoch {}: train {} {:.2f}, test {} {:.2f} nats ({:.1f}s, {:.0f} ex/s)\n", epoch + 1,
                                t.figure(), train_figure, t.figure(), test, secs, double(s.train.size()) / secs);
@@ -126,6 +176,13 @@ std::map<std::string, double> run(Session& s, Task& t) {
   figures["examples_per_sec"] = train_seconds > 0 ? examples / train_seconds : 0;
   figures["epochs"] = epochs;
   t.finish(s, eval_gen, figures);
+  if (tb) {
+    for (const auto& [name, v] : figures)
+      if (name.rfind("kl_dim_", 0) != 0) tb->add_scalar("final/" + name, v, step);
+    for (const char* png : {"samples.png", "reconstructions.png", "latent_manifold.png", "training_curve.png"})
+      if (fs::exists(s.path(png))) add_png(*tb, s.path(png), std::string(png).substr(0, std::string(png).size() - 4), step);
+  }
+  write_run_readme(s, t, figures, labels);
   std::cout << json_object(figures, labels) << "\n";
   return figures;
 }

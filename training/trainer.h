@@ -2,7 +2,10 @@
 // The training and evaluation loop every zoo model shares, as a library: data and minibatches, Adam, a
 // test figure per epoch in OUT/metrics.jsonl, atomic checkpoints (checkpoint.h) for a bitwise --resume,
 // a diverging run stopped with the last good checkpoint kept, the images and the final JSON line.
-// A Task adapts one model to it (tasks.h has the zoo's: VAE, autoencoder, non-amortized VI).
+// A Task adapts one model to it (tasks.h has the zoo's: VAE, autoencoder, non-amortized VI). Every
+// training run also writes OUT/events.out.tfevents.* (TensorBoard: the loss per step, the figures per
+// epoch, the images at the end; a resumed run continues the file) and OUT/README.md, a summary of the run
+// with its images, readable on any code host.
 #include <map>
 #include <string>
 #include <utility>
@@ -10,6 +13,7 @@
 
 #include "../models/dataset.h"
 #include "../nn/nn.h"
+#include "tensorboard.h"
 
 namespace elbo::training {
 
@@ -31,6 +35,7 @@ struct Options {
   bool resume = false;
   int64_t limit = 0;  // only the first N train / test examples (0: all)
   bool quiet = false;
+  std::string command;  // the command line, for OUT/README.md (set by the zoo binaries)
 };
 
 // The data of a run, loaded once.
@@ -62,6 +67,8 @@ class Task {
   virtual Tensor score(const Tensor& x, Generator& gen) = 0;
   // Images and extra figures once training is done.
   virtual void finish(Session& s, Generator& gen, std::map<std::string, double>& figures) = 0;
+  // Extra TensorBoard summaries after each epoch (histograms of the latents, say); step is the global step.
+  virtual void summaries(Session&, SummaryWriter&, int64_t /*step*/) {}
 };
 
 // Trains (unless eval_only), evaluates and reports; returns the final figures (also the last line on

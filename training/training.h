@@ -3,4 +3,5 @@
 #include "checkpoint.h"
 #include "report.h"
 #include "tasks.h"
+#include "tensorboard.h"
 #include "trainer.h"

@@ -9,6 +9,7 @@
 #include <models/idx.h>
 
 #include "test_util.h"
+#include "tfevents_check.h"
 
 using namespace elbo;
 namespace fs = std::filesystem;
@@ -111,6 +112,7 @@ void check_resume(const std::string& cmd, const std::string& a, const std::strin
   CHECK(slurp(fs::path(a) / "model.safetensors") == slurp(fs::path(b) / "model.safetensors"));
   CHECK(slurp(fs::path(a) / "checkpoint.safetensors") == slurp(fs::path(b) / "checkpoint.safetensors"));
   CHECK(count_lines(fs::path(b) / "metrics.jsonl") == 3);
+  CHECK(tfevents_ok(b, 3));  // the resumed run's log continues the first one's, no step twice
 }
 }  // namespace
 

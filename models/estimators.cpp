@@ -134,7 +134,7 @@ LatentReport latent_report(const AmortizedModel& m, const Tensor& x, double thre
   if (means.empty()) return r;
   // active units: Var_x E_q[z_j] > threshold (Burda et al. 2016)
   const Tensor mu = cat(means, 0), var = mean(square(mu - mean(mu, {0}, true)), {0});
-  for (double v : var.to_vector<double>()) r.active_units += v > threshold;
+  for (double v : var.to_vector<double>()) r.active.push_back(v > threshold), r.active_units += v > threshold;
   if (factorized) r.kl_per_dim = mean(cat(kls, 0), {0}).to_vector<double>();
   return r;
 }

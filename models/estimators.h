@@ -63,6 +63,7 @@ double mean_over(const Tensor& x, int64_t batch, const std::function<Tensor(cons
 
 struct LatentReport {
   int64_t active_units = 0;         // dims with Var_x(E_q[z_j]) > threshold
+  std::vector<bool> active;         // that test, per dim
   std::vector<double> kl_per_dim;   // mean over x of KL(q_j || p_j); empty when q or p is not factorized
 };
 LatentReport latent_report(const AmortizedModel& m, const Tensor& x, double threshold = 0.01, int64_t batch = 500);

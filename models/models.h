@@ -6,6 +6,7 @@
 #include "estimators.h"
 #include "idx.h"
 #include "image.h"
+#include "plot.h"
 #include "likelihood.h"
 #include "model.h"
 #include "networks.h"

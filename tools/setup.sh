@@ -6,6 +6,7 @@
 set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config libxsimd-dev libfmt-dev doctest-dev libbenchmark-dev
           zlib1g-dev libpng-dev libcli11-dev libopenblas-dev
+          libcairo2-dev fonts-dejavu-core  # plots with words: cairo draws the text in DejaVu Sans
           clang-16 libclang-rt-16-dev   # the fuzz targets: libFuzzer and clang's sanitizer runtimes
           python3-protobuf)             # tests/training/check_tfevents.py reads the TensorBoard logs back
 if [[ ${1:-} == --data ]]; then

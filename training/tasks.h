@@ -35,6 +35,8 @@ class VaeTask : public Task {
   void summaries(Session& s, SummaryWriter& tb, int64_t step) override;
 
  private:
+  // kl_per_dim.png (sorted bars, active units marked) and, for labelled test data, latent_scatter.png
+  void plot_latents(Session& s, const models::LatentReport& r);
   nn::Module& module_;
   const models::AmortizedModel& m_;
   models::Objective obj_;

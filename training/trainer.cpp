@@ -9,6 +9,7 @@
 
 #include "autograd/threads.h"
 #include "models/image.h"
+#include "models/plot.h"
 #include "training/checkpoint.h"
 #include "training/report.h"
 
@@ -76,6 +77,23 @@ double train_epoch(Session& s, Task& t, optim::Optimizer& opt, Generator& gen, i
   return -running / double(n);
 }
 
+// training_curve.png: train and test figure per epoch, the IWAE log-likelihood when --iw measured it.
+void plot_training_curve(const Session& s, Task& t, const std::vector<double>& train, const std::vector<double>& test,
+                         int first_epoch, const std::map<std::string, double>& figures) {
+  const std::string fig = t.figure(), name = fig == "elbo" ? "ELBO" : fig == "recon_loglik" ? "reconstruction log-lik" : fig;
+  std::vector<double> epochs;
+  for (size_t i = 0; i < train.size(); ++i) epochs.push_back(double(first_epoch + 1) + double(i));
+  std::vector<models::Series> series{{"train " + name, train, epochs}, {"test " + name, test, epochs}};
+  std::string caption = fmt::format("final test {} {:.2f} nats per example", name, test.back());
+  if (figures.count("test_loglik")) {
+    const double ll = figures.at("test_loglik");
+    series.push_back({fmt::format("test log p(x), IWAE K={}", s.opt.iw), std::vector<double>(epochs.size(), ll), epochs, true});
+    caption += fmt::format("; test log p(x) >= {:.2f} (IWAE K={})", ll, s.opt.iw);
+  }
+  models::plot_lines(s.path("training_curve.png"),
+                     {fmt::format("{} on {}", t.describe(), s.data_name), "epoch", "nats per example", caption}, series);
+}
+
 // A PNG the run wrote, as an image summary (size and channels from its IHDR chunk).
 void add_png(SummaryWriter& tb, const std::string& path, const std::string& tag, int64_t step) {
   std::ifstream in(path, std::ios::binary);
@@ -100,7 +118,8 @@ void write_run_readme(const Session& s, Task& t, const std::map<std::string, dou
   for (const auto& [name, v] : figures)
     if (name.rfind("kl_dim_", 0) != 0) md += fmt::format("| {} | {:.4g} |\n", name, v);
   md += "\nPer-epoch figures: `metrics.jsonl`; TensorBoard: `tensorboard --logdir " + s.opt.out + "`.\n\n";
-  for (const char* png : {"training_curve.png", "samples.png", "reconstructions.png", "latent_manifold.png"})
+  for (const char* png : {"training_curve.png", "samples.png", "reconstructions.png", "latent_manifold.png",
+                          "kl_per_dim.png", "latent_scatter.png"})
     if (fs::exists(s.path(png))) md += fmt::format("![{}]({})\n\n", std::string(png).substr(0, std::string(png).size() - 4), png);
   std::ofstream f(s.path("README.md"), std::ios::trunc);
   f << md;
@@ -167,8 +186,6 @@ std::map<std::string, double> run(Session& s, Task& t) {
     save_checkpoint(s.checkpoint_path(), t.module(), opt, gen, epoch + 1, t.state(), t.describe());
   }
   if (!o.eval_only) nn::save(t.module(), o.save.empty() ? s.path("model.safetensors") : o.save);
-  if (!train_curve.empty())
-    models::save_line_chart(s.path("training_curve.png"), {{"train", train_curve}, {"test", test_curve}});
   Generator eval_gen(o.seed + 2);
   std::map<std::string, double> figures;
   figures[fmt::format("test_{}", t.figure())] = evaluate(t, s.test_x, 500, eval_gen);
@@ -176,10 +193,12 @@ std::map<std::string, double> run(Session& s, Task& t) {
   figures["examples_per_sec"] = train_seconds > 0 ? examples / train_seconds : 0;
   figures["epochs"] = epochs;
   t.finish(s, eval_gen, figures);
+  if (!train_curve.empty()) plot_training_curve(s, t, train_curve, test_curve, start_epoch, figures);
   if (tb) {
     for (const auto& [name, v] : figures)
       if (name.rfind("kl_dim_", 0) != 0) tb->add_scalar("final/" + name, v, step);
-    for (const char* png : {"samples.png", "reconstructions.png", "latent_manifold.png", "training_curve.png"})
+    for (const char* png : {"samples.png", "reconstructions.png", "latent_manifold.png", "training_curve.png",
+                            "kl_per_dim.png", "latent_scatter.png"})
       if (fs::exists(s.path(png))) add_png(*tb, s.path(png), std::string(png).substr(0, std::string(png).size() - 4), step);
   }
   write_run_readme(s, t, figures, labels);

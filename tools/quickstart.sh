@@ -10,4 +10,4 @@ tools/build.sh
 [[ -f data/mnist/train-images-idx3-ubyte || -f data/mnist/train-images-idx3-ubyte.gz ]] ||
   build/tools/elbo-data mnist --out data/mnist
 build/tools/elbo-vae --data data/mnist --out runs/quickstart --epochs 10 --iw 1000 "$@"
-echo "quickstart: samples, reconstructions and the training curve are in runs/quickstart/"
+echo "quickstart: runs/quickstart/README.md shows the run: its figures, plots and images (TensorBoard: tensorboard --logdir runs)"

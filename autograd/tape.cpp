@@ -127,7 +127,7 @@ Tensor checked(const Node& n, size_t i, const Edge& e, const Tensor& g) {
 }
 }  // namespace
 
-void run_backward(const Tensor& root) {
+void run_backward(const Tensor& root, bool retain_graph) {
   ELBO_CHECK(root.defined(), "backward: called on an undefined tensor");
   ELBO_CHECK_SHAPE(root.numel() == 1,
                    "backward: the tensor has shape {} ({} elements); backward() starts from a one-element "
@@ -135,20 +135,39 @@ void run_backward(const Tensor& root) {
   ELBO_CHECK(root.requires_grad(),
              "backward: the tensor does not require grad (no input of its graph has requires_grad set, or it "
              "was computed under NoGradGuard)");
+  const Tensor roots[] = {root};
+  run_backward(roots, {}, retain_graph, {}, nullptr);
+}
+
+void run_backward(std::span<const Tensor> roots, std::span<const Tensor> seeds0, bool retain_graph,
+                  std::span<const Tensor> targets, std::vector<Tensor>* captured) {
   NoGradGuard no_grad;
   struct InBackward {
     bool prev = t_in_backward;
     InBackward() { t_in_backward = true; }
     ~InBackward() { t_in_backward = prev; }
   } in_backward;
-  const Tensor seed = ones(root.shape(), root.dtype());
-  TensorImpl* r = root.impl();
-  if (!r->node) {  // a leaf: d root / d root = 1
-    Tensor slot(r->grad);
-    accumulate(slot, seed);
-    r->grad = slot.impl_ptr();
-    return;
-  }
+  // The gradient flowing into a tensor: captured for the targets (autograd::grad), else accumulated on
+  // leaves' .grad (backward()).
+  auto capture_slot = [&](const TensorImpl* t, const Node* producer) -> Tensor* {
+    if (!captured) return nullptr;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      const TensorImpl* ti = targets[i].impl();
+      if ((producer && ti->node.get() == producer) || (!producer && ti == t)) return &(*captured)[i];
+    }
+    return nullptr;
+  };
+  auto to_leaf = [&](const std::shared_ptr<TensorImpl>& leaf, const Tensor& g) {
+    if (captured) {
+      if (Tensor* slot = capture_slot(leaf.get(), nullptr)) accumulate(*slot, g);
+      return;
+    }
+    Tensor slot(leaf->grad);
+    accumulate(slot, g);
+    leaf->grad = slot.impl_ptr();
+  };
+  detail::PooledVector<Tensor> seeds;  // pooled: a training step's backward makes no heap allocation
+  for (size_t i = 0; i < roots.size(); ++i) seeds.push_back(i < seeds0.size() ? seeds0[i] : ones(roots[i].shape(), roots[i].dtype()));
   // Collect the reachable nodes (iteratively), then process them in reverse append order.
   static std::atomic<uint64_t> epochs{0};
   const uint64_t epoch = ++epochs;
@@ -165,21 +184,29 @@ void run_backward(const Tensor& root) {
   auto visit = [&](const std::shared_ptr<Node>& n) {
     ELBO_CHECK(!n->released,
                "backward: the graph through '{}' was already used by an earlier backward() and its buffers "
-               "were freed; run the forward pass again for each backward", n->name);
+               "were freed; run the forward pass again, or keep it with retain_graph", n->name);
     if (n->visit == epoch) return;
     n->visit = epoch;
     order.push_back(n);
   };
-  visit(r->node);
+  for (size_t i = 0; i < roots.size(); ++i) {
+    TensorImpl* r = roots[i].impl();
+    if (r->node) {
+      visit(r->node);
+      accumulate(r->node->grad, seeds[i]);
+    } else {
+      to_leaf(roots[i].impl_ptr(), seeds[i]);  // a leaf: d root / d root = 1
+    }
+  }
   for (size_t i = 0; i < order.size(); ++i)  // order doubles as the work list
     for (const Edge& e : order[i]->inputs)
       if (e.node) visit(e.node);
   std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a->seq > b->seq; });
-  r->node->grad = seed;
   for (const auto& n : order) {
     Tensor g = std::move(n->grad);
     n->grad = Tensor();
     if (g.defined()) {
+      if (Tensor* slot = capture_slot(nullptr, n.get())) accumulate(*slot, g);
       Grads grads = n->backward(g);
       ELBO_ASSERT(grads.size() == n->inputs.size());
       for (size_t i = 0; i < grads.size(); ++i) {
@@ -191,20 +218,49 @@ void run_backward(const Tensor& root) {
           ELBO_CHECK(bad < 0, "anomaly: backward of '{}' produced a non-finite gradient at element {} for input {} {} "
                      "(incoming gradient {})", n->name, bad, i, gi.shape(), g.shape());
         }
-        if (e.node) {
-          accumulate(e.node->grad, gi);
-        } else {
-          Tensor slot(e.leaf->grad);
-          accumulate(slot, gi);
-          e.leaf->grad = slot.impl_ptr();
-        }
+        if (e.node) accumulate(e.node->grad, gi);
+        else to_leaf(e.leaf, gi);
       }
     }
-    n->backward = nullptr;
-    n->released = true;
+    if (!retain_graph) {
+      n->backward = nullptr;
+      n->released = true;
+    }
   }
   // Free the graph now; `order` keeps every node alive until its edges are gone, so nothing recurses.
-  for (const auto& n : order) n->inputs.clear();
+  if (!retain_graph)
+    for (const auto& n : order) n->inputs.clear();
 }
+
+namespace autograd {
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs, const GradOptions& o) {
+  ELBO_CHECK(!o.create_graph, "autograd::grad: create_graph (gradients that are themselves differentiable, for "
+             "higher-order derivatives) is not supported yet");
+  ELBO_CHECK(!outputs.empty(), "autograd::grad: no outputs given");
+  ELBO_CHECK(o.grad_outputs.empty() || o.grad_outputs.size() == outputs.size(),
+             "autograd::grad: {} grad_outputs for {} outputs", o.grad_outputs.size(), outputs.size());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const Tensor& y = outputs[i];
+    ELBO_CHECK(y.defined() && y.requires_grad(), "autograd::grad: output {} does not require grad (none of its "
+               "inputs does, or it was computed under NoGradGuard)", i);
+    if (o.grad_outputs.empty())
+      ELBO_CHECK_SHAPE(y.numel() == 1, "autograd::grad: output {} has shape {}; give grad_outputs for outputs that "
+                       "are not one element", i, y.shape());
+    else
+      ELBO_CHECK_SHAPE(o.grad_outputs[i].shape() == y.shape(), "autograd::grad: grad_outputs {} has shape {}, output "
+                       "{} has {}", i, o.grad_outputs[i].shape(), i, y.shape());
+  }
+  for (size_t i = 0; i < inputs.size(); ++i)
+    ELBO_CHECK(inputs[i].defined() && inputs[i].requires_grad(), "autograd::grad: input {} does not require grad", i);
+  std::vector<Tensor> g(inputs.size());
+  run_backward(outputs, o.grad_outputs, o.retain_graph, inputs, &g);
+  for (size_t i = 0; i < inputs.size(); ++i)
+    ELBO_CHECK(g[i].defined() || o.allow_unused, "autograd::grad: input {} {} is not used to compute the outputs "
+               "(pass allow_unused = true to get an undefined gradient for it)", i, inputs[i].shape());
+  return g;
+}
+
+}  // namespace autograd
 
 }  // namespace elbo

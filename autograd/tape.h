@@ -165,6 +165,22 @@ template <class F> Tensor record(const char* name, const Tensor& out, const std:
 }
 
 // Runs reverse mode from `root` (one element) with d root = 1.
-void run_backward(const Tensor& root);
+void run_backward(const Tensor& root, bool retain_graph = false);
+// The general pass: gradients of roots (seeded with seeds, or ones) flow back; with captured set, the
+// gradients reaching `targets` are returned there instead of accumulating on leaves' .grad.
+void run_backward(std::span<const Tensor> roots, std::span<const Tensor> seeds, bool retain_graph,
+                  std::span<const Tensor> targets, std::vector<Tensor>* captured);
+
+namespace autograd {
+struct GradOptions {
+  bool retain_graph = false;  // keep the graph for another backward or grad through it
+  bool create_graph = false;  // differentiable gradients (higher-order): not supported yet, an error
+  std::vector<Tensor> grad_outputs{};  // one per output, its shape; empty: each output must be one element
+  bool allow_unused = false;  // an input the outputs do not depend on gets an undefined gradient
+};
+// d outputs / d inputs, as torch.autograd.grad: the gradients are returned and no .grad is touched.
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const GradOptions& options = {});
+}  // namespace autograd
 
 }  // namespace elbo

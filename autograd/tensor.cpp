@@ -102,7 +102,7 @@ Tensor& Tensor::requires_grad_(bool on) {
 }
 bool Tensor::requires_grad() const { return need(impl_).requires_grad; }
 bool Tensor::is_leaf() const { return need(impl_).node == nullptr; }
-void Tensor::backward() const { run_backward(*this); }
+void Tensor::backward(bool retain_graph) const { run_backward(*this, retain_graph); }
 
 Tensor Tensor::grad() const { return Tensor(need(impl_).grad); }
 void Tensor::set_grad(const Tensor& g) const {

@@ -66,7 +66,9 @@ class Tensor {
   Tensor& requires_grad_(bool on = true);
   bool requires_grad() const;
   bool is_leaf() const;
-  void backward() const;      // this must hold one element; gradients accumulate on leaves
+  // This must hold one element; gradients accumulate on leaves. retain_graph keeps the graph for another
+  // backward through it (otherwise its buffers are freed).
+  void backward(bool retain_graph = false) const;
   Tensor grad() const;        // undefined before any backward reached this leaf
   void set_grad(const Tensor& g) const;  // used by optimizers and zero_grad (undefined clears)
 

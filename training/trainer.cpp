@@ -177,6 +177,7 @@ std::map<std::string, double> run(Session& s, Task& t) {
       tb->add_scalar(fmt::format("train/{}", t.figure()), train_figure, step);
       tb->add_scalar(fmt::format("test/{}", t.figure()), test, step);
       tb->add_scalar("time/examples_per_sec", double(s.train.size()) / secs, step);
+      tb->add_scalar("time/epoch_seconds", secs, step);
       t.summaries(s, *tb, step);
       tb->flush();
     }

@@ -29,7 +29,8 @@ if stage asan; then
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" \
         -DELBO_SANITIZE=address,undefined -DELBO_BUILD_TESTS=ON -DELBO_BUILD_BENCH=OFF >/dev/null
   cmake --build build-asan --parallel "$jobs"
-  export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp"  # third-party caches kept until exit (fontconfig)
+  # third-party caches kept until exit (fontconfig); quietly, so a run's last line stays its JSON
+  export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
   ELBO_NO_CACHE=1 ASAN_OPTIONS=detect_leaks=1:check_initialization_order=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure --parallel "$jobs" "$@"
   # The core suites once more with the caches on, so the caches' own code runs under the sanitizers.

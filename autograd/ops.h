@@ -150,7 +150,8 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& source);
 
 // ---- losses (ops/loss.cpp) ----
-enum class Reduction { none, sum, mean };
+// batchmean: the sum divided by the batch size (dim 0), torch's kl_div(reduction='batchmean'): the KL per example
+enum class Reduction { none, sum, mean, batchmean };
 // Stable for any logit: max(x, 0) - x * t + log1p(exp(-|x|)), as torch.
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
                                         Reduction reduction = Reduction::mean);
@@ -159,7 +160,7 @@ Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = 
 // 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target); beta = 0 is l1_loss
 Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean, double beta = 1.0);
 // target (log_target: exp(target)) times (log target - input), input being log-probabilities; 0 where target
-// is 0. mean averages every element, as torch's reduction='mean' (torch's 'batchmean' is sum / batch).
+// is 0. mean averages every element, as torch's reduction='mean'; batchmean is the KL per example.
 Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean, bool log_target = false);
 // Class-index losses, as torch: input [N, C] or [N, C, d1, ...] (classes on dim 1), target i64 [N] or
 // [N, d1, ...] with values in [0, C) or ignore_index (which contributes 0 and is left out of the mean).

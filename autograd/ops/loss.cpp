@@ -10,6 +10,9 @@ Tensor reduce(const Tensor& l, Reduction r) {
     case Reduction::none: return l;
     case Reduction::sum: return sum(l);
     case Reduction::mean: return mean(l);
+    case Reduction::batchmean:
+      ELBO_CHECK_SHAPE(l.dim() >= 1 && l.size(0) > 0, "batchmean: the loss {} has no batch dim", l.shape());
+      return sum(l) / double(l.size(0));
   }
   return l;
 }
@@ -73,7 +76,8 @@ Tensor class_rows(const Tensor& x) {
   return reshape(permute(x, perm), {-1, x.size(1)});
 }
 void check_targets(const char* op, const Tensor& input, const Tensor& target, int64_t ignore_index,
-                   const Tensor& weight) {
+                   const Tensor& weight, Reduction r) {
+  ELBO_CHECK_VALUE(r != Reduction::batchmean, "{}: reduction batchmean is kl_div's (use mean or sum)", op);
   ELBO_CHECK(target.defined() && target.dtype() == DType::i64, "{}: target must be an i64 tensor of class indices, "
              "got {} {}", op, target.defined() ? name(target.dtype()) : "undefined", target.defined() ? target.shape() : Shape{});
   bool ok = input.dim() >= 2 && target.dim() == input.dim() - 1 && target.size(0) == input.size(0);
@@ -107,12 +111,13 @@ std::pair<Tensor, Tensor> kept_targets(const Tensor& target, int64_t ignore_inde
 
 // loss_i = -w[t_i] log_probs[i, t_i] for kept targets, 0 for ignored ones; mean = sum / sum of w[t_i] kept.
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const NllLossOptions& o) {
-  check_targets("nll_loss", log_probs, target, o.ignore_index, o.weight);
+  check_targets("nll_loss", log_probs, target, o.ignore_index, o.weight, o.reduction);
   const Tensor lp = class_rows(log_probs);
   const auto [safe, keep] = kept_targets(target, o.ignore_index, lp.dtype());
   const Tensor w = o.weight.defined() ? index_select(o.weight.detach().to(lp.dtype()), 0, reshape(safe, {-1})) * keep : keep;
   const Tensor loss = -reshape(gather(lp, 1, safe), {-1}) * w;
   switch (o.reduction) {
+    case Reduction::batchmean: break;  // refused by check_reduction
     case Reduction::none: return reshape(loss, target.shape());
     case Reduction::sum: return sum(loss);
     case Reduction::mean: return sum(loss) / sum(w);  // 0 / 0 = NaN when every target is ignored, as torch
@@ -126,7 +131,7 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const NllLossOpti
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& o) {
   ELBO_CHECK_VALUE(o.label_smoothing >= 0 && o.label_smoothing <= 1,
                    "cross_entropy: label_smoothing must be in [0, 1], got {}", o.label_smoothing);
-  check_targets("cross_entropy", logits, target, o.ignore_index, o.weight);
+  check_targets("cross_entropy", logits, target, o.ignore_index, o.weight, o.reduction);
   const Tensor lp = log_softmax(logits, 1);
   const Tensor nll = nll_loss(lp, target, {o.weight, o.ignore_index, o.reduction});
   if (o.label_smoothing == 0) return nll;
@@ -136,6 +141,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
   const Tensor smooth = -sum(w.defined() ? rows * w : rows, {1}) * keep;  // [M]
   Tensor reduced;
   switch (o.reduction) {
+    case Reduction::batchmean: break;  // refused by check_reduction
     case Reduction::none: reduced = reshape(smooth, target.shape()); break;
     case Reduction::sum: reduced = sum(smooth); break;
     case Reduction::mean:

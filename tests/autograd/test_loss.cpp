@@ -113,6 +113,8 @@ TEST_CASE("class-index losses: errors name the op, the shapes and the bad target
   CHECK_ERROR_HAS(nll_loss(logits, zeros({2}, DType::i64)), "nll_loss: input [3, 4] (classes on dim 1) and target [2] do not fit");
   CHECK_ERROR_HAS(nll_loss(logits, zeros({3}, DType::i64), {.weight = ones({3})}), "nll_loss: weight [3] must be [4]");
   CHECK_ERROR_HAS(cross_entropy(logits, zeros({3}, DType::i64), {.label_smoothing = 1.5}), "label_smoothing must be in [0, 1]");
+  CHECK_ERROR_HAS(nll_loss(logits, zeros({3}, DType::i64), {.reduction = Reduction::batchmean}),
+                  "nll_loss: reduction batchmean is kl_div's");
   // every target ignored: the mean is 0 / 0, as torch
   CHECK(std::isnan(nll_loss(logits, full({3}, -100, DType::i64)).item()));
 }
@@ -126,6 +128,7 @@ TEST_CASE("l1_loss, smooth_l1_loss and kl_div match torch; gradchecks") {
   const Tensor lp = fx(lf::kl_input), p = fx(lf::kl_target);
   CHECK(matches(kl_div(lp, p), lf::kl_mean));
   CHECK(matches(kl_div(lp, p, Reduction::none), lf::kl_none));
+  CHECK(matches(kl_div(lp, p, Reduction::batchmean), lf::kl_batchmean));  // the KL per example
   CHECK(matches(kl_div(lp, fx(lf::kl_logt_target), Reduction::sum, true), lf::kl_sum_logt));
   Generator gen(5);
   CHECK(gradcheck([](auto& in) { return smooth_l1_loss(in[0], in[1], Reduction::sum, 0.7); },

@@ -95,3 +95,10 @@ TEST_CASE("continuous Bernoulli head: the density integrates to one over [0, 1],
   CHECK(m[0] < 0.5);
   CHECK(m[3] > 0.5);
 }
+
+TEST_CASE("bad model settings are errors naming the setting") {
+  CHECK_ERROR_HAS(make_likelihood({.kind = LikelihoodKind::categorical, .levels = 1}),
+                  "categorical likelihood: needs at least 2 levels, got 1");
+  CHECK_ERROR_HAS(head(LikelihoodKind::categorical, 0.1, false, 4)->distribution(ones({2, 6})),
+                  "categorical-4 likelihood: decoder output [2, 6] is not [N, 4D]");
+}

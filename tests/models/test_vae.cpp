@@ -227,3 +227,13 @@ TEST_CASE("LocalPosteriors: only the batch's rows move, each with its own step c
   state.erase("logvar");
   CHECK_THROWS_WITH(b.load_state(state, "ckpt"), doctest::Contains("no per-example posterior tensor 'logvar'"));
 }
+
+TEST_CASE("architecture settings: names parse at the edge; the conv stacks refuse other image sizes") {
+  CHECK(parse_arch("conv") == Arch::conv);
+  CHECK(arch_name(Arch::mlp) == "mlp");
+  CHECK_ERROR_HAS(parse_arch("rnn"), "--arch: 'rnn' is not one of mlp, conv");
+  Generator gen(10);
+  VaeOptions o = small_mlp();
+  o.arch = Arch::conv;
+  CHECK_ERROR_HAS(VAE(o, gen), "conv architecture: it is built for 28x28 images, got 4x4");
+}

@@ -119,4 +119,43 @@ bool gradcheck_params(const std::function<Tensor()>& fn, const std::vector<Tenso
   return gradcheck_params_report(fn, params, opts).empty();
 }
 
+std::string gradgradcheck_report(const GradcheckFn& fn, const std::vector<Tensor>& inputs, GradcheckOptions o) {
+  // v: fn's output shape, from one evaluation on copies of the inputs
+  Tensor v;
+  {
+    std::vector<Tensor> probe;
+    for (const Tensor& t : inputs) {
+      ELBO_CHECK(t.defined(), "gradgradcheck: an input is undefined");
+      probe.push_back(t.detach().clone());
+    }
+    NoGradGuard ng;
+    const Tensor y = fn(probe);
+    ELBO_CHECK(y.defined() && y.dtype() == DType::f64, "gradgradcheck: the function must return an f64 tensor");
+    Generator gen(20261129);
+    v = randn(y.shape(), gen, DType::f64);
+  }
+  // The first derivatives as one flat f64 vector (zeros where an input is unused).
+  auto first = [&](std::vector<Tensor>& in) {
+    EnableGradGuard recording;  // also inside gradcheck's finite differences, which run without a tape
+    std::vector<Tensor> wrt;
+    for (const Tensor& t : in)
+      if (t.dtype() == DType::f64) wrt.push_back(t);
+    const Tensor y = fn(in);
+    std::vector<Tensor> g(wrt.size());
+    if (y.requires_grad())
+      g = autograd::grad({y}, wrt, {.create_graph = true, .grad_outputs = {v}, .allow_unused = true});
+    std::vector<Tensor> flat;
+    for (size_t i = 0; i < wrt.size(); ++i)
+      flat.push_back(reshape(g[i].defined() ? g[i] : zeros(wrt[i].shape(), DType::f64), {-1}));
+    return flat.empty() ? zeros({0}, DType::f64) : cat(flat, 0);
+  };
+  o.allow_unused = true;
+  std::string r = gradcheck_report(first, inputs, o);
+  return r.empty() ? r : "gradgradcheck (second derivatives): " + r;
+}
+
+bool gradgradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs, GradcheckOptions opts) {
+  return gradgradcheck_report(fn, inputs, opts).empty();
+}
+
 }  // namespace elbo

@@ -33,4 +33,12 @@ std::string gradcheck_params_report(const std::function<Tensor()>& fn, const std
                                     GradcheckOptions opts = {});
 bool gradcheck_params(const std::function<Tensor()>& fn, const std::vector<Tensor>& params, GradcheckOptions opts = {});
 
+// Second derivatives: the gradient of fn's output contracted with a fixed random grad_output v (drawn
+// from a seeded generator), computed with create_graph as autograd::grad gives it, is itself
+// gradchecked against finite differences, as torch.autograd.gradgradcheck. An input the gradient does
+// not depend on is fine here (fn may be linear in it). Every op in fn must allow double backward
+// (autograd::double_backward_ops()).
+std::string gradgradcheck_report(const GradcheckFn& fn, const std::vector<Tensor>& inputs, GradcheckOptions opts = {});
+bool gradgradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs, GradcheckOptions opts = {});
+
 }  // namespace elbo

@@ -4,7 +4,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "autograd/ops.h"
 
@@ -62,10 +64,10 @@ Node::~Node() {
   // pooled: freeing a step's graph, whatever its shape, does not reach the heap.
   detail::PooledVector<std::shared_ptr<Node>> stack;
   auto steal = [&](Node& n) {
+    n.backward = nullptr;  // first: a closure may hold its inputs (linked, for double backward) as the edges do
     for (Edge& e : n.inputs)
       if (e.node && e.node.use_count() == 1) stack.push_back(std::move(e.node));
     n.inputs.clear();
-    n.backward = nullptr;
   };
   steal(*this);
   while (!stack.empty()) {
@@ -139,9 +141,29 @@ void run_backward(const Tensor& root, bool retain_graph) {
   run_backward(roots, {}, retain_graph, {}, nullptr);
 }
 
+namespace {
+// Ops whose closures compute with recorded ops from linked inputs when creating_graph() (see tape.h).
+constexpr const char* kDoubleBackward[] = {
+    "neg", "exp", "log", "log1p", "expm1", "sqrt", "square", "abs", "sigmoid", "tanh", "relu", "softplus",
+    "log_sigmoid", "elu", "leaky_relu", "clamp", "erf", "erfinv",                  // unary
+    "add", "sub", "mul", "div", "pow", "maximum", "minimum", "where", "remainder",  // binary
+    "sum", "max", "min", "logsumexp",                                              // reductions
+    "matmul", "linear", "binary_cross_entropy_with_logits",                        // products, losses
+    "reshape", "expand", "permute", "cat", "narrow", "gather", "index_select",     // shape
+    "index_add", "scatter_add", "clone", "to"};
+bool twice_differentiable(const char* op) {
+  for (const char* name : kDoubleBackward)
+    if (std::string_view(name) == op) return true;
+  return false;
+}
+}  // namespace
+
 void run_backward(std::span<const Tensor> roots, std::span<const Tensor> seeds0, bool retain_graph,
-                  std::span<const Tensor> targets, std::vector<Tensor>* captured) {
-  NoGradGuard no_grad;
+                  std::span<const Tensor> targets, std::vector<Tensor>* captured, bool create_graph) {
+  std::optional<NoGradGuard> no_grad;
+  std::optional<EnableGradGuard> recording;
+  if (create_graph) recording.emplace(), retain_graph = true;
+  else no_grad.emplace();
   struct InBackward {
     bool prev = t_in_backward;
     InBackward() { t_in_backward = true; }
@@ -207,6 +229,9 @@ void run_backward(std::span<const Tensor> roots, std::span<const Tensor> seeds0,
     n->grad = Tensor();
     if (g.defined()) {
       if (Tensor* slot = capture_slot(nullptr, n.get())) accumulate(*slot, g);
+      ELBO_CHECK(!create_graph || twice_differentiable(n->name),
+                 "autograd::grad (create_graph): the backward of '{}' is not differentiable yet; ops that allow "
+                 "higher-order gradients are listed by autograd::double_backward_ops()", n->name);
       Grads grads = n->backward(g);
       ELBO_ASSERT(grads.size() == n->inputs.size());
       for (size_t i = 0; i < grads.size(); ++i) {
@@ -235,8 +260,6 @@ void run_backward(std::span<const Tensor> roots, std::span<const Tensor> seeds0,
 namespace autograd {
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs, const GradOptions& o) {
-  ELBO_CHECK(!o.create_graph, "autograd::grad: create_graph (gradients that are themselves differentiable, for "
-             "higher-order derivatives) is not supported yet");
   ELBO_CHECK(!outputs.empty(), "autograd::grad: no outputs given");
   ELBO_CHECK(o.grad_outputs.empty() || o.grad_outputs.size() == outputs.size(),
              "autograd::grad: {} grad_outputs for {} outputs", o.grad_outputs.size(), outputs.size());
@@ -254,12 +277,14 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   for (size_t i = 0; i < inputs.size(); ++i)
     ELBO_CHECK(inputs[i].defined() && inputs[i].requires_grad(), "autograd::grad: input {} does not require grad", i);
   std::vector<Tensor> g(inputs.size());
-  run_backward(outputs, o.grad_outputs, o.retain_graph, inputs, &g);
+  run_backward(outputs, o.grad_outputs, o.retain_graph, inputs, &g, o.create_graph);
   for (size_t i = 0; i < inputs.size(); ++i)
     ELBO_CHECK(g[i].defined() || o.allow_unused, "autograd::grad: input {} {} is not used to compute the outputs "
                "(pass allow_unused = true to get an undefined gradient for it)", i, inputs[i].shape());
   return g;
 }
+
+std::span<const char* const> double_backward_ops() { return kDoubleBackward; }
 
 }  // namespace autograd
 

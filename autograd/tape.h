@@ -5,7 +5,10 @@
 // a topological order: backward needs no recursion and no DFS over closures. After backward the nodes
 // drop their closures and inputs, so a training loop's memory stays flat; a second backward through
 // them is an error. Backward runs with recording off; all gradients pass through accumulate_grad,
-// which checks shape and dtype.
+// which checks shape and dtype. With create_graph (autograd::grad) backward runs with recording on
+// instead, so the gradients carry a graph of their own and can be differentiated again: the closures of
+// the ops that allow it (double_backward_ops()) then compute with recorded ops from their linked inputs;
+// any other op in the graph is an error naming it.
 #include <concepts>
 #include <cstdint>
 #include <memory>
@@ -147,6 +150,10 @@ namespace detail {
 // True when `out` should get a node: recording is on and some input requires grad. Also runs anomaly
 // mode's check of the forward output.
 bool should_record(const char* name, const Tensor& out, std::span<const Tensor> inputs);
+// Inside a backward closure: is this pass building a graph of the gradients (create_graph)? Then the
+// closure must use recorded ops on its linked inputs and recompute any output it saved (the saved output
+// is a plain copy with no graph), instead of fused gradient kernels.
+inline bool creating_graph() { return grad_enabled(); }
 Tensor attach(const char* name, const Tensor& out, std::span<const Tensor> inputs, BackwardFn backward);
 }  // namespace detail
 
@@ -168,19 +175,26 @@ template <class F> Tensor record(const char* name, const Tensor& out, const std:
 void run_backward(const Tensor& root, bool retain_graph = false);
 // The general pass: gradients of roots (seeded with seeds, or ones) flow back; with captured set, the
 // gradients reaching `targets` are returned there instead of accumulating on leaves' .grad.
+// create_graph records the pass itself (and keeps the graph, as retain_graph).
 void run_backward(std::span<const Tensor> roots, std::span<const Tensor> seeds, bool retain_graph,
-                  std::span<const Tensor> targets, std::vector<Tensor>* captured);
+                  std::span<const Tensor> targets, std::vector<Tensor>* captured, bool create_graph = false);
 
 namespace autograd {
 struct GradOptions {
   bool retain_graph = false;  // keep the graph for another backward or grad through it
-  bool create_graph = false;  // differentiable gradients (higher-order): not supported yet, an error
+  // differentiable gradients, for higher-order derivatives: the returned gradients have a graph back to
+  // the inputs (implies retain_graph). Every op between outputs and inputs must be in double_backward_ops().
+  bool create_graph = false;
   std::vector<Tensor> grad_outputs{};  // one per output, its shape; empty: each output must be one element
   bool allow_unused = false;  // an input the outputs do not depend on gets an undefined gradient
 };
 // d outputs / d inputs, as torch.autograd.grad: the gradients are returned and no .grad is touched.
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const GradOptions& options = {});
+// The ops whose backward is itself differentiable (create_graph), by the names nodes carry; each has a
+// gradgradcheck in tests/autograd/test_double_backward.cpp. Composites of them (mean, softmax,
+// log_softmax, the losses, gelu, layer_norm, ...) follow.
+std::span<const char* const> double_backward_ops();
 }  // namespace autograd
 
 }  // namespace elbo

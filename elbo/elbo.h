@@ -1,6 +1,7 @@
 #pragma once
 // elbo: the whole public API in one include.
 #include "autograd/error.h"
+#include "autograd/functional.h"
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
 #include "autograd/random.h"

@@ -22,3 +22,27 @@ def write_header(path, namespace, arrays, generator, torch_version):
             f.write(f"inline const Array {name}{{{{{shape}}}, {{{values}}}}};\n")
         f.write(f"\n}}  // namespace {namespace}\n")
     print(f"wrote {len(arrays)} arrays to {path}")
+
+
+class Fixtures:
+    """A fixture script's arrays and its seeded uniform draws; write() puts the header beside the script."""
+
+    def __init__(self, seed):
+        import torch
+
+        self.torch = torch
+        self.gen = torch.Generator().manual_seed(seed)
+        self.arrays = []
+
+    def emit(self, name, t):
+        self.arrays.append((name, self.torch.as_tensor(t).detach().to(self.torch.float64)))
+
+    def uniform(self, shape, lo, hi):
+        return self.torch.rand(shape, generator=self.gen) * (hi - lo) + lo
+
+    def write(self, script, header, namespace):
+        import os
+
+        here = os.path.dirname(os.path.abspath(script))
+        write_header(os.path.join(here, header), namespace, self.arrays, os.path.basename(script),
+                     self.torch.__version__)

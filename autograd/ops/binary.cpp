@@ -177,7 +177,7 @@ Tensor mul(const Tensor& a0, const Tensor& b0) {
   if (ints(a)) return detail::int_binary("mul", a, b, IntOp::mul);
   Tensor y = binary_kernel("mul", a, b, Binary::mul);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return record("mul", y, {a, b}, [a = a.detach(), b = b.detach(), ga, gb](const Tensor& gy) {
+  return record("mul", y, {a, b}, [a, b, ga, gb](const Tensor& gy) {
     // d(ab)/da = b, d(ab)/db = a
     return Grads{ga ? sum_to(gy * b, a.shape()) : Tensor(), gb ? sum_to(gy * a, b.shape()) : Tensor()};
   });
@@ -188,10 +188,11 @@ Tensor div(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted("div", a0, b0);
   Tensor y = binary_kernel("div", a, b, Binary::div);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return record("div", y, {a, b}, [y, b = b.detach(), ga, gb, sa = detail::dims_of(a.shape())](const Tensor& gy) {
+  return record("div", y, {a, b}, [y, a, b, ga, gb](const Tensor& gy) {
     // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -y/b
     Tensor gq = gy / b;
-    return Grads{ga ? sum_to(gq, sa) : Tensor(), gb ? sum_to(-gq * y, b.shape()) : Tensor()};
+    return Grads{ga ? sum_to(gq, a.shape()) : Tensor(),
+                 gb ? sum_to(-gq * (detail::creating_graph() ? a / b : y), b.shape()) : Tensor()};
   });
 }
 
@@ -200,18 +201,18 @@ Tensor pow(const Tensor& a0, const Tensor& b0) {
   const Tensor a = a0.to(d), b = b0.to(d);
   Tensor y = binary_kernel("pow", a, b, Binary::pow);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return record("pow", y, {a, b}, [y, a = a.detach(), b = b.detach(), ga, gb](const Tensor& gy) {
+  return record("pow", y, {a, b}, [y, a, b, ga, gb](const Tensor& gy) {
     // d(a^b)/da = b a^(b-1); d(a^b)/db = a^b log a (taken as 0 where a == 0, as torch)
     Tensor g_a, g_b;
     if (ga) g_a = sum_to(gy * b * pow(a, b - 1.0), a.shape());
-    if (gb) g_b = sum_to(gy * y * where(eq(a, zeros({}, a.dtype())), zeros({}, a.dtype()), log(a)), b.shape());
+    if (gb) g_b = sum_to(gy * (detail::creating_graph() ? pow(a, b) : y) * where(eq(a, zeros({}, a.dtype())), zeros({}, a.dtype()), log(a)), b.shape());
     return Grads{g_a, g_b};
   });
 }
 
 Tensor pow(const Tensor& x, double p) {
   Tensor y = detail::unary_kernel("pow", x, kernels::Unary::pow_scalar, p);
-  return record("pow", y, {x}, [x = x.detach(), p](const Tensor& gy) {
+  return record("pow", y, {x}, [x, p](const Tensor& gy) {
     return Grads{gy * (p * pow(x, p - 1))};  // d x^p = p x^(p-1)
   });
 }

@@ -194,8 +194,18 @@ Tensor scatter_add(const Tensor& x, int64_t dim0, const Tensor& index, const Ten
     for (size_t e = 0; e < src.size(); ++e) picked.data<T>()[e] = source.data<const T>()[src[e]];
   });
   const Tensor y = add_at("scatter_add", x, picked, dst);
-  return record("scatter_add", y, {x, source}, [dst, src, ss = dims_of(source.shape())](const Tensor& gy) {
+  return record("scatter_add", y, {x, source}, [dst, src, ss = dims_of(source.shape()), dim, index](const Tensor& gy) {
     // d/dsource[src[e]] = gy[dst[e]]; elements of source the index does not cover get 0
+    if (detail::creating_graph()) {
+      Tensor gs = gather(gy, dim, index);  // index's shape; pad each short dim with zeros up to source's
+      for (size_t d = 0; d < ss.size(); ++d)
+        if (gs.size(int64_t(d)) < ss[d]) {
+          Dims pad = dims_of(gs.shape());
+          pad[d] = ss[d] - gs.size(int64_t(d));
+          gs = cat({gs, zeros(pad, gy.dtype())}, int64_t(d));
+        }
+      return Grads{gy, gs};
+    }
     Tensor gs = zeros(ss, gy.dtype());
     with_float(gy.dtype(), "scatter_add", [&](auto t) {
       using T = decltype(t);

@@ -28,9 +28,10 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   const Tensor x = logits.to(d), t = target.to(d);
   Tensor l = detail::binary_kernel("binary_cross_entropy_with_logits", x, t, kernels::Binary::bce_logits);
   const bool gt = t.requires_grad();
-  l = record("binary_cross_entropy_with_logits", l, {x, t}, [x = x.detach(), t = t.detach(), gt](const Tensor& gy) {
+  l = record("binary_cross_entropy_with_logits", l, {x, t}, [x, t, gt](const Tensor& gy) {
     // d/dx = sigmoid(x) - t, d/dt = -x
-    return Grads{gy * detail::binary_kernel("bce", x, t, kernels::Binary::sigmoid_sub), gt ? gy * -x : Tensor()};
+    const Tensor dx = detail::creating_graph() ? sigmoid(x) - t : detail::binary_kernel("bce", x, t, kernels::Binary::sigmoid_sub);
+    return Grads{gy * dx, gt ? gy * -x : Tensor()};
   });
   return reduce(l, r);
 }

@@ -65,7 +65,10 @@ Tensor matmul(const Tensor& a0, const Tensor& b0) {
   }
   Tensor y = mm(a, false, b, false);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return record("matmul", y, {a, b}, [a = a.detach(), b = b.detach(), ga, gb](const Tensor& gy) {
+  return record("matmul", y, {a, b}, [a, b, ga, gb](const Tensor& gy) {
+    if (detail::creating_graph())
+      return Grads{ga ? matmul(gy, transpose(b, -1, -2)) : Tensor(),
+                   gb ? sum_to(matmul(transpose(a, -1, -2), gy), b.shape()) : Tensor()};
     return Grads{ga ? mm(gy, false, b, true) : Tensor(), gb ? mm(a, true, gy, false) : Tensor()};
   });
 }
@@ -90,8 +93,11 @@ Tensor linear(const Tensor& x0, const Tensor& w, const Tensor& b) {
                      out, b.defined() ? b.data<const T>() : nullptr);
   });
   const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
-  Tensor r = record("linear", y, {x, w, b}, [x = x.detach(), w = w.detach(), gx, gw, gb](const Tensor& gy) {
+  Tensor r = record("linear", y, {x, w, b}, [x, w, gx, gw, gb](const Tensor& gy) {
     // dx = gy W, dW = gy^T x, db = sum over rows of gy
+    if (detail::creating_graph())
+      return Grads{gx ? matmul(gy, w) : Tensor(), gw ? matmul(transpose(gy, 0, 1), x) : Tensor(),
+                   gb ? sum(gy, {0}) : Tensor()};
     return Grads{gx ? mm(gy, false, w, false) : Tensor(), gw ? mm(gy, true, x, false) : Tensor(),
                  gb ? sum(gy, {0}) : Tensor()};
   });

@@ -88,7 +88,7 @@ Tensor sum(const Tensor& x) {
     using T = decltype(t);
     y.data<T>()[0] = kernels::sum<T>(detail::in<T>(x));
   });
-  return record("sum", y, {x}, [s = dims_of(x.shape())](const Tensor& gy) { return Grads{detail::broadcast_copy(gy, s)}; });
+  return record("sum", y, {x}, [s = dims_of(x.shape())](const Tensor& gy) { return Grads{expand(gy, s)}; });
 }
 
 Tensor sum(const Tensor& x, IntList dims0, bool keepdim) {
@@ -98,7 +98,7 @@ Tensor sum(const Tensor& x, IntList dims0, bool keepdim) {
   Tensor kept = sum_keep(x, dims);
   Tensor y = keepdim ? kept : reshape(kept.detach(), detail::reduced_shape(x.shape(), dims, false));
   return record("sum", y, {x}, [s = dims_of(x.shape()), keep_shape = dims_of(kept.shape())](const Tensor& gy) {
-    return Grads{detail::broadcast_copy(reshape(gy, keep_shape), s)};  // d sum / dx_i = 1
+    return Grads{expand(reshape(gy, keep_shape), s)};  // d sum / dx_i = 1
   });
 }
 
@@ -139,6 +139,7 @@ Tensor max_min(const char* op, const Tensor& x, int64_t dim0, bool keepdim, bool
   Tensor y = keepdim ? v : reshape(v, detail::reduced_shape(x.shape(), {dim}, false));
   return record(op, y, {x}, [idx, dim, s = dims_of(x.shape())](const Tensor& gy) {
     // the gradient flows to the selected element only
+    if (detail::creating_graph()) return Grads{scatter_add(zeros(s, gy.dtype()), dim, idx, reshape(gy, idx.shape()))};
     Tensor g = zeros(s, gy.dtype());
     const auto [outer, r, inner] = split_at(s, dim);
     const int64_t* ix = idx.data<const int64_t>();
@@ -184,8 +185,8 @@ Tensor logsumexp(const Tensor& x, int64_t dim0, bool keepdim) {
     lse = m + log(sum(exp(xd - m), {dim}, true));
   }
   Tensor y = keepdim ? lse : reshape(lse, detail::reduced_shape(x.shape(), {dim}, false));
-  return record("logsumexp", y, {x}, [x = x.detach(), lse](const Tensor& gy) {
-    return Grads{reshape(gy, lse.shape()) * exp(x - lse)};
+  return record("logsumexp", y, {x}, [x, lse, dim](const Tensor& gy) {
+    return Grads{reshape(gy, lse.shape()) * exp(x - (detail::creating_graph() ? logsumexp(x, dim, true) : lse))};
   });
 }
 

@@ -205,6 +205,11 @@ Tensor narrow(const Tensor& x, int64_t dim0, int64_t start, int64_t length) {
                 static_cast<const char*>(x.raw()) + size_t((o * r + start) * inner) * es, size_t(length * inner) * es);
   return record("narrow", y, {x}, [s = dims_of(x.shape()), dim, start, length](const Tensor& gy) {
     // adjoint: the gradient placed into zeros at [start, start + length)
+    if (detail::creating_graph()) {
+      Dims before = s, after = s;
+      before[size_t(dim)] = start, after[size_t(dim)] = s[size_t(dim)] - start - length;
+      return Grads{cat({zeros(before, gy.dtype()), gy, zeros(after, gy.dtype())}, dim)};
+    }
     Tensor g = zeros(s, gy.dtype());
     const auto [outer, r, inner] = detail::split_at(s, dim);
     const size_t es = itemsize(gy.dtype());
@@ -259,7 +264,8 @@ Tensor gather(const Tensor& x, int64_t dim0, const Tensor& index) {
     T* py = y.data<T>();
     for (size_t e = 0; e < src.size(); ++e) py[e] = px[src[e]];
   });
-  return record("gather", y, {x}, [src = std::move(src), s = dims_of(x.shape())](const Tensor& gy) {
+  return record("gather", y, {x}, [src = std::move(src), s = dims_of(x.shape()), dim, index](const Tensor& gy) {
+    if (detail::creating_graph()) return Grads{scatter_add(zeros(s, gy.dtype()), dim, index, gy)};
     Tensor g = zeros(s, gy.dtype());  // scatter-add: repeated indices accumulate
     with_float(gy.dtype(), "gather", [&](auto t) {
       using T = decltype(t);
@@ -294,7 +300,8 @@ Tensor index_select(const Tensor& x, int64_t dim0, const Tensor& index) {
     for (int64_t i = 0; i < n; ++i)
       std::memcpy(static_cast<char*>(y.raw()) + size_t((o * n + i) * inner) * es,
                   static_cast<const char*>(x.raw()) + size_t((o * r + rows[size_t(i)]) * inner) * es, size_t(inner) * es);
-  return record("index_select", y, {x}, [rows = std::move(rows), s = dims_of(x.shape()), dim](const Tensor& gy) {
+  return record("index_select", y, {x}, [rows = std::move(rows), s = dims_of(x.shape()), dim, index](const Tensor& gy) {
+    if (detail::creating_graph()) return Grads{index_add(zeros(s, gy.dtype()), dim, index, gy)};
     Tensor g = zeros(s, gy.dtype());
     const auto [outer, r, inner] = detail::split_at(s, dim);
     const int64_t n = int64_t(rows.size());

@@ -27,32 +27,38 @@ Tensor neg(const Tensor& x) {
 
 Tensor exp(const Tensor& x) {
   Tensor y = unary_kernel("exp", x, Unary::exp);
-  return record("exp", y, {x}, [y](const Tensor& gy) { return Grads{gy * y}; });  // d e^x = e^x
+  return record("exp", y, {x}, [x, y](const Tensor& gy) {  // d e^x = e^x
+    return Grads{gy * (detail::creating_graph() ? exp(x) : y)};
+  });
 }
 
 Tensor log(const Tensor& x) {
   Tensor y = unary_kernel("log", x, Unary::log);
-  return record("log", y, {x}, [x = x.detach()](const Tensor& gy) { return Grads{gy / x}; });  // d log x = 1/x
+  return record("log", y, {x}, [x](const Tensor& gy) { return Grads{gy / x}; });  // d log x = 1/x
 }
 
 Tensor log1p(const Tensor& x) {
   Tensor y = unary_kernel("log1p", x, Unary::log1p);
-  return record("log1p", y, {x}, [x = x.detach()](const Tensor& gy) { return Grads{gy / (x + 1.0)}; });
+  return record("log1p", y, {x}, [x](const Tensor& gy) { return Grads{gy / (x + 1.0)}; });
 }
 
 Tensor expm1(const Tensor& x) {
   Tensor y = unary_kernel("expm1", x, Unary::expm1);
-  return record("expm1", y, {x}, [y](const Tensor& gy) { return Grads{gy * (y + 1.0)}; });  // d = e^x
+  return record("expm1", y, {x}, [x, y](const Tensor& gy) {  // d = e^x
+    return Grads{gy * (detail::creating_graph() ? exp(x) : y + 1.0)};
+  });
 }
 
 Tensor sqrt(const Tensor& x) {
   Tensor y = unary_kernel("sqrt", x, Unary::sqrt);
-  return record("sqrt", y, {x}, [y](const Tensor& gy) { return Grads{gy / (2.0 * y)}; });  // 1/(2 sqrt x)
+  return record("sqrt", y, {x}, [x, y](const Tensor& gy) {  // 1/(2 sqrt x)
+    return Grads{gy / (2.0 * (detail::creating_graph() ? sqrt(x) : y))};
+  });
 }
 
 Tensor square(const Tensor& x) {
   Tensor y = unary_kernel("square", x, Unary::square);
-  return record("square", y, {x}, [x = x.detach()](const Tensor& gy) { return Grads{gy * (2.0 * x)}; });
+  return record("square", y, {x}, [x](const Tensor& gy) { return Grads{gy * (2.0 * x)}; });
 }
 
 Tensor abs(const Tensor& x) {
@@ -67,14 +73,19 @@ Tensor sign(const Tensor& x) { return unary_kernel("sign", x.detach(), Unary::si
 
 Tensor sigmoid(const Tensor& x) {
   Tensor y = unary_kernel("sigmoid", x, Unary::sigmoid);
-  return record("sigmoid", y, {x}, [y](const Tensor& gy) {  // d sigmoid = y (1 - y)
+  return record("sigmoid", y, {x}, [x, y](const Tensor& gy) {  // d sigmoid = y (1 - y)
+    if (detail::creating_graph()) {
+      const Tensor s = sigmoid(x);
+      return Grads{gy * s * (1.0 - s)};
+    }
     return Grads{detail::binary_kernel("sigmoid", gy, y, kernels::Binary::sigmoid_grad)};
   });
 }
 
 Tensor tanh(const Tensor& x) {
   Tensor y = unary_kernel("tanh", x, Unary::tanh);
-  return record("tanh", y, {x}, [y](const Tensor& gy) {  // d tanh = 1 - y^2
+  return record("tanh", y, {x}, [x, y](const Tensor& gy) {  // d tanh = 1 - y^2
+    if (detail::creating_graph()) return Grads{gy * (1.0 - square(tanh(x)))};
     return Grads{detail::binary_kernel("tanh", gy, y, kernels::Binary::tanh_grad)};
   });
 }
@@ -82,31 +93,32 @@ Tensor tanh(const Tensor& x) {
 Tensor relu(const Tensor& x) {
   Tensor y = unary_kernel("relu", x, Unary::relu);
   return record("relu", y, {x}, [y](const Tensor& gy) {
-    // 1 where x > 0 (y > 0), else 0
+    // 1 where x > 0 (y > 0), else 0: a constant mask, so the second derivative is 0
+    if (detail::creating_graph()) return Grads{gy * unary_kernel("relu", y, Unary::step)};
     return Grads{detail::binary_kernel("relu", gy, y, kernels::Binary::relu_grad)};
   });
 }
 
 Tensor softplus(const Tensor& x) {
   Tensor y = unary_kernel("softplus", x, Unary::softplus);
-  return record("softplus", y, {x}, [x = x.detach()](const Tensor& gy) {
-    return Grads{gy * unary_kernel("softplus", x, Unary::sigmoid)};  // d log(1+e^x) = sigmoid(x)
+  return record("softplus", y, {x}, [x](const Tensor& gy) {  // d log(1+e^x) = sigmoid(x)
+    return Grads{gy * (detail::creating_graph() ? sigmoid(x) : unary_kernel("softplus", x, Unary::sigmoid))};
   });
 }
 
 Tensor log_sigmoid(const Tensor& x) {
   Tensor y = unary_kernel("log_sigmoid", x, Unary::log_sigmoid);
-  return record("log_sigmoid", y, {x}, [x = x.detach()](const Tensor& gy) {
-    return Grads{gy * unary_kernel("log_sigmoid", -x, Unary::sigmoid)};  // d log sigmoid(x) = sigmoid(-x)
+  return record("log_sigmoid", y, {x}, [x](const Tensor& gy) {  // d log sigmoid(x) = sigmoid(-x)
+    return Grads{gy * (detail::creating_graph() ? sigmoid(-x) : unary_kernel("log_sigmoid", -x, Unary::sigmoid))};
   });
 }
 
 Tensor elu(const Tensor& x, double alpha) {
   Tensor y = unary_kernel("elu", x, Unary::elu, alpha);
-  return record("elu", y, {x}, [x = x.detach(), y, alpha](const Tensor& gy) {
+  return record("elu", y, {x}, [x, y, alpha](const Tensor& gy) {
     // 1 for x > 0, alpha e^x = y + alpha otherwise
     Tensor pos = unary_kernel("elu", x, Unary::step);
-    return Grads{gy * (pos + (1.0 - pos) * (y + alpha))};
+    return Grads{gy * (pos + (1.0 - pos) * ((detail::creating_graph() ? elu(x, alpha) : y) + alpha))};
   });
 }
 
@@ -171,16 +183,16 @@ template <class F> Tensor map_float(const char* op, const Tensor& x, F f) {
 
 Tensor erf(const Tensor& x) {
   Tensor y = map_float("erf", x, [](double v) { return std::erf(v); });
-  return record("erf", y, {x}, [x = x.detach()](const Tensor& gy) {
+  return record("erf", y, {x}, [x](const Tensor& gy) {
     return Grads{gy * (kTwoOverSqrtPi * exp(-square(x)))};  // d erf(x) = 2/sqrt(pi) e^{-x^2}
   });
 }
 
 Tensor erfinv(const Tensor& x) {
   Tensor y = map_float("erfinv", x, erfinv_scalar);
-  return record("erfinv", y, {x}, [y = y.detach()](const Tensor& gy) {
+  return record("erfinv", y, {x}, [x, y = y.detach()](const Tensor& gy) {
     // y = erfinv(x) <=> x = erf(y), so dy/dx = 1 / erf'(y) = sqrt(pi)/2 e^{y^2}
-    return Grads{gy * ((1 / kTwoOverSqrtPi) * exp(square(y)))};
+    return Grads{gy * ((1 / kTwoOverSqrtPi) * exp(square(detail::creating_graph() ? erfinv(x) : y)))};
   });
 }
 

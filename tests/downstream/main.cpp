@@ -65,7 +65,14 @@ int main() {
   nn::Linear lin(4, 3);
   lin.to(DType::f64);
   bool params_ok = gradcheck_params([&] { return lin(x64); }, lin.parameters());
-  if (next.to_vector<int64_t>() != std::vector<int64_t>{4, 2, 5} || steps.numel() != 5 || !params_ok ||
+  // higher order, as a user computing a gradient penalty and a Hessian would
+  Tensor xg = x64.detach().requires_grad_();
+  Tensor gx = autograd::grad({sum(softplus(lin(xg)))}, {xg}, {.create_graph = true})[0];
+  sum(square(gx)).backward();
+  Tensor hess = autograd::hessian([](const Tensor& z) { return sum(z * z * z); }, tensor({1, 2}, {2}, DType::f64));
+  bool second_ok = lin.weight().grad().defined() && hess.to_vector<double>() == std::vector<double>{6, 0, 0, 12} &&
+                   gradgradcheck([](auto& in) { return log_softmax(in[0], 1); }, {x64});
+  if (next.to_vector<int64_t>() != std::vector<int64_t>{4, 2, 5} || steps.numel() != 5 || !params_ok || !second_ok ||
       halves.size() != 2 || added.shape() != Shape{5, 5} || rows.shape() != Shape{3, 5} || !std::isfinite(ce.item() + nll.item() + acc.item()))
     return 1;
   std::printf("downstream: loss %.4f, %zu values, gradcheck %s\n", loss.item(), v.size(), ok ? "ok" : "FAILED");

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <mutex>
 #include <ostream>
 #include <typeinfo>
 
@@ -33,7 +34,69 @@ std::string with_commas(int64_t n) {
   return out;
 }
 
+// Every live module, for check_unregistered_modules. Never destroyed: modules with static storage may
+// outlive any registry that was.
+struct Registry {
+  std::mutex mu;
+  std::vector<const Module*> live;
+};
+Registry& registry() {
+  static Registry* r = new Registry;
+  return *r;
+}
+void enroll(const Module* m) {
+  Registry& r = registry();
+  const std::lock_guard lock(r.mu);
+  r.live.push_back(m);
+}
+
 }  // namespace
+
+Module::Module() { enroll(this); }
+
+Module::~Module() {
+  Registry& r = registry();
+  const std::lock_guard lock(r.mu);
+  std::erase(r.live, this);
+}
+
+Module::Module(Module&& o) noexcept
+    : params_(std::move(o.params_)), buffers_(std::move(o.buffers_)), children_(std::move(o.children_)),
+      training_(o.training_), collected_(o.collected_) {
+  for (auto& [_, c] : children_) c->parent_ = this;
+  enroll(this);
+}
+
+Module& Module::operator=(Module&& o) noexcept {
+  if (this == &o) return *this;
+  params_ = std::move(o.params_), buffers_ = std::move(o.buffers_), children_ = std::move(o.children_);
+  training_ = o.training_, collected_ = o.collected_;
+  for (auto& [_, c] : children_) c->parent_ = this;
+  return *this;
+}
+
+void check_unregistered_modules(const std::vector<Tensor>& stepped, const char* optimizer) {
+  auto stepping = [&](const Tensor& t) {
+    return std::any_of(stepped.begin(), stepped.end(), [&](const Tensor& s) { return s.impl() == t.impl(); });
+  };
+  Registry& r = registry();
+  const std::lock_guard lock(r.mu);
+  for (const Module* m : r.live) {
+    if (m->parent_ || m->collected_) continue;
+    int64_t orphans = 0;
+    walk(*m, "", [&](const std::string&, const Module& d) {
+      for (auto& [_, t] : d.params_) orphans += t.grad().defined() && !stepping(t);
+    });
+    const std::string settings = m->extra_repr();
+    ELBO_CHECK(orphans == 0,
+               "{}.step: {} parameter(s) of a {}{} received gradients, but no optimizer holds them and the module "
+               "was never registered with a parent: a module held as a plain member (`nn::Linear fc{{4, 2}};`) is "
+               "invisible to its parent's parameters(). Register it (register_module, or register_inline to keep "
+               "its names flat); if another optimizer is meant to train it, build that optimizer from its "
+               "parameters(); if it is meant to stay fixed, call requires_grad_(false) on its parameters",
+               optimizer, orphans, m->type_name(), settings.empty() ? "" : "(" + settings + ")");
+  }
+}
 
 void Module::check_name(const std::string& name, const char* what) const {
   ELBO_CHECK(!name.empty() && name.find('.') == std::string::npos,
@@ -57,6 +120,7 @@ std::vector<std::string> Module::local_names() const {
 void Module::add_inline(std::unique_ptr<Module> m) {
   ELBO_CHECK(m, "{}: register_inline: the module is null", type_name());
   for (const std::string& n : m->local_names()) check_name(n, "inline");
+  m->parent_ = this;
   children_.emplace_back("", std::move(m));
 }
 
@@ -78,10 +142,12 @@ Tensor Module::register_buffer(std::string name, Tensor t) {
 
 void Module::add_child(std::string name, std::unique_ptr<Module> m) {
   check_name(name, "module");
+  m->parent_ = this;
   children_.emplace_back(std::move(name), std::move(m));
 }
 
 NamedTensors Module::named_parameters() const {
+  collected_ = true;
   NamedTensors out;
   walk(*this, "", [&](const std::string& prefix, const Module& m) {
     for (auto& [n, t] : m.params_) out.emplace_back(join(prefix, n), t);
@@ -104,6 +170,7 @@ NamedTensors Module::named_buffers() const {
 }
 
 NamedTensors Module::state_dict() const {
+  collected_ = true;
   NamedTensors out;
   walk(*this, "", [&](const std::string& prefix, const Module& m) {
     for (auto& [n, t] : m.params_) out.emplace_back(join(prefix, n), t);

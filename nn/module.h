@@ -19,10 +19,10 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 class Module {
  public:
-  Module() = default;
-  virtual ~Module() = default;
-  Module(Module&&) = default;
-  Module& operator=(Module&&) = default;
+  Module();
+  virtual ~Module();
+  Module(Module&& other) noexcept;
+  Module& operator=(Module&& other) noexcept;
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
@@ -90,7 +90,18 @@ class Module {
   NamedTensors params_, buffers_;
   std::vector<std::pair<std::string, std::unique_ptr<Module>>> children_;
   bool training_ = true;
+  // For the check of unregistered modules (check_unregistered_modules): the module this one was
+  // registered with, and whether anyone collected this module's tensors (parameters(), state_dict(), ...).
+  const Module* parent_ = nullptr;
+  mutable bool collected_ = false;
+  friend void check_unregistered_modules(const std::vector<Tensor>&, const char*);
 };
+
+// A module held as a plain member (`nn::Linear fc{4, 2};` inside a user's module) is invisible to its
+// parent's parameters(), so an optimizer built from them would never train it. Optimizers call this on
+// their first step: a live module that was never registered with a parent nor had its tensors collected,
+// and whose parameters received gradients that `stepped` does not hold, is an elbo::Error naming it.
+void check_unregistered_modules(const std::vector<Tensor>& stepped, const char* optimizer);
 
 std::ostream& operator<<(std::ostream& os, const Module& m);
 

@@ -108,6 +108,7 @@ SGD::SGD(std::vector<Tensor> params, SGDOptions o) : Optimizer(std::move(params)
 }
 
 void SGD::step() {
+  if (step_ == 0) nn::check_unregistered_modules(params_, name_);
   ++step_;
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
@@ -148,6 +149,7 @@ Adam::Adam(std::vector<Tensor> params, AdamOptions o, bool decoupled, const char
 std::vector<const char*> Adam::buffer_names() const { return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}; }
 
 void Adam::step() {
+  if (step_ == 0) nn::check_unregistered_modules(params_, name_);
   ++step_;
   const kernels::AdamParams a{o_.lr, o_.betas[0], o_.betas[1], o_.eps, o_.weight_decay, step_, decoupled_, o_.amsgrad};
   for (size_t i = 0; i < params_.size(); ++i) {
@@ -184,6 +186,7 @@ void RowAdam::step() {
 }
 
 void RowAdam::step(const std::vector<int64_t>& rows) {
+  if (step_ == 0) nn::check_unregistered_modules(params_, name_);
   ++step_;
   const AdamOptions& o = options();
   for (int64_t r : rows)

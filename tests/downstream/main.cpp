@@ -1,9 +1,17 @@
 // Compiles DESIGN.md's public spellings against the installed package and checks a gradient.
 #include <cmath>
 #include <cstdio>
+#include <string>
 #include <elbo/elbo.h>
 
 using namespace elbo;
+
+// A user's module with a layer held as a plain member: the optimizer's first step must refuse it.
+struct Forgetful : nn::Module {
+  nn::Linear hidden{3, 3};
+  nn::Linear* out = &register_module("out", nn::Linear(3, 1));
+  Tensor forward(const Tensor& x) { return (*out)(relu(hidden(x))); }
+};
 
 int main() {
   Tensor t = tensor(std::vector<double>{1, 2, 3, 4}, Shape{2, 2}, DType::f64);
@@ -72,6 +80,16 @@ int main() {
   Tensor hess = autograd::hessian([](const Tensor& z) { return sum(z * z * z); }, tensor({1, 2}, {2}, DType::f64));
   bool second_ok = lin.weight().grad().defined() && hess.to_vector<double>() == std::vector<double>{6, 0, 0, 12} &&
                    gradgradcheck([](auto& in) { return log_softmax(in[0], 1); }, {x64});
+  Forgetful forgetful;
+  optim::Adam forgetful_opt(forgetful.parameters(), {});
+  sum(forgetful.forward(ones({2, 3}))).backward();
+  bool caught = false;
+  try {
+    forgetful_opt.step();
+  } catch (const Error& e) {
+    caught = std::string(e.what()).find("held as a plain member") != std::string::npos;
+  }
+  if (!caught) return 1;
   if (next.to_vector<int64_t>() != std::vector<int64_t>{4, 2, 5} || steps.numel() != 5 || !params_ok || !second_ok ||
       halves.size() != 2 || added.shape() != Shape{5, 5} || rows.shape() != Shape{3, 5} || !std::isfinite(ce.item() + nll.item() + acc.item()))
     return 1;

@@ -194,3 +194,57 @@ TEST_CASE("every layer is callable as forward; state_dict and load_state_dict ar
   bad.pop_back();
   CHECK_ERROR_HAS(other.load_state_dict(bad), "state_dict");
 }
+
+namespace {
+// The mistake a new user makes: a layer held as a plain member, never registered.
+struct Forgetful : nn::Module {
+  nn::Linear fc1{4, 3};  // invisible to parameters()
+  nn::Linear* fc2 = &register_module("fc2", nn::Linear(3, 2));
+  Tensor forward(const Tensor& x) { return fc2->forward(relu(fc1.forward(x))); }
+};
+// The same member registered inline: its names stay flat ("weight", "bias") and it trains.
+struct Remembers : nn::Module {
+  Remembers() { fc1 = &register_inline(std::make_unique<nn::Linear>(4, 3)); }
+  nn::Linear* fc1;
+};
+}  // namespace
+
+TEST_CASE("a module held as a plain member is detected at the optimizer's first step, with a clear error") {
+  Forgetful net;
+  CHECK(net.parameters().size() == 2);  // only fc2's
+  optim::Adam opt(net.parameters(), {.lr = 1e-2});
+  sum(net.forward(ones({5, 4}))).backward();
+  CHECK_ERROR_HAS(opt.step(), "Adam.step: 2 parameter(s) of a Linear(in_features=4, out_features=3, bias=true) "
+                              "received gradients, but no optimizer holds them");
+  CHECK_ERROR_HAS(opt.step(), "a module held as a plain member");
+  // SGD checks too
+  optim::SGD sgd(net.parameters(), {.lr = 1e-2});
+  CHECK_ERROR_HAS(sgd.step(), "SGD.step: 2 parameter(s)");
+
+  // Legitimate setups pass: an optimizer over everything, two optimizers each over its own module (a
+  // GAN), a frozen unregistered module, and the registered (inline) member.
+  optim::SGD all([&] {
+    std::vector<Tensor> p = net.parameters(), q = net.fc1.parameters();
+    p.insert(p.end(), q.begin(), q.end());
+    return p;
+  }(), {.lr = 1e-2});
+  all.step();
+  nn::Linear critic(2, 1);
+  nn::Linear generator(3, 2);
+  optim::Adam gopt(generator.parameters(), {}), copt(critic.parameters(), {});
+  sum(critic.forward(generator.forward(ones({1, 3})))).backward();
+  gopt.step();  // the critic got gradients too, but it has its own optimizer
+  copt.step();
+  nn::Linear frozen(3, 3);
+  for (Tensor p : frozen.parameters()) p.requires_grad_(false);
+  Tensor x = ones({1, 3}).requires_grad_();
+  optim::Adam xopt({x}, {});
+  sum(frozen.forward(x)).backward();
+  xopt.step();
+  Remembers r;
+  CHECK(r.parameters().size() == 2);
+  optim::Adam ropt(r.parameters(), {});
+  sum(r.fc1->forward(ones({1, 4}))).backward();
+  ropt.step();
+  CHECK(ropt.steps() == 1);
+}

@@ -112,6 +112,18 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // x @ w^T + b, as torch.nn.functional.linear: x [..., in], w [out, in], b [out] or undefined; one dtype.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = Tensor());
 
+// ---- linear algebra on the last two dims, batched (ops/linalg.cpp); backward differentiable again ----
+Tensor diagonal(const Tensor& x);              // [..., r, c] -> [..., min(r, c)], torch.diagonal(x, 0, -2, -1)
+Tensor diag_embed(const Tensor& v);            // [..., n] -> [..., n, n] with v on the diagonal
+Tensor tril(const Tensor& x, int64_t k = 0);   // zeros above diagonal k
+Tensor triu(const Tensor& x, int64_t k = 0);   // zeros below diagonal k
+// Lower L with L L^T = a, for symmetric positive-definite a [..., n, n] (reads a's lower triangle; the
+// gradient is symmetric, as torch.linalg.cholesky's). A matrix that is not positive definite is an error.
+Tensor cholesky(const Tensor& a);
+// X with A X = B for triangular A [..., n, n] (upper, or lower) and B [..., n, k], batch dims broadcast:
+// torch.linalg.solve_triangular(A, B, upper=upper). Only A's triangle is read.
+Tensor solve_triangular(const Tensor& a, const Tensor& b, bool upper);
+
 // ---- convolution (ops/conv.cpp), NCHW, as torch.nn.functional; operands share one dtype (as linear) ----
 // x [N, C, H, W], w [O, C, kh, kw], b [O] or undefined -> [N, O, H', W'].
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), int64_t stride = 1, int64_t padding = 0);

@@ -150,7 +150,8 @@ constexpr const char* kDoubleBackward[] = {
     "sum", "max", "min", "logsumexp",                                              // reductions
     "matmul", "linear", "binary_cross_entropy_with_logits",                        // products, losses
     "reshape", "expand", "permute", "cat", "narrow", "gather", "index_select",     // shape
-    "index_add", "scatter_add", "clone", "to"};
+    "index_add", "scatter_add", "clone", "to",
+    "diagonal", "diag_embed", "tril", "triu", "cholesky", "solve_triangular"};                  // linalg
 bool twice_differentiable(const char* op) {
   for (const char* name : kDoubleBackward)
     if (std::string_view(name) == op) return true;

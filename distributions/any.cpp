@@ -72,6 +72,14 @@ KlTable& table() {
     add<Independent<Categorical>, Independent<Categorical>>(*k);
     add<Independent<OneHotCategorical>, Independent<OneHotCategorical>>(*k);
     add<Independent<ContinuousBernoulli>, Independent<ContinuousBernoulli>>(*k);
+    add<MultivariateNormal, MultivariateNormal>(*k);
+    add<LowRankMultivariateNormal, LowRankMultivariateNormal>(*k);
+    add<LowRankMultivariateNormal, MultivariateNormal>(*k);
+    add<MultivariateNormal, LowRankMultivariateNormal>(*k);
+    add<MultivariateNormal, Independent<Normal>>(*k);
+    add<Independent<Normal>, MultivariateNormal>(*k);
+    add<LowRankMultivariateNormal, Independent<Normal>>(*k);
+    add<Independent<Normal>, LowRankMultivariateNormal>(*k);
     return k;
   }();
   return *t;

@@ -1,7 +1,8 @@
 #pragma once
 // elbo::dist, the distributions layer: Normal, Bernoulli, Categorical, OneHotCategorical, their relaxed
-// variants, ContinuousBernoulli, Independent, MixtureSameFamily, the kl_divergence registry (with
-// kl_divergence_mc for the rest), and AnyDistribution for families picked at run time.
+// variants, ContinuousBernoulli, MultivariateNormal and LowRankMultivariateNormal, Independent,
+// MixtureSameFamily, the kl_divergence registry (with kl_divergence_mc for the rest), and
+// AnyDistribution for families picked at run time.
 #include "any.h"
 #include "bernoulli.h"
 #include "categorical.h"
@@ -10,5 +11,6 @@
 #include "independent.h"
 #include "kl.h"
 #include "mixture.h"
+#include "multivariate_normal.h"
 #include "normal.h"
 #include "relaxed.h"

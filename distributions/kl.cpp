@@ -85,4 +85,40 @@ Tensor kl_divergence(const ContinuousBernoulli& p, const ContinuousBernoulli& q)
   return p.mean() * (a - b) + (p.log_norm() - softplus(a)) - (q.log_norm() - softplus(b));
 }
 
+// KL(N(m_p, S_p) || N(m_q, S_q)) = 1/2 [tr(S_q^-1 S_p) + (m_q - m_p)^T S_q^-1 (m_q - m_p) - D
+//                                        + log det S_q - log det S_p].
+// With S = L L^T: tr(S_q^-1 S_p) = |L_q^-1 L_p|_F^2, the quadratic form is |L_q^-1 (m_q - m_p)|^2 and
+// log det S = 2 sum log diag L; both solves are triangular. Source: torch.distributions.kl._kl_multivariatenormal_multivariatenormal.
+Tensor kl_divergence(const MultivariateNormal& p, const MultivariateNormal& q) {
+  ELBO_CHECK_SHAPE(p.event_shape() == q.event_shape(), "kl_divergence: MultivariateNormal event_shape {} vs {}",
+                   p.event_shape(), q.event_shape());
+  check_broadcast("kl_divergence", "MultivariateNormal p batch_shape", p.batch_shape(), "q batch_shape", q.batch_shape());
+  const Tensor trace = sum(square(solve_triangular(q.scale_tril(), p.scale_tril(), false)), {-2, -1});
+  const Tensor m = sum(square(solve_triangular(q.scale_tril(), unsqueeze(q.loc() - p.loc(), -1), false)), {-2, -1});
+  const double d = double(p.event_shape()[0]);
+  return q.half_log_det() - p.half_log_det() + 0.5 * (trace + m - d);
+}
+
+Tensor kl_divergence(const LowRankMultivariateNormal& p, const LowRankMultivariateNormal& q) {
+  return kl_divergence(to_multivariate(p), to_multivariate(q));
+}
+Tensor kl_divergence(const LowRankMultivariateNormal& p, const MultivariateNormal& q) {
+  return kl_divergence(to_multivariate(p), q);
+}
+Tensor kl_divergence(const MultivariateNormal& p, const LowRankMultivariateNormal& q) {
+  return kl_divergence(p, to_multivariate(q));
+}
+Tensor kl_divergence(const MultivariateNormal& p, const Independent<Normal>& q) {
+  return kl_divergence(p, to_multivariate(q));
+}
+Tensor kl_divergence(const Independent<Normal>& p, const MultivariateNormal& q) {
+  return kl_divergence(to_multivariate(p), q);
+}
+Tensor kl_divergence(const LowRankMultivariateNormal& p, const Independent<Normal>& q) {
+  return kl_divergence(to_multivariate(p), to_multivariate(q));
+}
+Tensor kl_divergence(const Independent<Normal>& p, const LowRankMultivariateNormal& q) {
+  return kl_divergence(to_multivariate(p), to_multivariate(q));
+}
+
 }  // namespace elbo::dist

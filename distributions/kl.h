@@ -1,7 +1,8 @@
 #pragma once
 // KL(p || q): the whole registry, one overload per pair, each formula derived or cited in kl.cpp.
 // Registered: Normal||Normal, Bernoulli||Bernoulli, Categorical||Categorical,
-// OneHotCategorical||OneHotCategorical, ContinuousBernoulli||ContinuousBernoulli, and
+// OneHotCategorical||OneHotCategorical, ContinuousBernoulli||ContinuousBernoulli, the pairs of
+// MultivariateNormal, LowRankMultivariateNormal and Independent<Normal> (one event dim), and
 // Independent<P>||Independent<Q> whenever P||Q is registered.
 // The result has the (broadcast) batch shape; it is differentiable in both arguments' parameters.
 //
@@ -13,6 +14,7 @@
 #include "categorical.h"
 #include "continuous_bernoulli.h"
 #include "independent.h"
+#include "multivariate_normal.h"
 #include "normal.h"
 
 namespace elbo::dist {
@@ -22,6 +24,16 @@ Tensor kl_divergence(const Bernoulli& p, const Bernoulli& q);
 Tensor kl_divergence(const Categorical& p, const Categorical& q);
 Tensor kl_divergence(const OneHotCategorical& p, const OneHotCategorical& q);
 Tensor kl_divergence(const ContinuousBernoulli& p, const ContinuousBernoulli& q);
+// The Gaussians with covariance (multivariate_normal.h): full || full in closed form; the low-rank family
+// and a diagonal Normal over one event dim (Independent<Normal>) through their dense form.
+Tensor kl_divergence(const MultivariateNormal& p, const MultivariateNormal& q);
+Tensor kl_divergence(const LowRankMultivariateNormal& p, const LowRankMultivariateNormal& q);
+Tensor kl_divergence(const LowRankMultivariateNormal& p, const MultivariateNormal& q);
+Tensor kl_divergence(const MultivariateNormal& p, const LowRankMultivariateNormal& q);
+Tensor kl_divergence(const MultivariateNormal& p, const Independent<Normal>& q);
+Tensor kl_divergence(const Independent<Normal>& p, const MultivariateNormal& q);
+Tensor kl_divergence(const LowRankMultivariateNormal& p, const Independent<Normal>& q);
+Tensor kl_divergence(const Independent<Normal>& p, const LowRankMultivariateNormal& q);
 
 // Catch-all for unregistered pairs: a compile error, never a run-time one.
 template <class P, class Q> Tensor kl_divergence(const P& p, const Q& q) = delete;

@@ -1,7 +1,11 @@
 // The MLP and convolutional encoders and decoders of networks.h.
 #include "models/networks.h"
 
+#include <cstdlib>
+#include <vector>
+
 #include "distributions/independent.h"
+#include "distributions/multivariate_normal.h"
 #include "distributions/normal.h"
 
 namespace elbo::models {
@@ -15,17 +19,76 @@ Arch parse_arch(std::string_view s) {
 std::string_view arch_name(Arch a) { return a == Arch::mlp ? "mlp" : "conv"; }
 
 std::string describe(const NetworkOptions& o) {
-  if (o.arch == Arch::mlp) return fmt::format("{}-{}-{}", o.height * o.width, o.hidden, o.latent);
-  return fmt::format("{}x{} latent {}", o.height, o.width, o.latent);
+  const std::string q = o.posterior.kind == Posterior::Kind::diagonal ? "" : ", q " + posterior_name(o.posterior);
+  if (o.arch == Arch::mlp) return fmt::format("{}-{}-{}{}", o.height * o.width, o.hidden, o.latent, q);
+  return fmt::format("{}x{} latent {}{}", o.height, o.width, o.latent, q);
 }
 
 dist::AnyDistribution diagonal_normal(const Tensor& loc, const Tensor& logvar) {
   return dist::Independent(dist::Normal(loc, exp(0.5 * logvar)), 1);
 }
 
+int64_t Posterior::extra_features(int64_t latent) const {
+  switch (kind) {
+    case Kind::diagonal: return 0;
+    case Kind::full: return latent * (latent - 1) / 2;
+    case Kind::lowrank: return latent * rank;
+  }
+  return 0;
+}
+
+Posterior parse_posterior(std::string_view s) {
+  if (s == "diagonal") return {};
+  if (s == "full") return {Posterior::Kind::full, 0};
+  if (s.starts_with("lowrank:")) {
+    const std::string r(s.substr(8));
+    char* end = nullptr;
+    const long long rank = std::strtoll(r.c_str(), &end, 10);
+    if (!r.empty() && *end == '\0' && rank >= 1 && rank <= 1024) return {Posterior::Kind::lowrank, rank};
+  }
+  throw ValueError(fmt::format("--posterior: '{}' is not one of diagonal, full, lowrank:R (R a rank in [1, 1024])", s));
+}
+
+std::string posterior_name(const Posterior& p) {
+  switch (p.kind) {
+    case Posterior::Kind::diagonal: return "diagonal";
+    case Posterior::Kind::full: return "full";
+    case Posterior::Kind::lowrank: return fmt::format("lowrank:{}", p.rank);
+  }
+  return "";
+}
+
+namespace {
+// Positions of the strictly lower triangle of an L x L matrix, row by row, as indices into
+// [0, extra...]: entry (i, j < i) of the flattened matrix reads element 1 + k of the padded vector,
+// every other entry element 0 (a zero).
+Tensor lower_triangle_map(int64_t latent) {
+  std::vector<int64_t> map(size_t(latent * latent), 0);
+  int64_t k = 1;
+  for (int64_t i = 0; i < latent; ++i)
+    for (int64_t j = 0; j < i; ++j) map[size_t(i * latent + j)] = k++;
+  return tensor(map, {latent * latent}, DType::i64);
+}
+}  // namespace
+
+Encoder::Encoder(const NetworkOptions& o) : posterior_(o.posterior) {
+  if (o.posterior.kind == Posterior::Kind::full) tril_map_ = lower_triangle_map(o.latent);
+}
+
 dist::AnyDistribution Encoder::forward(const Tensor& x) const {
   const Params p = params(x);
-  return diagonal_normal(p.loc, p.logvar);
+  const int64_t b = p.loc.size(0), l = p.loc.size(1);
+  switch (posterior_.kind) {
+    case Posterior::Kind::diagonal: return diagonal_normal(p.loc, p.logvar);
+    case Posterior::Kind::full: {
+      const Tensor padded = cat({zeros({b, 1}, p.extra.dtype()), p.extra}, 1);
+      const Tensor lower = reshape(index_select(padded, 1, tril_map_), {b, l, l});
+      return dist::MultivariateNormal(p.loc, lower + diag_embed(exp(0.5 * p.logvar)));
+    }
+    case Posterior::Kind::lowrank:
+      return dist::LowRankMultivariateNormal(p.loc, reshape(p.extra, {b, l, posterior_.rank}), exp(p.logvar));
+  }
+  return {};
 }
 
 namespace {
@@ -50,29 +113,37 @@ nn::Sequential conv_encoder_stack(int64_t out_features, Generator& gen) {
 class MlpEncoder final : public Encoder {
  public:
   MlpEncoder(const NetworkOptions& o, Generator& gen)
-      : o_(o),
+      : Encoder(o),
+        o_(o),
         fc1_(register_module("fc1", nn::Linear(o.height * o.width, o.hidden, gen))),
         fc21_(register_module("fc21", nn::Linear(o.hidden, o.latent, gen))),
-        fc22_(register_module("fc22", nn::Linear(o.hidden, o.latent, gen))) {}
+        fc22_(register_module("fc22", nn::Linear(o.hidden, o.latent, gen))),
+        fc23_(o.posterior.extra_features(o.latent) > 0
+                  ? &register_module("fc23", nn::Linear(o.hidden, o.posterior.extra_features(o.latent), gen))
+                  : nullptr) {}
   Params params(const Tensor& x) const override {
     check_input("VAE encoder", o_, x);
     const Tensor h = relu(fc1_.forward(x));
-    return {fc21_.forward(h), fc22_.forward(h)};
+    return {fc21_.forward(h), fc22_.forward(h), fc23_ ? fc23_->forward(h) : Tensor()};
   }
 
  private:
   NetworkOptions o_;
   nn::Linear &fc1_, &fc21_, &fc22_;
+  nn::Linear* fc23_;
 };
 
 class ConvEncoder final : public Encoder {
  public:
   ConvEncoder(const NetworkOptions& o, Generator& gen)
-      : o_((check_conv_size(o), o)), net_(register_module("encoder", conv_encoder_stack(2 * o.latent, gen))) {}
+      : Encoder(o),
+        o_((check_conv_size(o), o)),
+        net_(register_module("encoder", conv_encoder_stack(2 * o.latent + o.posterior.extra_features(o.latent), gen))) {}
   Params params(const Tensor& x) const override {
     check_input("VAE encoder", o_, x);
     const Tensor h = net_.forward(reshape(x, {x.size(0), 1, o_.height, o_.width}));
-    return {narrow(h, 1, 0, o_.latent), narrow(h, 1, o_.latent, o_.latent)};
+    const int64_t l = o_.latent, e = o_.posterior.extra_features(l);
+    return {narrow(h, 1, 0, l), narrow(h, 1, l, l), e > 0 ? narrow(h, 1, 2 * l, e) : Tensor()};
   }
 
  private:

@@ -7,6 +7,8 @@
 //         Linear(64*7*7, 2L)), loc / log-variance its halves; decoder = Sequential(Linear(L, 64*7*7), ReLU,
 //         Unflatten(1, [64, 7, 7]), ConvTranspose2d(64,32,4,2,1), ReLU, ConvTranspose2d(32,C,4,2,1)); the
 //         code encoder is the same stack with a Linear(64*7*7, L) head (28x28 images)
+// With --posterior full or lowrank:R the MLP encoder has one more head, fc23 H->L(L-1)/2 or H->L*R, and the
+// conv encoder's last Linear grows by as many outputs (after loc and log-variance).
 // An Encoder returns q(z | x), a Decoder p(x | z), both distribution objects; a model registers them with
 // nn::Module::register_inline so their parameters keep the flat names above.
 #include <memory>
@@ -22,11 +24,25 @@ enum class Arch { mlp, conv };
 Arch parse_arch(std::string_view name);  // "mlp" | "conv"
 std::string_view arch_name(Arch a);
 
+// The family of q(z | x) the encoder emits (README, "Posteriors"):
+//   diagonal    Independent(Normal(loc, exp(logvar / 2)), 1)
+//   full        MultivariateNormal(loc, L), L = diag(exp(logvar / 2)) + a strictly lower triangle of
+//               L(L-1)/2 free entries from one more head (fc23)
+//   lowrank:R   LowRankMultivariateNormal(loc, W, exp(logvar)), W [L, R] from fc23
+struct Posterior {
+  enum class Kind { diagonal, full, lowrank } kind = Kind::diagonal;
+  int64_t rank = 0;  // lowrank's R
+  int64_t extra_features(int64_t latent) const;  // fc23's outputs: 0, L(L-1)/2 or L R
+};
+Posterior parse_posterior(std::string_view name);  // "diagonal" | "full" | "lowrank:R"
+std::string posterior_name(const Posterior& p);
+
 struct NetworkOptions {
   Arch arch = Arch::mlp;
   int64_t height = 28, width = 28;  // the images; D = height * width
   int64_t hidden = 400;             // MLP hidden units
   int64_t latent = 20;
+  Posterior posterior{};
 };
 
 // q(z | x) as a diagonal Normal: Independent(Normal(loc, exp(logvar / 2)), 1), batch [B], event [L]. The
@@ -36,11 +52,19 @@ dist::AnyDistribution diagonal_normal(const Tensor& loc, const Tensor& logvar);
 
 class Encoder : public nn::Module {
  public:
+  Encoder() = default;
+  explicit Encoder(const NetworkOptions& o);
   struct Params {
     Tensor loc, logvar;  // [B, L]
+    Tensor extra{};      // [B, posterior.extra_features(L)]: the lower triangle or the factor; else undefined
   };
   virtual Params params(const Tensor& x) const = 0;  // x [B, D]
   dist::AnyDistribution forward(const Tensor& x) const;
+  const Posterior& posterior() const { return posterior_; }
+
+ private:
+  Posterior posterior_;
+  Tensor tril_map_;  // full: where each entry of L reads the padded extra vector (networks.cpp)
 };
 
 class Decoder : public nn::Module {

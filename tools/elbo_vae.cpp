@@ -1,6 +1,7 @@
 // elbo-vae: trains and evaluates a VAE (MLP or convolutional) on MNIST-style data.
 // DESIGN.md's shared flags plus the model's own; see --help. The last line on stdout is one JSON object
 // with the final figures (per example, in nats, under the named likelihood and data).
+#include <cstdio>
 #include <elbo/elbo.h>
 
 #include "training/tasks.h"
@@ -19,6 +20,15 @@ int main(int argc, char** argv) {
   app.add_option("--levels", model.likelihood.levels, "categorical: intensity levels K")->capture_default_str()->check(CLI::Range(2, 256));
   app.add_option("--gaussian-std", model.likelihood.gaussian_std, "gaussian: fixed std")->capture_default_str()->check(zoo::positive_finite());
   app.add_flag("--learned-std", model.likelihood.learned_std, "gaussian: the decoder also outputs a log-std per pixel");
+  app.add_option("--posterior", model.posterior, "q(z|x): diagonal | full | lowrank:R (a Gaussian with full or "
+                 "rank-R-plus-diagonal covariance)")->capture_default_str()->check([](const std::string& v) {
+    try {
+      models::parse_posterior(v);
+      return std::string();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+  });
   app.add_option("--beta", obj.beta, "weight on the KL term")->capture_default_str()->check(zoo::non_negative_finite());
   app.add_option("--warmup", obj.warmup_steps, "KL warm-up: steps over which the KL weight ramps from 0 to beta")
       ->check(CLI::NonNegativeNumber);
@@ -26,6 +36,10 @@ int main(int argc, char** argv) {
   app.add_option("--samples", obj.samples, "reparameterized samples per ELBO estimate")->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_option("--iw-train", obj.iw, "train on the K-sample IWAE bound")->check(CLI::Range(0, 5000));
   zoo::parse_or_exit(app, argc, argv, "elbo-vae");
+  if (obj.free_bits > 0 && model.posterior != "diagonal") {
+    std::fprintf(stderr, "elbo-vae: --free-bits needs --posterior diagonal (a KL per latent dim)\n");
+    return 2;
+  }
   c.command = zoo::command_line(argc, argv);
   // Binarizing suits the Bernoulli likelihood; the others model intensities, so they see the grayscale
   // pixels unless --binarize says otherwise.

@@ -109,6 +109,7 @@ models::VaeOptions ModelFlags::options(const training::Session& s) const {
   o.width = s.train.width;
   o.likelihood = likelihood;
   o.likelihood.kind = models::parse_likelihood(name);
+  o.posterior = models::parse_posterior(posterior);
   return o;
 }
 

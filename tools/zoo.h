@@ -21,6 +21,7 @@ using Config = training::Options;
 struct ModelFlags {
   std::string arch = "mlp";              // --arch
   std::string name = "bernoulli";        // --likelihood
+  std::string posterior = "diagonal";    // --posterior (elbo-vae adds the flag)
   models::LikelihoodOptions likelihood;  // its settings; the kind comes from `name`
   // Adds --arch and --likelihood; returns the latter, for a binary to extend its help.
   CLI::Option* add(CLI::App& app);

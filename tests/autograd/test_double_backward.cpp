@@ -96,6 +96,14 @@ TEST_CASE("gradgradcheck covers every op that allows double backward") {
                        {u({2, 3}), u({2, 3})}}},
       {"clone", {[](auto& in) { return exp(in[0].clone()); }, {u({3})}}},
       {"to", {[](auto& in) { return exp(in[0].to(DType::f64)) * in[0]; }, {u({3})}}},
+      {"diagonal", {[](auto& in) { return exp(diagonal(in[0])); }, {u({2, 3, 3})}}},
+      {"diag_embed", {[](auto& in) { return exp(diag_embed(in[0])); }, {u({2, 3})}}},
+      {"tril", {[](auto& in) { return exp(tril(in[0])); }, {u({3, 3})}}},
+      {"triu", {[](auto& in) { return exp(triu(in[0], 1)); }, {u({3, 3})}}},
+      {"cholesky", {[](auto& in) { return cholesky(matmul(in[0], transpose(in[0], 0, 1)) + 0.5 * diag_embed(ones({3}, DType::f64))); },
+                    {u({3, 3})}}},
+      {"solve_triangular", {[](auto& in) { return solve_triangular(tril(in[0]) + 2.0 * diag_embed(ones({3}, DType::f64)), in[1], false); },
+                            {u({3, 3}, -0.5, 0.5), u({3, 2})}}},
   };
   std::set<std::string> listed;
   for (const char* op : autograd::double_backward_ops()) {

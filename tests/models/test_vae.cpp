@@ -237,3 +237,47 @@ TEST_CASE("architecture settings: names parse at the edge; the conv stacks refus
   o.arch = Arch::conv;
   CHECK_ERROR_HAS(VAE(o, gen), "conv architecture: it is built for 28x28 images, got 4x4");
 }
+
+TEST_CASE("full-covariance and low-rank posteriors: fc23, the distribution built, closed-form KL, training") {
+  for (const char* name : {"full", "lowrank:2"}) {
+    INFO("posterior ", name);
+    Generator gen(21);
+    VaeOptions o = small_mlp(4, 4, 32, 3);
+    o.posterior = parse_posterior(name);
+    VAE vae(o, gen);
+    const int64_t extra = o.posterior.extra_features(3);
+    CHECK(extra == (std::string(name) == "full" ? 3 : 6));
+    std::vector<std::string> names;
+    for (auto& [n, t] : vae.named_parameters()) names.push_back(n);
+    CHECK(names[6] == "fc23.weight");
+    CHECK(vae.named_parameters()[6].second.shape() == Shape{extra, 32});
+    const Tensor x = stripes(16, gen);
+    const dist::AnyDistribution q = vae.posterior(x);
+    CHECK(q.name() == (std::string(name) == "full" ? "MultivariateNormal" : "LowRankMultivariateNormal"));
+    CHECK(q.batch_shape() == Shape{16});
+    CHECK(q.event_shape() == Shape{3});
+    if (std::string(name) == "full") {  // L = diag(exp(logvar / 2)) + fc23's outputs below the diagonal, row by row
+      const Encoder::Params p = vae.encoder().params(x);
+      const Tensor l = q.target<dist::MultivariateNormal>()->scale_tril();
+      CHECK(all_close(diagonal(l), exp(0.5 * p.logvar), 1e-6, 1e-6));
+      CHECK(all_close(select(select(l, 1, 2), 1, 0), select(p.extra, 1, 1), 1e-6, 1e-6));  // L[2][0] = extra 1
+      CHECK(all_close(triu(l, 1), zeros({16, 3, 3}), 0, 0));
+    }
+    // the KL to N(0, I) in closed form (through the dense form for low rank) agrees with Monte Carlo
+    const dist::AnyDistribution prior = standard_normal(3, DType::f32);
+    CHECK(dist::has_kl(q, prior));
+    const Tensor kl = dist::kl_divergence(q, prior);
+    const Tensor z = q.sample(gen, {4000});
+    const Tensor mc = mean(q.log_prob(z) - prior.log_prob(z), {0});
+    CHECK(all_close(kl, mc, 0.1, 0.05));
+    // the analytic and Monte Carlo ELBO estimators agree in expectation, and training lowers the loss
+    const auto [first, last] =
+        fit(vae, [&](const Tensor& xb, int s) { return loss(vae, xb, gen, Objective{}, s); }, gen, 300);
+    INFO("loss ", first, " -> ", last);
+    CHECK(last < first - 3);
+    CHECK(vae.parameters()[6].grad().defined());  // fc23 trains
+  }
+  CHECK_ERROR_HAS(parse_posterior("lowrank:0"), "--posterior: 'lowrank:0' is not one of diagonal, full, lowrank:R");
+  CHECK_ERROR_HAS(parse_posterior("dense"), "--posterior: 'dense'");
+  CHECK(posterior_name(parse_posterior("lowrank:7")) == "lowrank:7");
+}

@@ -166,6 +166,27 @@ TEST_CASE("bad flags exit 2 and bad data or checkpoints exit 1, with one line on
   }
 }
 
+TEST_CASE("elbo-vae --posterior full | lowrank:R trains and reports; bad values and free bits are refused") {
+  for (const char* q : {"full", "lowrank:2"}) {
+    INFO(q);
+    const std::string out = std::string("test_zoo_posterior_") + (q[0] == 'f' ? "full" : "lowrank");
+    fs::remove_all(out);
+    const Result r = run("elbo-vae --data " + tiny_data() + " --out " + out + kSmall + " --iw 20 --posterior " + q);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    const std::string line = r.last_line();
+    CHECK(line.find(std::string("\"model\": \"mlp VAE 784-32-2, q ") + q + ", bernoulli likelihood\"") != std::string::npos);
+    CHECK(line.find("\"test_loglik\": ") != std::string::npos);
+    CHECK(fs::exists(fs::path(out) / "model.safetensors"));
+  }
+  const Result bad = run("elbo-vae --posterior lowrank:x --quiet");
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("'lowrank:x' is not one of diagonal, full, lowrank:R") != std::string::npos);
+  const Result fb = run("elbo-vae --posterior full --free-bits 0.5 --quiet");
+  CHECK(fb.status == 2);
+  CHECK(fb.err.find("--free-bits needs --posterior diagonal") != std::string::npos);
+}
+
 TEST_CASE("a diverging run stops with a clear message and keeps the last good checkpoint") {
   const std::string out = "test_zoo_diverge";
   fs::remove_all(out);

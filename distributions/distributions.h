@@ -1,9 +1,10 @@
 #pragma once
 // elbo::dist, the distributions layer: Normal, Bernoulli, Categorical, OneHotCategorical, their relaxed
 // variants, ContinuousBernoulli, MultivariateNormal and LowRankMultivariateNormal, Independent,
-// MixtureSameFamily, the kl_divergence registry (with kl_divergence_mc for the rest), and
+// MixtureSameFamily, transforms and TransformedDistribution (normalizing flows), the kl_divergence registry (with kl_divergence_mc for the rest), and
 // AnyDistribution for families picked at run time.
 #include "any.h"
+#include "autoregressive.h"
 #include "bernoulli.h"
 #include "categorical.h"
 #include "continuous_bernoulli.h"
@@ -14,3 +15,5 @@
 #include "multivariate_normal.h"
 #include "normal.h"
 #include "relaxed.h"
+#include "transformed.h"
+#include "transforms.h"

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "distributions/transformed.h"
+
 namespace elbo::models {
 namespace {
 
@@ -118,6 +120,16 @@ double mean_over(const Tensor& x, int64_t batch, const std::function<Tensor(cons
   return n > 0 ? total / double(n) : 0.0;
 }
 
+Tensor location(const dist::AnyDistribution& q) {
+  if (q.has_moments()) return q.mean();
+  if (const auto* t = q.target<dist::TransformedDistribution>()) {
+    Tensor z = location(t->base_dist());
+    for (const dist::TransformPtr& f : t->transforms()) z = f->forward(z);
+    return z;
+  }
+  throw Error(fmt::format("location: {} has no mean and is not a TransformedDistribution", q.name()));
+}
+
 LatentReport latent_report(const AmortizedModel& m, const Tensor& x, double threshold, int64_t batch) {
   NoGradGuard no_grad;
   std::vector<Tensor> means, kls;
@@ -125,7 +137,7 @@ LatentReport latent_report(const AmortizedModel& m, const Tensor& x, double thre
   const dist::AnyDistribution prior = m.prior();
   for (int64_t b = 0; b < x.size(0); b += batch) {
     const dist::AnyDistribution q = m.posterior(narrow(x, 0, b, std::min(batch, x.size(0) - b)));
-    means.push_back(q.mean());
+    means.push_back(location(q));
     factorized = factorized && q.base_dist().defined() && prior.base_dist().defined() &&
                  dist::has_kl(q.base_dist(), prior.base_dist());
     if (factorized) kls.push_back(kl_per_dim(q, prior));

@@ -75,8 +75,7 @@ Encoder::Encoder(const NetworkOptions& o) : posterior_(o.posterior) {
   if (o.posterior.kind == Posterior::Kind::full) tril_map_ = lower_triangle_map(o.latent);
 }
 
-dist::AnyDistribution Encoder::forward(const Tensor& x) const {
-  const Params p = params(x);
+dist::AnyDistribution Encoder::distribution(const Params& p) const {
   const int64_t b = p.loc.size(0), l = p.loc.size(1);
   switch (posterior_.kind) {
     case Posterior::Kind::diagonal: return diagonal_normal(p.loc, p.logvar);
@@ -124,8 +123,9 @@ class MlpEncoder final : public Encoder {
   Params params(const Tensor& x) const override {
     check_input("VAE encoder", o_, x);
     const Tensor h = relu(fc1_.forward(x));
-    return {fc21_.forward(h), fc22_.forward(h), fc23_ ? fc23_->forward(h) : Tensor()};
+    return {fc21_.forward(h), fc22_.forward(h), fc23_ ? fc23_->forward(h) : Tensor(), h};
   }
+  int64_t context_features() const override { return o_.hidden; }
 
  private:
   NetworkOptions o_;
@@ -143,8 +143,10 @@ class ConvEncoder final : public Encoder {
     check_input("VAE encoder", o_, x);
     const Tensor h = net_.forward(reshape(x, {x.size(0), 1, o_.height, o_.width}));
     const int64_t l = o_.latent, e = o_.posterior.extra_features(l);
-    return {narrow(h, 1, 0, l), narrow(h, 1, l, l), e > 0 ? narrow(h, 1, 2 * l, e) : Tensor()};
+    return {narrow(h, 1, 0, l), narrow(h, 1, l, l), e > 0 ? narrow(h, 1, 2 * l, e) : Tensor(), h};
   }
+  // the conv stack ends in the heads' Linear: flows condition on all of its outputs
+  int64_t context_features() const override { return 2 * o_.latent + o_.posterior.extra_features(o_.latent); }
 
  private:
   NetworkOptions o_;

@@ -57,9 +57,12 @@ class Encoder : public nn::Module {
   struct Params {
     Tensor loc, logvar;  // [B, L]
     Tensor extra{};      // [B, posterior.extra_features(L)]: the lower triangle or the factor; else undefined
+    Tensor context{};    // [B, context_features()]: the features flows condition on (models/flows.h)
   };
   virtual Params params(const Tensor& x) const = 0;  // x [B, D]
-  dist::AnyDistribution forward(const Tensor& x) const;
+  virtual int64_t context_features() const { return 0; }
+  dist::AnyDistribution forward(const Tensor& x) const { return distribution(params(x)); }
+  dist::AnyDistribution distribution(const Params& p) const;  // q(z | x) from the heads' outputs
   const Posterior& posterior() const { return posterior_; }
 
  private:

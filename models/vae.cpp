@@ -6,17 +6,26 @@ VAE::VAE(const VaeOptions& o, Generator& gen)
     : opt_(o),
       encoder_(register_inline(make_encoder(o, gen))),
       decoder_(register_inline(make_decoder(o, make_likelihood(o.likelihood), gen))),
+      flow_(o.flow.kind == FlowSpec::Kind::none
+                ? nullptr
+                : &register_module("flow", PosteriorFlow(o.flow, encoder_.context_features(), o.latent, gen))),
       probe_(named_parameters().front().second),
       prior_(standard_normal(o.latent)) {}
 
 dist::AnyDistribution VAE::prior() const {
   return probe_.dtype() == DType::f32 ? prior_ : standard_normal(opt_.latent, probe_.dtype());
 }
-dist::AnyDistribution VAE::posterior(const Tensor& x) const { return encoder_.forward(x); }
+dist::AnyDistribution VAE::posterior(const Tensor& x) const {
+  if (!flow_) return encoder_.forward(x);
+  const Encoder::Params p = encoder_.params(x);
+  return flow_->refine(encoder_.distribution(p), p.context);
+}
 dist::AnyDistribution VAE::likelihood(const Tensor& z) const { return decoder_.forward(z); }
 
 std::string VAE::describe() const {
-  return fmt::format("{} VAE {}, {} likelihood", arch_name(opt_.arch), models::describe(opt_), decoder_.head().name());
+  const std::string flow = flow_ ? ", flow " + flow_name(opt_.flow) : "";
+  return fmt::format("{} VAE {}{}, {} likelihood", arch_name(opt_.arch), models::describe(opt_), flow,
+                     decoder_.head().name());
 }
 
 Tensor VAE::sample_images(int64_t n, Generator& gen) const {
@@ -26,7 +35,7 @@ Tensor VAE::sample_images(int64_t n, Generator& gen) const {
 
 Tensor VAE::reconstruct(const Tensor& x) const {
   NoGradGuard no_grad;
-  return decoder_.mean(posterior(x).mean());
+  return decoder_.mean(location(posterior(x)));
 }
 
 }  // namespace elbo::models

@@ -1,17 +1,20 @@
 #pragma once
-// The variational autoencoder: p(z) = N(0, I), q(z | x) a diagonal Normal from an encoder, p(x | z) from a
+// The variational autoencoder: p(z) = N(0, I), q(z | x) a diagonal (or full, or low-rank) Normal from an
+// encoder, optionally refined by a normalizing flow (flows.h), p(x | z) from a
 // decoder and a likelihood head, all distribution objects (model.h), scored by estimators.h. The MLP
 // architecture is PyTorch's examples/vae with its parameter names (fc1, fc21, fc22, fc3, fc4), so
 // checkpoints load there; networks.h has both architectures.
 #include <string>
 
 #include "estimators.h"
+#include "flows.h"
 #include "networks.h"
 
 namespace elbo::models {
 
 struct VaeOptions : NetworkOptions {
   LikelihoodOptions likelihood;
+  FlowSpec flow{};  // refines q(z | x) (flows.h); none by default
 };
 
 class VAE : public nn::Module, public AmortizedModel {
@@ -33,6 +36,7 @@ class VAE : public nn::Module, public AmortizedModel {
   VaeOptions opt_;
   Encoder& encoder_;
   Decoder& decoder_;
+  PosteriorFlow* flow_ = nullptr;
   Tensor probe_;                 // a parameter, whose dtype the prior follows
   dist::AnyDistribution prior_;  // N(0, I) in f32, built once
 };

@@ -5,6 +5,7 @@
 #include "dropout.h"
 #include "init.h"
 #include "linear.h"
+#include "made.h"
 #include "norm.h"
 #include "module.h"
 #include "optim.h"

@@ -21,14 +21,13 @@ int main(int argc, char** argv) {
   app.add_option("--gaussian-std", model.likelihood.gaussian_std, "gaussian: fixed std")->capture_default_str()->check(zoo::positive_finite());
   app.add_flag("--learned-std", model.likelihood.learned_std, "gaussian: the decoder also outputs a log-std per pixel");
   app.add_option("--posterior", model.posterior, "q(z|x): diagonal | full | lowrank:R (a Gaussian with full or "
-                 "rank-R-plus-diagonal covariance)")->capture_default_str()->check([](const std::string& v) {
-    try {
-      models::parse_posterior(v);
-      return std::string();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-  });
+                 "rank-R-plus-diagonal covariance)")
+      ->capture_default_str()
+      ->check(zoo::parses_with([](const std::string& v) { models::parse_posterior(v); }));
+  app.add_option("--flow", model.flow, "a normalizing flow refining q(z|x): none | planar:K | radial:K | householder:K "
+                 "| iaf:K (K steps, parameters from the encoder)")
+      ->capture_default_str()
+      ->check(zoo::parses_with([](const std::string& v) { models::parse_flow(v); }));
   app.add_option("--beta", obj.beta, "weight on the KL term")->capture_default_str()->check(zoo::non_negative_finite());
   app.add_option("--warmup", obj.warmup_steps, "KL warm-up: steps over which the KL weight ramps from 0 to beta")
       ->check(CLI::NonNegativeNumber);
@@ -36,8 +35,8 @@ int main(int argc, char** argv) {
   app.add_option("--samples", obj.samples, "reparameterized samples per ELBO estimate")->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_option("--iw-train", obj.iw, "train on the K-sample IWAE bound")->check(CLI::Range(0, 5000));
   zoo::parse_or_exit(app, argc, argv, "elbo-vae");
-  if (obj.free_bits > 0 && model.posterior != "diagonal") {
-    std::fprintf(stderr, "elbo-vae: --free-bits needs --posterior diagonal (a KL per latent dim)\n");
+  if (obj.free_bits > 0 && (model.posterior != "diagonal" || model.flow != "none")) {
+    std::fprintf(stderr, "elbo-vae: --free-bits needs --posterior diagonal and no --flow (a KL per latent dim)\n");
     return 2;
   }
   c.command = zoo::command_line(argc, argv);

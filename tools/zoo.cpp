@@ -26,6 +26,19 @@ CLI::Validator finite_at_least(double lo, bool strict, const char* name) {
 CLI::Validator positive_finite() { return finite_at_least(0, true, "POSITIVE"); }
 CLI::Validator non_negative_finite() { return finite_at_least(0, false, "NONNEGATIVE"); }
 
+CLI::Validator parses_with(std::function<void(const std::string&)> parse) {
+  return CLI::Validator(
+      [parse = std::move(parse)](std::string& v) {
+        try {
+          parse(v);
+          return std::string();
+        } catch (const Error& e) {
+          return std::string(e.what());
+        }
+      },
+      "");
+}
+
 void add_common_flags(CLI::App& app, Config& c) {
   app.add_option("--data", c.data, "directory with MNIST-style IDX files (gzipped or plain)")->capture_default_str();
   app.add_option("--epochs", c.epochs, "training epochs")->capture_default_str()->check(CLI::Range(0, 100000));
@@ -110,6 +123,7 @@ models::VaeOptions ModelFlags::options(const training::Session& s) const {
   o.likelihood = likelihood;
   o.likelihood.kind = models::parse_likelihood(name);
   o.posterior = models::parse_posterior(posterior);
+  o.flow = models::parse_flow(flow);
   return o;
 }
 

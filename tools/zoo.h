@@ -22,6 +22,7 @@ struct ModelFlags {
   std::string arch = "mlp";              // --arch
   std::string name = "bernoulli";        // --likelihood
   std::string posterior = "diagonal";    // --posterior (elbo-vae adds the flag)
+  std::string flow = "none";             // --flow (elbo-vae adds the flag)
   models::LikelihoodOptions likelihood;  // its settings; the kind comes from `name`
   // Adds --arch and --likelihood; returns the latter, for a binary to extend its help.
   CLI::Option* add(CLI::App& app);
@@ -33,6 +34,8 @@ struct ModelFlags {
 // (NaN <= 0 is false; found by tests/fuzz/fuzz_zoo_flags.cpp); these refuse NaN and infinities as well.
 CLI::Validator positive_finite();
 CLI::Validator non_negative_finite();
+// Accepts a value when parse(value) does not throw; the elbo::Error's message is CLI11's error.
+CLI::Validator parses_with(std::function<void(const std::string&)> parse);
 
 // Adds the shared flags to app (binary-specific flags are added by the caller before or after).
 void add_common_flags(CLI::App& app, Config& c);

@@ -34,7 +34,8 @@ Tensor VaeTask::score(const Tensor& x, Generator& gen) { return models::elbo(m_,
 void VaeTask::finish(Session& s, Generator& gen, std::map<std::string, double>& figures) {
   NoGradGuard ng;
   auto shown = [&](const Tensor& z) { return clamp(m_.likelihood(z).mean(), 0.0, 1.0); };  // the means of p(x|z)
-  save_image_reports(s, shown(m_.prior().sample(gen, {64})), [&](const Tensor& x) { return shown(m_.posterior(x).mean()); });
+  save_image_reports(s, shown(m_.prior().sample(gen, {64})),
+                     [&](const Tensor& x) { return shown(models::location(m_.posterior(x))); });
   if (m_.prior().event_shape() == Shape{2}) {  // Kingma and Welling's Figure 4: decoder means over a grid of z
     const int g = 20;
     std::vector<double> quantiles;  // evenly spaced, through the inverse normal CDF
@@ -76,8 +77,8 @@ void VaeTask::plot_latents(Session& s, const models::LatentReport& r) {
   if (!s.test.labels.defined()) return;  // a scatter of the test set's posterior means, by label
   NoGradGuard ng;
   const dist::AnyDistribution q = m_.posterior(s.test_x);
-  if (!q.has_moments() || q.event_shape().size() != 1 || q.event_shape()[0] < 2) return;
-  const Tensor mu = q.mean(), xy = q.event_shape()[0] == 2 ? mu.to(DType::f64) : models::principal_components(mu);
+  if (q.event_shape().size() != 1 || q.event_shape()[0] < 2) return;
+  const Tensor mu = models::location(q), xy = q.event_shape()[0] == 2 ? mu.to(DType::f64) : models::principal_components(mu);
   const std::vector<double> all = xy.to_vector<double>();
   std::vector<double> xs, ys;
   for (size_t i = 0; i < all.size(); i += 2) xs.push_back(all[i]), ys.push_back(all[i + 1]);
@@ -98,9 +99,8 @@ void VaeTask::plot_latents(Session& s, const models::LatentReport& r) {
 void VaeTask::summaries(Session& s, SummaryWriter& tb, int64_t step) {
   NoGradGuard ng;
   const dist::AnyDistribution q = m_.posterior(s.test_x);
-  if (!q.has_moments()) return;
-  tb.add_histogram("latent/mean", q.mean(), step);
-  tb.add_histogram("latent/log_variance", log(q.variance()), step);
+  tb.add_histogram("latent/mean", models::location(q), step);
+  if (q.has_moments()) tb.add_histogram("latent/log_variance", log(q.variance()), step);
 }
 
 // ---- autoencoder ----

@@ -281,3 +281,34 @@ TEST_CASE("full-covariance and low-rank posteriors: fc23, the distribution built
   CHECK_ERROR_HAS(parse_posterior("dense"), "--posterior: 'dense'");
   CHECK(posterior_name(parse_posterior("lowrank:7")) == "lowrank:7");
 }
+
+TEST_CASE("flows refine q(z|x): names flow.<k>, own samples scored, Monte Carlo KL, training lowers the loss") {
+  for (const char* name : {"planar:2", "radial:2", "householder:2", "iaf:2"}) {
+    INFO("flow ", name);
+    Generator gen(31);
+    VaeOptions o = small_mlp(4, 4, 32, 3);
+    o.flow = parse_flow(name);
+    VAE vae(o, gen);
+    bool named = false;
+    for (auto& [n, t] : vae.named_parameters()) named = named || n.rfind("flow.1.", 0) == 0;
+    CHECK(named);
+    const Tensor x = stripes(16, gen);
+    const dist::AnyDistribution q = vae.posterior(x);
+    CHECK(q.name() == "TransformedDistribution");
+    CHECK(q.batch_shape() == Shape{16});
+    CHECK(q.event_shape() == Shape{3});
+    CHECK_FALSE(dist::has_kl(q, vae.prior()));  // the ELBO falls back to a Monte Carlo KL
+    const Tensor z = q.rsample(gen, {5});
+    CHECK(q.log_prob(z).shape() == Shape{5, 16});
+    CHECK(vae.reconstruct(x).shape() == Shape{16, 16});
+    const auto [first, last] =
+        fit(vae, [&](const Tensor& xb, int s) { return loss(vae, xb, gen, Objective{}, s); }, gen, 300);
+    INFO("loss ", first, " -> ", last);
+    CHECK(last < first - 3);
+    for (auto& [n, t] : vae.named_parameters())
+      if (n.rfind("flow.", 0) == 0) CHECK_MESSAGE(t.grad().defined(), n);  // every flow parameter trains
+  }
+  CHECK_ERROR_HAS(parse_flow("planar"), "--flow: 'planar' is not one of none, planar:K");
+  CHECK_ERROR_HAS(parse_flow("maf:2"), "--flow: 'maf:2'");
+  CHECK(flow_name(parse_flow("iaf:4")) == "iaf:4");
+}

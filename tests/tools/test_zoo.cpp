@@ -179,6 +179,16 @@ TEST_CASE("elbo-vae --posterior full | lowrank:R trains and reports; bad values 
     CHECK(line.find("\"test_loglik\": ") != std::string::npos);
     CHECK(fs::exists(fs::path(out) / "model.safetensors"));
   }
+  {
+    const Result r = run("elbo-vae --data " + tiny_data() + " --out test_zoo_flow" + kSmall + " --iw 20 --flow iaf:2");
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.last_line().find("\"model\": \"mlp VAE 784-32-2, flow iaf:2, bernoulli likelihood\"") != std::string::npos);
+    CHECK(r.last_line().find("\"test_loglik\": ") != std::string::npos);
+    const Result badflow = run("elbo-vae --flow planar:0 --quiet");
+    CHECK(badflow.status == 2);
+    CHECK(badflow.err.find("'planar:0' is not one of none, planar:K") != std::string::npos);
+  }
   const Result bad = run("elbo-vae --posterior lowrank:x --quiet");
   CHECK(bad.status == 2);
   CHECK(bad.err.find("'lowrank:x' is not one of diagonal, full, lowrank:R") != std::string::npos);

@@ -1,0 +1,142 @@
+#pragma once
+// Transforms: differentiable maps y = f(x) with the log |det| of their Jacobian, the building blocks of
+// normalizing flows and of TransformedDistribution (transformed.h), as torch.distributions.transforms
+// and Pyro's flows. Each acts on the last event_dim() dims (0: elementwise, 1: vectors) and broadcasts
+// over the rest; log_abs_det_jacobian(x, y) has x's shape without those dims. A transform whose
+// parameters come from an encoder (an amortized flow) is the same class built from the encoder's
+// outputs, batch-shaped like them: Pyro's ConditionalTransform.condition(context) is a constructor here.
+//
+// Invertibility: every transform here is a bijection; inverse() exists where a closed form does
+// (has_inverse()), else it throws naming the transform. TransformedDistribution never needs it to score
+// its own samples.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "distribution.h"
+
+namespace elbo::dist {
+
+class Transform {
+ public:
+  virtual ~Transform() = default;
+  virtual std::string name() const = 0;
+  virtual int64_t event_dim() const = 0;
+  virtual Tensor forward(const Tensor& x) const = 0;
+  virtual Tensor log_abs_det_jacobian(const Tensor& x, const Tensor& y) const = 0;
+  // y and log |det J| together (a flow computes them from shared terms; the default calls both).
+  struct Result {
+    Tensor y, log_det;
+  };
+  virtual Result forward_with_log_det(const Tensor& x) const;
+  virtual bool has_inverse() const { return false; }
+  virtual Tensor inverse(const Tensor& y) const;  // throws unless has_inverse()
+};
+
+using TransformPtr = std::shared_ptr<const Transform>;
+
+// ---- elementwise bijections, as torch's ----
+// y = loc + scale * x (scale != 0), over event_dim dims (torch.distributions.AffineTransform).
+class AffineTransform final : public Transform {
+ public:
+  AffineTransform(Tensor loc, Tensor scale, int64_t event_dim = 0);
+  std::string name() const override { return "AffineTransform"; }
+  int64_t event_dim() const override { return event_dim_; }
+  Tensor forward(const Tensor& x) const override;
+  Tensor log_abs_det_jacobian(const Tensor& x, const Tensor& y) const override;
+  bool has_inverse() const override { return true; }
+  Tensor inverse(const Tensor& y) const override;
+
+ private:
+  Tensor loc_, scale_;
+  int64_t event_dim_;
+};
+
+// y = exp(x); log |det| = x.
+class ExpTransform final : public Transform {
+ public:
+  std::string name() const override { return "ExpTransform"; }
+  int64_t event_dim() const override { return 0; }
+  Tensor forward(const Tensor& x) const override { return exp(x); }
+  Tensor log_abs_det_jacobian(const Tensor& x, const Tensor& y) const override;
+  bool has_inverse() const override { return true; }
+  Tensor inverse(const Tensor& y) const override { return log(y); }
+};
+
+// y = sigmoid(x); log |det| = -softplus(-x) - softplus(x).
+class SigmoidTransform final : public Transform {
+ public:
+  std::string name() const override { return "SigmoidTransform"; }
+  int64_t event_dim() const override { return 0; }
+  Tensor forward(const Tensor& x) const override { return sigmoid(x); }
+  Tensor log_abs_det_jacobian(const Tensor& x, const Tensor& y) const override;
+  bool has_inverse() const override { return true; }
+  Tensor inverse(const Tensor& y) const override;  // logit, clamped into the open interval as torch
+};
+
+// y = tanh(x); log |det| = 2 (log 2 - x - softplus(-2x)), stable for large |x| (as torch).
+class TanhTransform final : public Transform {
+ public:
+  std::string name() const override { return "TanhTransform"; }
+  int64_t event_dim() const override { return 0; }
+  Tensor forward(const Tensor& x) const override { return tanh(x); }
+  Tensor log_abs_det_jacobian(const Tensor& x, const Tensor& y) const override;
+  bool has_inverse() const override { return true; }
+  Tensor inverse(const Tensor& y) const override;  // atanh, clamped into (-1, 1) as torch
+};
+
+// ---- flows on vectors (event_dim 1); parameters broadcast against x's batch dims ----
+
+// Planar flow (Rezende and Mohamed 2015, eq. 10-12): y = x + u_hat tanh(w.x + b), with
+//   log |det J| = log |1 + u_hat . psi|,  psi = (1 - tanh^2(w.x + b)) w,
+// and u_hat = u + (m(w.u) - w.u) w / |w|^2, m(a) = -1 + softplus(a), so that w.u_hat > -1 and the map
+// is invertible (their appendix A). u, w [..., D], b [...]. No closed-form inverse.
+class PlanarTransform final : public Transform {
+ public:
+  PlanarTransform(Tensor u, Tensor w, Tensor b);
+  std::string name() const override { return "PlanarTransform"; }
+  int64_t event_dim() const override { return 1; }
+  Tensor forward(const Tensor& x) const override { return forward_with_log_det(x).y; }
+  Tensor log_abs_det_jacobian(const Tensor& x, const Tensor& y) const override;
+  Result forward_with_log_det(const Tensor& x) const override;
+  const Tensor& u_hat() const { return u_hat_; }
+
+ private:
+  Tensor u_hat_, w_, b_;
+};
+
+// Radial flow (Rezende and Mohamed 2015, eq. 14): y = x + beta h(r) (x - x0), h = 1 / (alpha + r),
+// r = |x - x0|, with
+//   log |det J| = (D - 1) log(1 + beta h) + log(1 + beta h - beta r / (alpha + r)^2),
+// alpha = softplus(alpha_raw) > 0 and beta = -alpha + softplus(beta_raw) >= -alpha for invertibility.
+// x0 [..., D], alpha_raw, beta_raw [...]. No closed-form inverse.
+class RadialTransform final : public Transform {
+ public:
+  RadialTransform(Tensor x0, Tensor alpha_raw, Tensor beta_raw);
+  std::string name() const override { return "RadialTransform"; }
+  int64_t event_dim() const override { return 1; }
+  Tensor forward(const Tensor& x) const override { return forward_with_log_det(x).y; }
+  Tensor log_abs_det_jacobian(const Tensor& x, const Tensor& y) const override;
+  Result forward_with_log_det(const Tensor& x) const override;
+
+ private:
+  Tensor x0_, alpha_, beta_;
+};
+
+// Householder flow (Tomczak and Welling 2016): y = (I - 2 v v^T / |v|^2) x, a reflection: volume
+// preserving (log |det| = 0) and its own inverse. v [..., D].
+class HouseholderTransform final : public Transform {
+ public:
+  explicit HouseholderTransform(Tensor v);
+  std::string name() const override { return "HouseholderTransform"; }
+  int64_t event_dim() const override { return 1; }
+  Tensor forward(const Tensor& x) const override;
+  Tensor log_abs_det_jacobian(const Tensor& x, const Tensor& y) const override;
+  bool has_inverse() const override { return true; }
+  Tensor inverse(const Tensor& y) const override { return forward(y); }
+
+ private:
+  Tensor v_;
+};
+
+}  // namespace elbo::dist

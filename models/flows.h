@@ -1,0 +1,46 @@
+#pragma once
+// Normalizing flows that refine q(z | x) (elbo-vae --flow): q_K(z | x) is the law of z_K = f_K(...f_1(z_0)),
+// z_0 ~ the encoder's diagonal Normal, each f_k a transform whose parameters come from the encoder's
+// context (its hidden features), as Rezende and Mohamed 2015 (planar, radial), Tomczak and Welling 2016
+// (householder) and Kingma et al. 2016 (iaf) amortize them:
+//   planar:K       per step a head context -> (u, w, b), PlanarTransform
+//   radial:K       per step a head context -> (x0, alpha, beta), RadialTransform
+//   householder:K  per step a head context -> v, HouseholderTransform (volume preserving)
+//   iaf:K          per step a MADE over z with the context as an extra input (hidden 2 x context
+//                  features), AffineAutoregressiveTransform; orders alternate between steps
+// The result is a TransformedDistribution: the estimators score its own samples (no inverse needed) and,
+// with no closed-form KL, estimate the KL by Monte Carlo. Parameters are named flow.<k>.*.
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "../distributions/transformed.h"
+#include "../nn/nn.h"
+
+namespace elbo::models {
+
+struct FlowSpec {
+  enum class Kind { none, planar, radial, householder, iaf } kind = Kind::none;
+  int64_t steps = 0;
+};
+FlowSpec parse_flow(std::string_view name);  // "none" | "planar:K" | "radial:K" | "householder:K" | "iaf:K"
+std::string flow_name(const FlowSpec& f);
+
+class PosteriorFlow : public nn::Module {
+ public:
+  PosteriorFlow(const FlowSpec& spec, int64_t context_features, int64_t latent, Generator& gen);
+  // The transforms for a batch of contexts [B, C]; their parameters are [B, ...].
+  std::vector<dist::TransformPtr> transforms(const Tensor& context) const;
+  // q_K: base (batch [B], event [L]) pushed through transforms(context).
+  dist::AnyDistribution refine(const dist::AnyDistribution& base, const Tensor& context) const;
+  const FlowSpec& spec() const { return spec_; }
+
+ private:
+  FlowSpec spec_;
+  int64_t latent_;
+  std::vector<nn::Linear*> heads_;  // planar, radial, householder
+  std::vector<nn::MADE*> made_;     // iaf
+};
+
+}  // namespace elbo::models

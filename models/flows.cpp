@@ -3,6 +3,8 @@
 #include <cstdlib>
 
 #include "distributions/autoregressive.h"
+#include "distributions/mixture.h"
+#include "models/model.h"
 
 namespace elbo::models {
 
@@ -95,6 +97,62 @@ std::vector<dist::TransformPtr> PosteriorFlow::transforms(const Tensor& h) const
 
 dist::AnyDistribution PosteriorFlow::refine(const dist::AnyDistribution& base, const Tensor& context) const {
   return dist::TransformedDistribution(base, transforms(context));
+}
+
+PriorSpec parse_prior(std::string_view s) {
+  if (s == "normal") return {};
+  const size_t colon = s.find(':');
+  const std::string_view kind = s.substr(0, colon);
+  PriorSpec p;
+  p.kind = kind == "mog" ? PriorSpec::Kind::mog : kind == "flow" ? PriorSpec::Kind::flow : PriorSpec::Kind::normal;
+  if (p.kind != PriorSpec::Kind::normal && colon != std::string_view::npos) {
+    const std::string k(s.substr(colon + 1));
+    char* end = nullptr;
+    const long long n = std::strtoll(k.c_str(), &end, 10);
+    if (!k.empty() && *end == '\0' && n >= 1 && n <= 1024) {
+      p.k = n;
+      return p;
+    }
+  }
+  throw ValueError(fmt::format("--prior: '{}' is not one of normal, mog:K, flow:K (K in [1, 1024])", s));
+}
+
+std::string prior_name(const PriorSpec& p) {
+  switch (p.kind) {
+    case PriorSpec::Kind::normal: return "normal";
+    case PriorSpec::Kind::mog: return fmt::format("mog:{}", p.k);
+    case PriorSpec::Kind::flow: return fmt::format("flow:{}", p.k);
+  }
+  return "";
+}
+
+LearnedPrior::LearnedPrior(const PriorSpec& spec, int64_t latent, Generator& gen) : spec_(spec), latent_(latent) {
+  ELBO_CHECK(spec.kind != PriorSpec::Kind::normal && spec.k >= 1, "LearnedPrior: no learned prior given ({})",
+             prior_name(spec));
+  if (spec.kind == PriorSpec::Kind::mog) {
+    logits_ = register_parameter("logits", zeros({spec.k}));
+    loc_ = register_parameter("loc", randn({spec.k, latent}, gen));
+    log_scale_ = register_parameter("log_scale", zeros({spec.k, latent}));
+  } else {
+    for (int64_t k = 0; k < spec.k; ++k)
+      made_.push_back(&register_module(std::to_string(k), nn::MADE(latent, 4 * latent, 0, k % 2 == 1, gen)));
+  }
+}
+
+dist::AnyDistribution LearnedPrior::distribution() const {
+  if (spec_.kind == PriorSpec::Kind::mog)
+    return dist::MixtureSameFamily(dist::Categorical(logits_),
+                                   dist::Independent(dist::Normal(loc_, exp(log_scale_)), 1));
+  const DType d = named_parameters().front().second.dtype();
+  std::vector<dist::TransformPtr> steps;
+  for (const nn::MADE* made : made_) {
+    auto net = [made](const Tensor& z) {
+      const nn::MADE::Output o = made->forward(z);
+      return std::pair<Tensor, Tensor>{o.m, o.s};
+    };
+    steps.push_back(std::make_shared<dist::InverseTransform>(std::make_shared<dist::AffineAutoregressiveTransform>(net, latent_)));
+  }
+  return dist::TransformedDistribution(standard_normal(latent_, d), std::move(steps));
 }
 
 }  // namespace elbo::models

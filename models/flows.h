@@ -43,4 +43,29 @@ class PosteriorFlow : public nn::Module {
   std::vector<nn::MADE*> made_;     // iaf
 };
 
+// Learned priors p(z) for elbo-vae --prior (the default is N(0, I)):
+//   mog:K    a mixture of K diagonal Gaussians, MixtureSameFamily(Categorical(prior.logits),
+//            Independent(Normal(prior.loc, exp(prior.log_scale)), 1)); locs start spread as N(0, I) draws
+//   flow:K   a masked autoregressive flow (Papamakarios et al. 2017): N(0, I) pushed through K
+//            InverseTransform(AffineAutoregressiveTransform(MADE)) steps, orders alternating; log p(z) costs
+//            one MADE pass per step (the flow's cheap direction), sampling D passes per step
+struct PriorSpec {
+  enum class Kind { normal, mog, flow } kind = Kind::normal;
+  int64_t k = 0;  // components or steps
+};
+PriorSpec parse_prior(std::string_view name);  // "normal" | "mog:K" | "flow:K"
+std::string prior_name(const PriorSpec& p);
+
+class LearnedPrior : public nn::Module {
+ public:
+  LearnedPrior(const PriorSpec& spec, int64_t latent, Generator& gen);
+  dist::AnyDistribution distribution() const;  // batch [], event [L], in the parameters' dtype
+
+ private:
+  PriorSpec spec_;
+  int64_t latent_;
+  Tensor logits_, loc_, log_scale_;  // mog
+  std::vector<nn::MADE*> made_;      // flow
+};
+
 }  // namespace elbo::models

@@ -9,10 +9,14 @@ VAE::VAE(const VaeOptions& o, Generator& gen)
       flow_(o.flow.kind == FlowSpec::Kind::none
                 ? nullptr
                 : &register_module("flow", PosteriorFlow(o.flow, encoder_.context_features(), o.latent, gen))),
+      learned_prior_(o.prior.kind == PriorSpec::Kind::normal
+                         ? nullptr
+                         : &register_module("prior", LearnedPrior(o.prior, o.latent, gen))),
       probe_(named_parameters().front().second),
       prior_(standard_normal(o.latent)) {}
 
 dist::AnyDistribution VAE::prior() const {
+  if (learned_prior_) return learned_prior_->distribution();
   return probe_.dtype() == DType::f32 ? prior_ : standard_normal(opt_.latent, probe_.dtype());
 }
 dist::AnyDistribution VAE::posterior(const Tensor& x) const {
@@ -24,7 +28,8 @@ dist::AnyDistribution VAE::likelihood(const Tensor& z) const { return decoder_.f
 
 std::string VAE::describe() const {
   const std::string flow = flow_ ? ", flow " + flow_name(opt_.flow) : "";
-  return fmt::format("{} VAE {}{}, {} likelihood", arch_name(opt_.arch), models::describe(opt_), flow,
+  const std::string prior = learned_prior_ ? ", prior " + prior_name(opt_.prior) : "";
+  return fmt::format("{} VAE {}{}{}, {} likelihood", arch_name(opt_.arch), models::describe(opt_), flow, prior,
                      decoder_.head().name());
 }
 

@@ -14,14 +14,15 @@ namespace elbo::models {
 
 struct VaeOptions : NetworkOptions {
   LikelihoodOptions likelihood;
-  FlowSpec flow{};  // refines q(z | x) (flows.h); none by default
+  FlowSpec flow{};    // refines q(z | x) (flows.h); none by default
+  PriorSpec prior{};  // p(z): N(0, I) by default, or learned (flows.h)
 };
 
 class VAE : public nn::Module, public AmortizedModel {
  public:
   VAE(const VaeOptions& o, Generator& gen);
 
-  dist::AnyDistribution prior() const override;                        // N(0, I) over [L]
+  dist::AnyDistribution prior() const override;                        // N(0, I) or learned, over [L]
   dist::AnyDistribution posterior(const Tensor& x) const override;     // q(z | x), x [B, D]
   dist::AnyDistribution likelihood(const Tensor& z) const override;    // p(x | z), z [N, L]
 
@@ -37,6 +38,7 @@ class VAE : public nn::Module, public AmortizedModel {
   Encoder& encoder_;
   Decoder& decoder_;
   PosteriorFlow* flow_ = nullptr;
+  LearnedPrior* learned_prior_ = nullptr;
   Tensor probe_;                 // a parameter, whose dtype the prior follows
   dist::AnyDistribution prior_;  // N(0, I) in f32, built once
 };

@@ -28,6 +28,10 @@ int main(int argc, char** argv) {
                  "| iaf:K (K steps, parameters from the encoder)")
       ->capture_default_str()
       ->check(zoo::parses_with([](const std::string& v) { models::parse_flow(v); }));
+  app.add_option("--prior", model.prior, "p(z): normal | mog:K (a learned mixture of K Gaussians) | flow:K (a learned "
+                 "masked autoregressive flow, K steps)")
+      ->capture_default_str()
+      ->check(zoo::parses_with([](const std::string& v) { models::parse_prior(v); }));
   app.add_option("--beta", obj.beta, "weight on the KL term")->capture_default_str()->check(zoo::non_negative_finite());
   app.add_option("--warmup", obj.warmup_steps, "KL warm-up: steps over which the KL weight ramps from 0 to beta")
       ->check(CLI::NonNegativeNumber);
@@ -35,8 +39,9 @@ int main(int argc, char** argv) {
   app.add_option("--samples", obj.samples, "reparameterized samples per ELBO estimate")->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_option("--iw-train", obj.iw, "train on the K-sample IWAE bound")->check(CLI::Range(0, 5000));
   zoo::parse_or_exit(app, argc, argv, "elbo-vae");
-  if (obj.free_bits > 0 && (model.posterior != "diagonal" || model.flow != "none")) {
-    std::fprintf(stderr, "elbo-vae: --free-bits needs --posterior diagonal and no --flow (a KL per latent dim)\n");
+  if (obj.free_bits > 0 && (model.posterior != "diagonal" || model.flow != "none" || model.prior != "normal")) {
+    std::fprintf(stderr, "elbo-vae: --free-bits needs --posterior diagonal, no --flow and --prior normal (a KL per "
+                 "latent dim)\n");
     return 2;
   }
   c.command = zoo::command_line(argc, argv);

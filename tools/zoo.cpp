@@ -124,6 +124,7 @@ models::VaeOptions ModelFlags::options(const training::Session& s) const {
   o.likelihood.kind = models::parse_likelihood(name);
   o.posterior = models::parse_posterior(posterior);
   o.flow = models::parse_flow(flow);
+  o.prior = models::parse_prior(prior);
   return o;
 }
 

@@ -23,6 +23,7 @@ struct ModelFlags {
   std::string name = "bernoulli";        // --likelihood
   std::string posterior = "diagonal";    // --posterior (elbo-vae adds the flag)
   std::string flow = "none";             // --flow (elbo-vae adds the flag)
+  std::string prior = "normal";          // --prior (elbo-vae adds the flag)
   models::LikelihoodOptions likelihood;  // its settings; the kind comes from `name`
   // Adds --arch and --likelihood; returns the latter, for a binary to extend its help.
   CLI::Option* add(CLI::App& app);

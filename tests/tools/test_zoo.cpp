@@ -185,6 +185,11 @@ TEST_CASE("elbo-vae --posterior full | lowrank:R trains and reports; bad values 
     REQUIRE(r.status == 0);
     CHECK(r.last_line().find("\"model\": \"mlp VAE 784-32-2, flow iaf:2, bernoulli likelihood\"") != std::string::npos);
     CHECK(r.last_line().find("\"test_loglik\": ") != std::string::npos);
+    const Result mog = run("elbo-vae --data " + tiny_data() + " --out test_zoo_prior" + kSmall + " --prior flow:2");
+    INFO(mog.err);
+    REQUIRE(mog.status == 0);
+    CHECK(mog.last_line().find("prior flow:2, bernoulli likelihood") != std::string::npos);
+    CHECK(fs::exists("test_zoo_prior/samples.png"));
     const Result badflow = run("elbo-vae --flow planar:0 --quiet");
     CHECK(badflow.status == 2);
     CHECK(badflow.err.find("'planar:0' is not one of none, planar:K") != std::string::npos);

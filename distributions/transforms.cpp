@@ -128,4 +128,81 @@ Tensor HouseholderTransform::log_abs_det_jacobian(const Tensor& x, const Tensor&
   return zeros(s, x.dtype());
 }
 
+// ---- sylvester ----
+
+SylvesterTransform::SylvesterTransform(Tensor q, Tensor r, Tensor r_tilde, Tensor b)
+    : q_(std::move(q)), r_(triu(r)), r_tilde_(triu(r_tilde)), b_(std::move(b)) {
+  ELBO_CHECK_SHAPE(q_.dim() >= 2, "SylvesterTransform: Q must be [..., D, M], got shape {}", q_.shape());
+  const int64_t m = q_.size(-1);
+  ELBO_CHECK_SHAPE(r_.dim() >= 2 && r_.size(-1) == m && r_.size(-2) == m && r_tilde_.dim() >= 2 &&
+                       r_tilde_.size(-1) == m && r_tilde_.size(-2) == m && b_.dim() >= 1 && b_.size(-1) == m,
+                   "SylvesterTransform: R {} and R~ {} must be [..., {}, {}] and b {} [..., {}] for Q {}", r_.shape(),
+                   r_tilde_.shape(), m, m, b_.shape(), m, q_.shape());
+}
+
+Transform::Result SylvesterTransform::forward_with_log_det(const Tensor& x) const {
+  ELBO_CHECK_SHAPE(x.dim() >= 1 && x.size(-1) == q_.size(-2), "SylvesterTransform: x {} is not [..., {}]", x.shape(),
+                   q_.size(-2));
+  auto times = [](const Tensor& a, const Tensor& v) { return squeeze(matmul(a, unsqueeze(v, -1)), -1); };
+  const Tensor qt = transpose(q_, -1, -2);
+  const Tensor pre = times(matmul(r_tilde_, qt), x) + b_;  // R~ Q^T x + b, [..., M]
+  const Tensor h = tanh(pre);
+  const Tensor y = x + times(matmul(q_, r_), h);
+  const Tensor diag = diagonal(r_) * diagonal(r_tilde_);  // r_ii r~_ii
+  const Tensor log_det = sum(log(abs(1.0 + diag * (1.0 - square(h)))), {-1});
+  return {y, log_det};
+}
+
+Tensor SylvesterTransform::log_abs_det_jacobian(const Tensor& x, const Tensor&) const {
+  return forward_with_log_det(x).log_det;
+}
+
+Tensor orthogonalize(const Tensor& raw, int64_t steps) {
+  ELBO_CHECK_SHAPE(raw.dim() >= 2 && raw.size(-2) >= raw.size(-1),
+                   "orthogonalize: needs [..., D, M] with D >= M, got shape {}", raw.shape());
+  const int64_t m = raw.size(-1);
+  const Tensor eye = diag_embed(ones({m}, raw.dtype()));
+  Tensor q = raw / unsqueeze(unsqueeze(sqrt(sum(square(raw), {-2, -1})), -1), -1);
+  for (int64_t k = 0; k < steps; ++k) q = matmul(q, eye + 0.5 * (eye - matmul(transpose(q, -1, -2), q)));
+  return q;
+}
+
+// ---- affine coupling ----
+
+AffineCouplingTransform::AffineCouplingTransform(Net net, int64_t features, int64_t split)
+    : net_(std::move(net)), features_(features), split_(split) {
+  ELBO_CHECK(net_ != nullptr, "AffineCouplingTransform: the network is empty");
+  ELBO_CHECK_VALUE(split >= 1 && split < features, "AffineCouplingTransform: split {} must be in [1, {})", split,
+                   features);
+}
+
+std::pair<Tensor, Tensor> AffineCouplingTransform::st(const Tensor& x_a, const Tensor& x) const {
+  auto [s, t] = net_(x_a);
+  Shape want = x.shape();
+  want.back() = features_ - split_;
+  ELBO_CHECK_SHAPE(s.shape() == want && t.shape() == want,
+                   "AffineCouplingTransform: the network returned s {} and t {}, expected {}", s.shape(), t.shape(), want);
+  return {s, t};
+}
+
+Transform::Result AffineCouplingTransform::forward_with_log_det(const Tensor& x) const {
+  ELBO_CHECK_SHAPE(x.dim() >= 1 && x.size(-1) == features_, "AffineCouplingTransform: x {} is not [..., {}]",
+                   x.shape(), features_);
+  const Tensor xa = narrow(x, -1, 0, split_), xb = narrow(x, -1, split_, features_ - split_);
+  const auto [s, t] = st(xa, x);
+  return {cat({xa, xb * exp(s) + t}, -1), sum(s, {-1})};
+}
+
+Tensor AffineCouplingTransform::log_abs_det_jacobian(const Tensor& x, const Tensor&) const {
+  return forward_with_log_det(x).log_det;
+}
+
+Tensor AffineCouplingTransform::inverse(const Tensor& y) const {
+  ELBO_CHECK_SHAPE(y.dim() >= 1 && y.size(-1) == features_, "AffineCouplingTransform: y {} is not [..., {}]",
+                   y.shape(), features_);
+  const Tensor ya = narrow(y, -1, 0, split_), yb = narrow(y, -1, split_, features_ - split_);
+  const auto [s, t] = st(ya, y);
+  return cat({ya, (yb - t) * exp(-s)}, -1);
+}
+
 }  // namespace elbo::dist

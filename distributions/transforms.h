@@ -9,8 +9,10 @@
 // Invertibility: every transform here is a bijection; inverse() exists where a closed form does
 // (has_inverse()), else it throws naming the transform. TransformedDistribution never needs it to score
 // its own samples.
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "distribution.h"
@@ -137,6 +139,51 @@ class HouseholderTransform final : public Transform {
 
  private:
   Tensor v_;
+};
+
+// Sylvester flow (van den Berg et al. 2018, eq. 13-16): y = x + Q R tanh(R~ Q^T x + b) with Q [..., D, M]
+// orthonormal columns and R, R~ [..., M, M] upper triangular, so by Sylvester's determinant identity
+//   log |det J| = sum_i log |1 + r_ii r~_ii tanh'(R~ Q^T x + b)_i|.
+// Only the upper triangles of R and R~ are read. Invertibility asks r_ii r~_ii > -1: the zoo's heads give
+// diagonals through tanh (|r_ii| < 1), as the paper does. Q is the caller's: orthogonalize() below for
+// the orthogonal variant, a permutation for the triangular one. No closed-form inverse.
+class SylvesterTransform final : public Transform {
+ public:
+  SylvesterTransform(Tensor q, Tensor r, Tensor r_tilde, Tensor b);
+  std::string name() const override { return "SylvesterTransform"; }
+  int64_t event_dim() const override { return 1; }
+  Tensor forward(const Tensor& x) const override { return forward_with_log_det(x).y; }
+  Tensor log_abs_det_jacobian(const Tensor& x, const Tensor& y) const override;
+  Result forward_with_log_det(const Tensor& x) const override;
+
+ private:
+  Tensor q_, r_, r_tilde_, b_;
+};
+
+// Orthonormal columns from a full-column-rank [..., D, M] by Bjorck and Bowie's iteration
+// Q <- Q (I + (I - Q^T Q) / 2), started from the input scaled by its Frobenius norm (so it converges),
+// as van den Berg et al. do for O-SNF; differentiable through every step.
+Tensor orthogonalize(const Tensor& raw, int64_t steps = 30);
+
+// Affine coupling (Dinh et al. 2017, Real NVP): x = [x_a, x_b] split at `split` on the last dim;
+//   y_a = x_a,  y_b = x_b * exp(s(x_a)) + t(x_a),  log |det J| = sum s(x_a),
+// inverse x_b = (y_b - t(y_a)) * exp(-s(y_a)). net maps x_a [..., split] to (s, t), each [..., D - split].
+class AffineCouplingTransform final : public Transform {
+ public:
+  using Net = std::function<std::pair<Tensor, Tensor>(const Tensor& x_a)>;
+  AffineCouplingTransform(Net net, int64_t features, int64_t split);
+  std::string name() const override { return "AffineCouplingTransform"; }
+  int64_t event_dim() const override { return 1; }
+  Tensor forward(const Tensor& x) const override { return forward_with_log_det(x).y; }
+  Tensor log_abs_det_jacobian(const Tensor& x, const Tensor& y) const override;
+  Result forward_with_log_det(const Tensor& x) const override;
+  bool has_inverse() const override { return true; }
+  Tensor inverse(const Tensor& y) const override;
+
+ private:
+  std::pair<Tensor, Tensor> st(const Tensor& x_a, const Tensor& x) const;
+  Net net_;
+  int64_t features_, split_;
 };
 
 }  // namespace elbo::dist

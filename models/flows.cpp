@@ -17,6 +17,8 @@ FlowSpec parse_flow(std::string_view s) {
   else if (kind == "radial") f.kind = FlowSpec::Kind::radial;
   else if (kind == "householder") f.kind = FlowSpec::Kind::householder;
   else if (kind == "iaf") f.kind = FlowSpec::Kind::iaf;
+  else if (kind == "sylvester") f.kind = FlowSpec::Kind::sylvester;
+  else if (kind == "tsylvester") f.kind = FlowSpec::Kind::tsylvester;
   if (f.kind != FlowSpec::Kind::none && colon != std::string_view::npos) {
     const std::string k(s.substr(colon + 1));
     char* end = nullptr;
@@ -26,8 +28,8 @@ FlowSpec parse_flow(std::string_view s) {
       return f;
     }
   }
-  throw ValueError(fmt::format("--flow: '{}' is not one of none, planar:K, radial:K, householder:K, iaf:K "
-                               "(K steps in [1, 256])", s));
+  throw ValueError(fmt::format("--flow: '{}' is not one of none, planar:K, radial:K, householder:K, iaf:K, "
+                               "sylvester:K, tsylvester:K (K steps in [1, 256])", s));
 }
 
 std::string flow_name(const FlowSpec& f) {
@@ -37,6 +39,8 @@ std::string flow_name(const FlowSpec& f) {
     case FlowSpec::Kind::radial: return fmt::format("radial:{}", f.steps);
     case FlowSpec::Kind::householder: return fmt::format("householder:{}", f.steps);
     case FlowSpec::Kind::iaf: return fmt::format("iaf:{}", f.steps);
+    case FlowSpec::Kind::sylvester: return fmt::format("sylvester:{}", f.steps);
+    case FlowSpec::Kind::tsylvester: return fmt::format("tsylvester:{}", f.steps);
   }
   return "";
 }
@@ -55,8 +59,18 @@ PosteriorFlow::PosteriorFlow(const FlowSpec& spec, int64_t context, int64_t late
       case FlowSpec::Kind::iaf:
         made_.push_back(&register_module(name, nn::MADE(l, 2 * context, context, k % 2 == 1, gen)));
         break;
+      case FlowSpec::Kind::sylvester:  // Q raw, R, R~ (each L x L), two diagonals, b
+        heads_.push_back(&register_module(name, nn::Linear(context, 3 * l * l + 3 * l, gen)));
+        break;
+      case FlowSpec::Kind::tsylvester:
+        heads_.push_back(&register_module(name, nn::Linear(context, 2 * l * l + 3 * l, gen)));
+        break;
       case FlowSpec::Kind::none: break;
     }
+  }
+  if (spec.kind == FlowSpec::Kind::tsylvester) {
+    identity_ = diag_embed(ones({l}));
+    reversal_ = flip(identity_, {1});
   }
 }
 
@@ -87,6 +101,28 @@ std::vector<dist::TransformPtr> PosteriorFlow::transforms(const Tensor& h) const
           return std::pair<Tensor, Tensor>{o.m, o.s};
         };
         out.push_back(std::make_shared<dist::AffineAutoregressiveTransform>(net, l));
+        break;
+      }
+      case FlowSpec::Kind::sylvester:
+      case FlowSpec::Kind::tsylvester: {
+        const Tensor p = heads_[size_t(k)]->forward(h);
+        const int64_t b = p.size(0);
+        int64_t at = 0;
+        auto take = [&](int64_t n) {
+          const Tensor t = narrow(p, 1, at, n);
+          at += n;
+          return t;
+        };
+        Tensor q;
+        if (spec_.kind == FlowSpec::Kind::sylvester) {
+          q = dist::orthogonalize(reshape(take(l * l), {b, l, l}));
+        } else {
+          const Tensor& fixed = k % 2 == 0 ? identity_ : reversal_;
+          q = fixed.dtype() == p.dtype() ? fixed : fixed.to(p.dtype());
+        }
+        const Tensor r = triu(reshape(take(l * l), {b, l, l}), 1) + diag_embed(tanh(take(l)));
+        const Tensor rt = triu(reshape(take(l * l), {b, l, l}), 1) + diag_embed(tanh(take(l)));
+        out.push_back(std::make_shared<dist::SylvesterTransform>(q, r, rt, take(l)));
         break;
       }
       case FlowSpec::Kind::none: break;

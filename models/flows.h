@@ -8,6 +8,10 @@
 //   householder:K  per step a head context -> v, HouseholderTransform (volume preserving)
 //   iaf:K          per step a MADE over z with the context as an extra input (hidden 2 x context
 //                  features), AffineAutoregressiveTransform; orders alternate between steps
+//   sylvester:K    per step a head context -> (Q raw [L, L], R, R~, their diagonals, b), SylvesterTransform
+//                  with Q = orthogonalize(Q raw) (van den Berg et al.'s O-SNF, M = L) and diagonals
+//                  through tanh
+//   tsylvester:K   the same with Q the identity or the reversal, alternating (T-SNF)
 // The result is a TransformedDistribution: the estimators score its own samples (no inverse needed) and,
 // with no closed-form KL, estimate the KL by Monte Carlo. Parameters are named flow.<k>.*.
 #include <memory>
@@ -21,10 +25,11 @@
 namespace elbo::models {
 
 struct FlowSpec {
-  enum class Kind { none, planar, radial, householder, iaf } kind = Kind::none;
+  enum class Kind { none, planar, radial, householder, iaf, sylvester, tsylvester } kind = Kind::none;
   int64_t steps = 0;
 };
-FlowSpec parse_flow(std::string_view name);  // "none" | "planar:K" | "radial:K" | "householder:K" | "iaf:K"
+// "none" | "planar:K" | "radial:K" | "householder:K" | "iaf:K" | "sylvester:K" | "tsylvester:K"
+FlowSpec parse_flow(std::string_view name);
 std::string flow_name(const FlowSpec& f);
 
 class PosteriorFlow : public nn::Module {
@@ -39,7 +44,8 @@ class PosteriorFlow : public nn::Module {
  private:
   FlowSpec spec_;
   int64_t latent_;
-  std::vector<nn::Linear*> heads_;  // planar, radial, householder
+  std::vector<nn::Linear*> heads_;  // planar, radial, householder, sylvester
+  Tensor identity_, reversal_;      // tsylvester's Q
   std::vector<nn::MADE*> made_;     // iaf
 };
 

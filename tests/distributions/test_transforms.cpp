@@ -222,3 +222,34 @@ TEST_CASE("the affine autoregressive transform (IAF/MAF): log |det J| equals the
                           iaf->forward_with_log_det(x).log_det, 1e-10, 1e-10));
   CHECK(gradcheck([&](auto& in) { return iaf->forward_with_log_det(in[0]).log_det; }, {x}));
 }
+
+TEST_CASE("Sylvester flows (orthogonal and triangular Q) and affine coupling: log-det, orthogonality, inverse") {
+  Generator gen(17);
+  const int64_t d = 4, m = 3;
+  const Tensor q = orthogonalize(uniform({d, m}, gen, -1, 1));
+  CHECK(all_close(matmul(transpose(q, 0, 1), q), diag_embed(ones({m}, DType::f64)), 1e-10, 1e-10));
+  auto upper = [&](int64_t n) { return triu(uniform({n, n}, gen, -1, 1), 1) + diag_embed(tanh(uniform({n}, gen, -2, 2))); };
+  const SylvesterTransform orthogonal(q, upper(m), upper(m), uniform({m}, gen, -1, 1));
+  const Tensor reversal = flip(diag_embed(ones({d}, DType::f64)), {1});  // T-SNF: a permutation for Q
+  const SylvesterTransform triangular(reversal, upper(d), upper(d), uniform({d}, gen, -1, 1));
+  const Tensor x = uniform({5, d}, gen, -2, 2);
+  CHECK(log_det_error(orthogonal, x) < 1e-10);
+  CHECK(log_det_error(triangular, x) < 1e-10);
+  CHECK(gradcheck([&](auto& in) {
+    return SylvesterTransform(orthogonalize(in[0]), in[1], in[2], in[3]).forward_with_log_det(in[4]).log_det;
+  }, {uniform({d, m}, gen, -1, 1), upper(m), upper(m), uniform({m}, gen, -1, 1), uniform({2, d}, gen, -1, 1)},
+     {.allow_unused = true}));
+
+  nn::Linear net_layer(2, 4, gen);
+  net_layer.to(DType::f64);
+  auto net = [&](const Tensor& xa) {
+    const Tensor o = net_layer(xa);
+    return std::pair<Tensor, Tensor>{tanh(narrow(o, -1, 0, 2)), narrow(o, -1, 2, 2)};
+  };
+  const AffineCouplingTransform coupling(net, 4, 2);
+  CHECK(log_det_error(coupling, x) < 1e-10);
+  CHECK(all_close(coupling.inverse(coupling.forward(x)), x, 1e-12, 1e-12));
+  CHECK(all_close(narrow(coupling.forward(x), 1, 0, 2), narrow(x, 1, 0, 2), 0, 0));  // the first half passes through
+  CHECK_ERROR_HAS(AffineCouplingTransform(net, 4, 4), "AffineCouplingTransform: split 4 must be in [1, 4)");
+  CHECK_ERROR_HAS(orthogonalize(ones({2, 3})), "orthogonalize: needs [..., D, M] with D >= M");
+}

@@ -283,7 +283,7 @@ TEST_CASE("full-covariance and low-rank posteriors: fc23, the distribution built
 }
 
 TEST_CASE("flows refine q(z|x): names flow.<k>, own samples scored, Monte Carlo KL, training lowers the loss") {
-  for (const char* name : {"planar:2", "radial:2", "householder:2", "iaf:2"}) {
+  for (const char* name : {"planar:2", "radial:2", "householder:2", "iaf:2", "sylvester:2", "tsylvester:2"}) {
     INFO("flow ", name);
     Generator gen(31);
     VaeOptions o = small_mlp(4, 4, 32, 3);

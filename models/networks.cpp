@@ -1,6 +1,7 @@
 // The MLP and convolutional encoders and decoders of networks.h.
 #include "models/networks.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <vector>
 
@@ -119,7 +120,10 @@ class MlpEncoder final : public Encoder {
         fc22_(register_module("fc22", nn::Linear(o.hidden, o.latent, gen))),
         fc23_(o.posterior.extra_features(o.latent) > 0
                   ? &register_module("fc23", nn::Linear(o.hidden, o.posterior.extra_features(o.latent), gen))
-                  : nullptr) {}
+                  : nullptr) {
+    // the off-diagonal head starts at zero, so q(z|x) starts as the diagonal posterior
+    if (fc23_) nn::init::zeros_(fc23_->weight()), nn::init::zeros_(fc23_->bias());
+  }
   Params params(const Tensor& x) const override {
     check_input("VAE encoder", o_, x);
     const Tensor h = relu(fc1_.forward(x));
@@ -138,7 +142,17 @@ class ConvEncoder final : public Encoder {
   ConvEncoder(const NetworkOptions& o, Generator& gen)
       : Encoder(o),
         o_((check_conv_size(o), o)),
-        net_(register_module("encoder", conv_encoder_stack(2 * o.latent + o.posterior.extra_features(o.latent), gen))) {}
+        net_(register_module("encoder", conv_encoder_stack(2 * o.latent + o.posterior.extra_features(o.latent), gen))) {
+    // the head's rows past loc and log-variance start at zero, as the MLP's fc23: q(z|x) starts diagonal
+    const int64_t e = o.posterior.extra_features(o.latent);
+    if (e == 0) return;
+    for (auto& [name, t] : net_.named_parameters()) {
+      if (name != "5.weight" && name != "5.bias") continue;
+      const int64_t row = t.numel() / t.size(0);  // elements per output row
+      float* p = t.data<float>();
+      std::fill(p + 2 * o.latent * row, p + t.numel(), 0.0f);
+    }
+  }
   Params params(const Tensor& x) const override {
     check_input("VAE encoder", o_, x);
     const Tensor h = net_.forward(reshape(x, {x.size(0), 1, o_.height, o_.width}));

@@ -251,6 +251,7 @@ TEST_CASE("full-covariance and low-rank posteriors: fc23, the distribution built
     for (auto& [n, t] : vae.named_parameters()) names.push_back(n);
     CHECK(names[6] == "fc23.weight");
     CHECK(vae.named_parameters()[6].second.shape() == Shape{extra, 32});
+    CHECK(sum(abs(vae.named_parameters()[6].second)).item() == 0);  // fc23 starts at zero: q starts diagonal
     const Tensor x = stripes(16, gen);
     const dist::AnyDistribution q = vae.posterior(x);
     CHECK(q.name() == (std::string(name) == "full" ? "MultivariateNormal" : "LowRankMultivariateNormal"));
@@ -276,6 +277,19 @@ TEST_CASE("full-covariance and low-rank posteriors: fc23, the distribution built
     INFO("loss ", first, " -> ", last);
     CHECK(last < first - 3);
     CHECK(vae.parameters()[6].grad().defined());  // fc23 trains
+  }
+  {  // the conv encoder's head grows by the extra outputs, which start at zero
+    Generator gen(22);
+    VaeOptions o;
+    o.arch = Arch::conv, o.latent = 3, o.posterior = parse_posterior("full");
+    VAE conv(o, gen);
+    for (auto& [n, t] : conv.named_parameters())
+      if (n == "encoder.5.weight" || n == "encoder.5.bias") {
+        CHECK(t.size(0) == 2 * 3 + 3);
+        CHECK(sum(abs(narrow(t, 0, 6, 3))).item() == 0);
+        CHECK(sum(abs(narrow(t, 0, 0, 6))).item() > 0);
+      }
+    CHECK(conv.posterior(zeros({2, 784})).name() == "MultivariateNormal");
   }
   CHECK_ERROR_HAS(parse_posterior("lowrank:0"), "--posterior: 'lowrank:0' is not one of diagonal, full, lowrank:R");
   CHECK_ERROR_HAS(parse_posterior("dense"), "--posterior: 'dense'");
@@ -357,4 +371,22 @@ TEST_CASE("learned priors: a mixture of Gaussians and a masked autoregressive fl
   }
   CHECK_ERROR_HAS(parse_prior("mog"), "--prior: 'mog' is not one of normal, mog:K, flow:K");
   CHECK(prior_name(parse_prior("flow:3")) == "flow:3");
+}
+
+TEST_CASE("the VAE loss's gradients are right for every posterior family (gradcheck of all parameters, f64)") {
+  for (const char* q : {"diagonal", "full", "lowrank:2", "planar:1", "iaf:1", "sylvester:1"}) {
+    INFO("q ", q);
+    Generator gen(51);
+    VaeOptions o = small_mlp(2, 2, 3, 2);
+    if (std::string(q).find(':') != std::string::npos && std::string(q).rfind("lowrank", 0) != 0) o.flow = parse_flow(q);
+    else o.posterior = parse_posterior(q);
+    VAE vae(o, gen);
+    vae.to(DType::f64);
+    const Tensor x = tensor({1, 0, 1, 1, 0, 1, 0, 0}, {2, 4}, DType::f64);
+    const std::string r = gradcheck_params_report([&] {
+      Generator g(7);  // the same eps every call: the loss is a deterministic function of the parameters
+      return loss(vae, x, g, Objective{.samples = 2}, 0);
+    }, vae.parameters(), {.rtol = 1e-5, .atol = 1e-7, .print = false, .allow_unused = true});
+    CHECK_MESSAGE(r.empty(), r);
+  }
 }

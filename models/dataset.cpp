@@ -56,7 +56,8 @@ Binarize parse_binarize(const std::string& s) {
   if (s == "none") return Binarize::none;
   if (s == "dynamic") return Binarize::dynamic;
   if (s == "threshold") return Binarize::threshold;
-  throw ValueError(fmt::format("--binarize: '{}' is not one of none, dynamic, threshold", s));
+  if (s == "dequantize") return Binarize::dequantize;
+  throw ValueError(fmt::format("--binarize: '{}' is not one of none, dynamic, threshold, dequantize", s));
 }
 
 std::string to_string(Binarize b) {
@@ -64,6 +65,7 @@ std::string to_string(Binarize b) {
     case Binarize::none: return "none";
     case Binarize::dynamic: return "dynamic";
     case Binarize::threshold: return "threshold";
+    case Binarize::dequantize: return "dequantize";
   }
   return "?";
 }
@@ -73,6 +75,10 @@ Tensor binarize(const Tensor& x, Binarize mode, Generator& gen) {
     case Binarize::none: return x;
     case Binarize::dynamic: return bernoulli(x, gen);
     case Binarize::threshold: return gt(x, full({}, 0.5, x.dtype()));
+    case Binarize::dequantize: {
+      const Tensor k = x * 255.0 + 0.5;
+      return (k - remainder(k, 1.0) + rand(x.shape(), gen, x.dtype())) / 256.0;
+    }
   }
   return x;
 }

@@ -23,10 +23,12 @@ Dataset load_split(const std::string& dir, const std::string& split);
 // The first n examples (n >= size() keeps all).
 Dataset head(const Dataset& d, int64_t n);
 
-enum class Binarize { none, dynamic, threshold };
-Binarize parse_binarize(const std::string& s);  // "none" | "dynamic" | "threshold"
+enum class Binarize { none, dynamic, threshold, dequantize };
+Binarize parse_binarize(const std::string& s);  // "none" | "dynamic" | "threshold" | "dequantize"
 std::string to_string(Binarize b);
-// dynamic: x ~ Bernoulli(pixel) afresh each call; threshold: pixel > 0.5; none: unchanged.
+// dynamic: x ~ Bernoulli(pixel) afresh each call; threshold: pixel > 0.5; none: unchanged; dequantize: the
+// 8-bit level k = round(255 x) spread uniformly over its bin, (k + u) / 256 with u ~ U[0, 1) afresh each
+// call (for densities on [0, 1], whose bits per dim then bound the 8-bit data's; likelihood.h).
 Tensor binarize(const Tensor& x, Binarize mode, Generator& gen);
 
 // A random permutation of [0, n) (Fisher-Yates driven by gen).

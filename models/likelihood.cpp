@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
+#include <type_traits>
 
 #include "distributions/bernoulli.h"
 #include "distributions/continuous_bernoulli.h"
@@ -54,6 +56,56 @@ Tensor IntensityCategorical::variance() const {
   return sum(cat_.probs() * square(c), {-1}) - square(mean());
 }
 
+// ---- DiscretizedLogistic ----
+
+DiscretizedLogistic::DiscretizedLogistic(Tensor loc, Tensor log_scale) : loc_(std::move(loc)), log_scale_(std::move(log_scale)) {
+  dist::check_floating("DiscretizedLogistic", "loc", loc_);
+  dist::check_floating("DiscretizedLogistic", "log_scale", log_scale_);
+  ELBO_CHECK_SHAPE(loc_.shape() == log_scale_.shape(), "DiscretizedLogistic: loc {} and log_scale {} differ",
+                   loc_.shape(), log_scale_.shape());
+}
+
+Tensor DiscretizedLogistic::log_prob(const Tensor& x) const {
+  dist::check_value_shape("DiscretizedLogistic", x, batch_shape());
+  dist::validate("DiscretizedLogistic", "value", x, dist::Constraint::unit_interval);
+  constexpr double half_bin = 1.0 / 510.0;
+  const Tensor inv_s = exp(-log_scale_);
+  const Tensor centred = x - loc_;
+  const Tensor plus = (centred + half_bin) * inv_s, minus = (centred - half_bin) * inv_s;
+  const Tensor lower_edge = log_sigmoid(plus);  // x = 0: P = sigmoid(plus)
+  const Tensor upper_edge = -softplus(minus);   // x = 1: P = 1 - sigmoid(minus)
+  const Tensor delta = sigmoid(plus) - sigmoid(minus);
+  // where the difference underflows, the density at the centre times the bin width 1/255
+  const Tensor mid = centred * inv_s;
+  const Tensor density = mid - log_scale_ - 2.0 * softplus(mid) - std::log(255.0);
+  const Tensor tiny = full({}, 1e-5, delta.dtype());
+  const Tensor interior = where(gt(delta, tiny), log(maximum(delta, full({}, 1e-12, delta.dtype()))), density);
+  return where(le(x, full({}, half_bin, x.dtype())), lower_edge,
+               where(ge(x, full({}, 1.0 - half_bin, x.dtype())), upper_edge, interior));
+}
+
+Tensor DiscretizedLogistic::sample(Generator& gen, const Shape& sample_shape) const {
+  NoGradGuard no_grad;
+  Shape s = sample_shape;
+  s.insert(s.end(), loc_.shape().begin(), loc_.shape().end());
+  const Tensor u = clamp(rand(s, gen, loc_.dtype()), 1e-6, 1.0 - 1e-6);
+  const Tensor v = clamp(loc_ + exp(log_scale_) * (log(u) - log1p(-u)), 0.0, 1.0);
+  const Tensor k = v * 255.0 + 0.5;
+  return (k - remainder(k, 1.0)) / 255.0;  // rounded to the nearest level
+}
+
+Tensor DiscretizedLogistic::variance() const { return square(exp(log_scale_)) * (std::numbers::pi * std::numbers::pi / 3.0); }
+
+double bits_per_dim(double nats, LikelihoodScale scale, int64_t d) {
+  const double per_dim = -nats / (double(d) * std::log(2.0));
+  switch (scale) {
+    case LikelihoodScale::probability: return per_dim;
+    case LikelihoodScale::density: return per_dim + 8.0;
+    case LikelihoodScale::other: return std::nan("");
+  }
+  return std::nan("");
+}
+
 // ---- heads ----
 
 Tensor Likelihood::rows(const Tensor& planes) const { return reshape(planes, {planes.size(0), -1}); }
@@ -76,6 +128,10 @@ template <class D> class LogitsHead final : public Likelihood {
  public:
   explicit LogitsHead(const char* name) : name_(name) {}
   std::string name() const override { return name_; }
+  // a continuous Bernoulli is a density on [0, 1]; a Bernoulli's pixels are binary, no 8-bit reading
+  LikelihoodScale scale() const override {
+    return std::is_same_v<D, dist::ContinuousBernoulli> ? LikelihoodScale::density : LikelihoodScale::other;
+  }
   int64_t out_features(int64_t d) const override { return d; }
   dist::AnyDistribution distribution(const Tensor& out) const override {
     check_rows(*this, out, 1);
@@ -94,6 +150,7 @@ class GaussianHead final : public Likelihood {
   }
   int64_t out_features(int64_t d) const override { return learned_ ? 2 * d : d; }
   int64_t channels() const override { return learned_ ? 2 : 1; }
+  LikelihoodScale scale() const override { return LikelihoodScale::density; }
   dist::AnyDistribution distribution(const Tensor& out) const override {
     check_rows(*this, out, learned_ ? 2 : 1);
     if (!learned_) return dist::Independent(dist::Normal(out, full({}, std_, out.dtype())), 1);
@@ -106,12 +163,26 @@ class GaussianHead final : public Likelihood {
   bool learned_;
 };
 
+class DiscretizedLogisticHead final : public Likelihood {
+ public:
+  std::string name() const override { return "discretized-logistic"; }
+  int64_t out_features(int64_t d) const override { return 2 * d; }
+  int64_t channels() const override { return 2; }
+  dist::AnyDistribution distribution(const Tensor& out) const override {
+    check_rows(*this, out, 2);
+    const int64_t d = out.size(1) / 2;
+    return dist::Independent(DiscretizedLogistic(narrow(out, 1, 0, d), clamp(narrow(out, 1, d, d), -7.0, 2.0)), 1);
+  }
+  LikelihoodScale scale() const override { return LikelihoodScale::probability; }
+};
+
 class CategoricalHead final : public Likelihood {
  public:
   explicit CategoricalHead(int64_t levels) : levels_(levels) {}
   std::string name() const override { return fmt::format("categorical-{}", levels_); }
   int64_t out_features(int64_t d) const override { return d * levels_; }
   int64_t channels() const override { return levels_; }
+  LikelihoodScale scale() const override { return levels_ == 256 ? LikelihoodScale::probability : LikelihoodScale::other; }
   // out [N, D * K] with each pixel's K logits contiguous
   dist::AnyDistribution distribution(const Tensor& out) const override {
     check_rows(*this, out, levels_);
@@ -133,8 +204,9 @@ LikelihoodKind parse_likelihood(std::string_view s) {
   if (s == "gaussian") return LikelihoodKind::gaussian;
   if (s == "continuous-bernoulli") return LikelihoodKind::continuous_bernoulli;
   if (s == "categorical") return LikelihoodKind::categorical;
-  throw ValueError(
-      fmt::format("--likelihood: '{}' is not one of bernoulli, gaussian, continuous-bernoulli, categorical", s));
+  if (s == "discretized-logistic") return LikelihoodKind::discretized_logistic;
+  throw ValueError(fmt::format(
+      "--likelihood: '{}' is not one of bernoulli, gaussian, continuous-bernoulli, categorical, discretized-logistic", s));
 }
 
 std::shared_ptr<const Likelihood> make_likelihood(const LikelihoodOptions& o) {
@@ -149,6 +221,7 @@ std::shared_ptr<const Likelihood> make_likelihood(const LikelihoodOptions& o) {
     case LikelihoodKind::categorical:
       ELBO_CHECK_VALUE(o.levels >= 2, "categorical likelihood: needs at least 2 levels, got {}", o.levels);
       return std::make_shared<CategoricalHead>(o.levels);
+    case LikelihoodKind::discretized_logistic: return std::make_shared<DiscretizedLogisticHead>();
   }
   throw ValueError("make_likelihood: unknown kind");
 }

@@ -8,6 +8,8 @@
 //                         the decoder emits [N, 2D] = mean ++ log-std (log-std clamped to [-7, 2])
 //   continuous-bernoulli  Independent(ContinuousBernoulli(logits [N, D]), 1) (Loaiza-Ganem and Cunningham 2019)
 //   categorical           Independent(IntensityCategorical(logits [N, D, K]), 1): K intensity levels
+//   discretized-logistic  Independent(DiscretizedLogistic(loc, log-scale), 1): [N, 2D] = loc ++ log-scale
+//                         (clamped to [-7, 2]), 256 levels
 // Densities (gaussian, continuous Bernoulli) and probabilities (bernoulli, categorical) are not on one
 // scale: every report names the head.
 #include <memory>
@@ -41,6 +43,35 @@ class IntensityCategorical {
   dist::Categorical cat_;
 };
 
+// The discretized logistic over 8-bit intensities x = k / 255 (Salimans et al. 2017, PixelCNN++; Kingma
+// et al. 2016): the mass of a logistic(loc, scale) on the bin [x - 1/510, x + 1/510], the first bin
+// reaching down to -inf and the last up to +inf, so the 256 levels' probabilities sum to 1:
+//   log P(x) = log(sigmoid((x - loc + 1/510) / s) - sigmoid((x - loc - 1/510) / s)),
+// written with log_sigmoid / softplus at the edges, and the bin's density times its width where the
+// difference underflows. sample() draws loc + s logit(u) and rounds it to a level; mean() is loc in [0, 1].
+class DiscretizedLogistic {
+ public:
+  DiscretizedLogistic(Tensor loc, Tensor log_scale);
+  Shape batch_shape() const { return loc_.shape(); }
+  Shape event_shape() const { return {}; }
+  Tensor log_prob(const Tensor& x) const;  // x in [0, 1], on the 8-bit grid
+  Tensor sample(Generator& gen, const Shape& sample_shape = {}) const;
+  Tensor mean() const { return clamp(loc_, 0.0, 1.0); }
+  Tensor variance() const;  // of the logistic: (pi s)^2 / 3
+
+ private:
+  Tensor loc_, log_scale_;
+};
+
+// How a head's log-likelihood of 8-bit images turns into bits per dimension (bits_per_dim):
+//   probability   log P is already the probability of the 8-bit image (categorical-256,
+//                 discretized-logistic): bits = -log P / (D ln 2);
+//   density       a density on [0, 1]^D, valid for uniformly dequantized pixels x = (k + u) / 256
+//                 (--binarize dequantize): log P(k) >= E_u log p(x) - D log 256, so
+//                 bits = -log p / (D ln 2) + 8, an upper bound (Theis et al. 2016);
+//   other         no 8-bit reading (bernoulli on binarized pixels, categorical with K != 256).
+enum class LikelihoodScale { probability, density, other };
+
 // Maps decoder output to p(x | z). Heads are immutable and shared (std::shared_ptr<const Likelihood>).
 class Likelihood {
  public:
@@ -54,10 +85,16 @@ class Likelihood {
   virtual Tensor rows(const Tensor& planes) const;
   // The image to display for out: the distribution's mean, clamped to [0, 1].
   Tensor mean(const Tensor& out) const;
+  virtual LikelihoodScale scale() const { return LikelihoodScale::other; }
 };
 
-enum class LikelihoodKind { bernoulli, gaussian, continuous_bernoulli, categorical };
-// "bernoulli" | "gaussian" | "continuous-bernoulli" | "categorical"; a ValueError names the choices.
+// Bits per dimension of 8-bit images from a log-likelihood (or bound) in nats per example of D pixels;
+// NaN for LikelihoodScale::other.
+double bits_per_dim(double nats, LikelihoodScale scale, int64_t d);
+
+enum class LikelihoodKind { bernoulli, gaussian, continuous_bernoulli, categorical, discretized_logistic };
+// "bernoulli" | "gaussian" | "continuous-bernoulli" | "categorical" | "discretized-logistic"; a ValueError
+// names the choices.
 LikelihoodKind parse_likelihood(std::string_view name);
 
 struct LikelihoodOptions {

@@ -48,9 +48,9 @@ void add_common_flags(CLI::App& app, Config& c) {
   app.add_option("--lr", c.lr, "Adam learning rate")->capture_default_str()->check(positive_finite());
   app.add_option("--seed", c.seed, "random seed (initialization, batches, sampling)")->capture_default_str();
   app.add_option("--threads", c.threads, "threads (0: ELBO_NUM_THREADS or all cores)")->check(CLI::Range(0, 1024));
-  app.add_option("--binarize", c.binarize, "none | dynamic | threshold")
+  app.add_option("--binarize", c.binarize, "none | dynamic | threshold | dequantize (uniform noise in each 8-bit bin)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"none", "dynamic", "threshold"}));
+      ->check(CLI::IsMember({"none", "dynamic", "threshold", "dequantize"}));
   app.add_option("--out", c.out, "output directory (metrics, checkpoints, images)")->capture_default_str();
   app.add_option("--save", c.save, "write the trained model here (safetensors; default OUT/model.safetensors)");
   app.add_option("--load", c.load, "start from this checkpoint");
@@ -111,9 +111,10 @@ int run_main(const char* prog, const std::function<int()>& body) {
 
 CLI::Option* ModelFlags::add(CLI::App& app) {
   app.add_option("--arch", arch, "mlp | conv")->capture_default_str()->check(CLI::IsMember({"mlp", "conv"}));
-  return app.add_option("--likelihood", name, "bernoulli | gaussian | continuous-bernoulli | categorical")
+  return app.add_option("--likelihood", name,
+                        "bernoulli | gaussian | continuous-bernoulli | categorical | discretized-logistic")
       ->capture_default_str()
-      ->check(CLI::IsMember({"bernoulli", "gaussian", "continuous-bernoulli", "categorical"}));
+      ->check(CLI::IsMember({"bernoulli", "gaussian", "continuous-bernoulli", "categorical", "discretized-logistic"}));
 }
 
 models::VaeOptions ModelFlags::options(const training::Session& s) const {

@@ -56,6 +56,14 @@ void VaeTask::finish(Session& s, Generator& gen, std::map<std::string, double>& 
         [&](int64_t done, double mean) { bar.update(done, mean, "loglik"); });
     bar.finish();
   }
+  // bits per dimension of the 8-bit images, where the head and the pixels allow that reading (likelihood.h)
+  const bool eight_bit = (scale_ == models::LikelihoodScale::probability && s.binarize == models::Binarize::none) ||
+                         (scale_ == models::LikelihoodScale::density && s.binarize == models::Binarize::dequantize);
+  if (eight_bit) {
+    const int64_t d = s.test_x.size(1);
+    figures["test_bits_per_dim"] = models::bits_per_dim(figures.at("test_elbo"), scale_, d);
+    if (figures.count("test_loglik")) figures["test_loglik_bits_per_dim"] = models::bits_per_dim(figures.at("test_loglik"), scale_, d);
+  }
 }
 
 void VaeTask::plot_latents(Session& s, const models::LatentReport& r) {

@@ -24,6 +24,7 @@ class VaeTask : public Task {
       if constexpr (requires { m.describe(); }) description_ = m.describe();
       else description_ = m.type_name();
     }
+    if constexpr (requires { m.decoder().head().scale(); }) scale_ = m.decoder().head().scale();
   }
   nn::Module& module() override { return module_; }
   std::string describe() const override { return description_; }
@@ -42,6 +43,7 @@ class VaeTask : public Task {
   models::Objective obj_;
   int iw_;
   std::string description_;
+  models::LikelihoodScale scale_ = models::LikelihoodScale::other;  // for bits per dim of 8-bit images
 };
 
 class AutoencoderTask : public Task {

@@ -1,3 +1,4 @@
+#include <models/dataset.h>
 #include <models/likelihood.h>
 
 #include <cmath>
@@ -101,4 +102,51 @@ TEST_CASE("bad model settings are errors naming the setting") {
                   "categorical likelihood: needs at least 2 levels, got 1");
   CHECK_ERROR_HAS(head(LikelihoodKind::categorical, 0.1, false, 4)->distribution(ones({2, 6})),
                   "categorical-4 likelihood: decoder output [2, 6] is not [N, 4D]");
+}
+
+TEST_CASE("discretized logistic: the 256 levels' probabilities sum to one, edges, the bin mass, gradients") {
+  const Tensor levels = arange(0, 256, 1, DType::f64) / 255.0;  // every 8-bit intensity
+  for (double loc : {-0.3, 0.0, 0.42, 1.0, 1.5})
+    for (double log_s : {-6.0, -3.0, -1.0, 1.5}) {
+      INFO("loc ", loc, " log_scale ", log_s);
+      const DiscretizedLogistic d(full({256}, loc, DType::f64), full({256}, log_s, DType::f64));
+      CHECK(sum(exp(d.log_prob(levels))).item() == doctest::Approx(1.0).epsilon(1e-6));
+    }
+  // an interior level holds the logistic's mass on its bin: sigmoid((x - m + 1/510)/s) - sigmoid((x - m - 1/510)/s)
+  const double m = 0.4, s = 0.05, x = 100.0 / 255;
+  auto sig = [](double v) { return 1 / (1 + std::exp(-v)); };
+  const DiscretizedLogistic d(full({}, m, DType::f64), full({}, std::log(s), DType::f64));
+  CHECK(d.log_prob(full({}, x, DType::f64)).item() ==
+        doctest::Approx(std::log(sig((x - m + 1.0 / 510) / s) - sig((x - m - 1.0 / 510) / s))).epsilon(1e-12));
+  CHECK(d.log_prob(zeros({}, DType::f64)).item() == doctest::Approx(std::log(sig((0 - m + 1.0 / 510) / s))).epsilon(1e-12));
+  Generator gen(3);
+  const Tensor draws = d.sample(gen, {1000});
+  const auto v = draws.to_vector<double>();
+  for (double a : v) CHECK(std::abs(a * 255 - std::round(a * 255)) < 1e-9);
+  CHECK(gradcheck([&](auto& in) { return DiscretizedLogistic(in[0], in[1]).log_prob(tensor({0.0, 3.0 / 255, 0.5, 1.0}, {4}, DType::f64)); },
+                  {uniform({4}, gen, 0.1, 0.9), uniform({4}, gen, -3, -1)}));
+  auto h = head(LikelihoodKind::discretized_logistic);
+  CHECK(h->name() == "discretized-logistic");
+  CHECK(h->out_features(784) == 1568);
+  CHECK(h->scale() == LikelihoodScale::probability);
+  CHECK_ERROR_HAS(parse_likelihood("logistic"), "discretized-logistic");
+}
+
+TEST_CASE("bits per dimension: probabilities of 8-bit images and densities of dequantized ones") {
+  const int64_t d = 784;
+  // a uniform categorical over 256 levels spends 8 bits per pixel, as does the uniform density on [0, 1]
+  CHECK(bits_per_dim(-double(d) * std::log(256.0), LikelihoodScale::probability, d) == doctest::Approx(8.0));
+  CHECK(bits_per_dim(0.0, LikelihoodScale::density, d) == doctest::Approx(8.0));
+  CHECK(std::isnan(bits_per_dim(-100.0, LikelihoodScale::other, d)));
+  CHECK(head(LikelihoodKind::categorical, 0.1, false, 256)->scale() == LikelihoodScale::probability);
+  CHECK(head(LikelihoodKind::categorical, 0.1, false, 16)->scale() == LikelihoodScale::other);
+  CHECK(head(LikelihoodKind::gaussian)->scale() == LikelihoodScale::density);
+  CHECK(head(LikelihoodKind::continuous_bernoulli)->scale() == LikelihoodScale::density);
+  CHECK(head(LikelihoodKind::bernoulli)->scale() == LikelihoodScale::other);
+  // dequantization spreads level k over [k / 256, (k + 1) / 256)
+  Generator gen(5);
+  const Tensor x = arange(0, 256, 1, DType::f64) / 255.0;
+  const auto v = binarize(x, Binarize::dequantize, gen).to_vector<double>();
+  for (size_t k = 0; k < v.size(); ++k) CHECK((v[k] >= double(k) / 256 && v[k] < double(k + 1) / 256));
+  CHECK(parse_binarize("dequantize") == Binarize::dequantize);
 }

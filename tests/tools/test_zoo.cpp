@@ -202,6 +202,26 @@ TEST_CASE("elbo-vae --posterior full | lowrank:R trains and reports; bad values 
   CHECK(fb.err.find("--free-bits needs --posterior diagonal") != std::string::npos);
 }
 
+TEST_CASE("grayscale likelihoods report bits per dimension of the 8-bit images, where that reading holds") {
+  struct Case {
+    const char* flags;
+    bool bits;
+  };
+  for (const Case& c : {Case{"--likelihood discretized-logistic", true},
+                        Case{"--likelihood categorical --levels 256", true},
+                        Case{"--likelihood gaussian --learned-std --binarize dequantize", true},
+                        Case{"--likelihood gaussian --learned-std", false},  // a density of the raw levels: no reading
+                        Case{"--likelihood bernoulli", false}}) {
+    INFO(c.flags);
+    const Result r = run("elbo-vae --data " + tiny_data() + " --out test_zoo_bits" + kSmall + " --iw 10 " + c.flags);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    const std::string line = r.last_line();
+    CHECK((line.find("\"test_bits_per_dim\": ") != std::string::npos) == c.bits);
+    CHECK((line.find("\"test_loglik_bits_per_dim\": ") != std::string::npos) == c.bits);
+  }
+}
+
 TEST_CASE("a diverging run stops with a clear message and keeps the last good checkpoint") {
   const std::string out = "test_zoo_diverge";
   fs::remove_all(out);

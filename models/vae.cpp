@@ -21,8 +21,12 @@ dist::AnyDistribution VAE::prior() const {
 }
 dist::AnyDistribution VAE::posterior(const Tensor& x) const {
   if (!flow_) return encoder_.forward(x);
-  const Encoder::Params p = encoder_.params(x);
-  return flow_->refine(encoder_.distribution(p), p.context);
+  return posterior(encoder_.params(x));
+}
+
+dist::AnyDistribution VAE::posterior(const Encoder::Params& p) const {
+  const dist::AnyDistribution q0 = encoder_.distribution(p);
+  return flow_ ? flow_->refine(q0, p.context) : q0;
 }
 dist::AnyDistribution VAE::likelihood(const Tensor& z) const { return decoder_.forward(z); }
 

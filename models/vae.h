@@ -24,6 +24,9 @@ class VAE : public nn::Module, public AmortizedModel {
 
   dist::AnyDistribution prior() const override;                        // N(0, I) or learned, over [L]
   dist::AnyDistribution posterior(const Tensor& x) const override;     // q(z | x), x [B, D]
+  // q(z | x) from the encoder's outputs (its heads and, for a flow, its context): the family the encoder
+  // amortizes, for per-example optimization (vi.h's amortization_gap)
+  dist::AnyDistribution posterior(const Encoder::Params& p) const;
   dist::AnyDistribution likelihood(const Tensor& z) const override;    // p(x | z), z [N, L]
 
   const Encoder& encoder() const { return encoder_; }

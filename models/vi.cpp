@@ -38,6 +38,25 @@ QParams optimize_q(const LatentModel& m, const Tensor& x, const QParams& init, G
   return {q.loc.detach(), q.logvar.detach()};
 }
 
+Encoder::Params optimize_posterior(const VAE& vae, const Tensor& x, const Encoder::Params& init, Generator& gen,
+                                   int steps, double lr) {
+  EnableGradGuard grad_on;
+  const bool flow = vae.options().flow.kind != FlowSpec::Kind::none;
+  Encoder::Params p{leaf(init.loc), leaf(init.logvar), init.extra.defined() ? leaf(init.extra) : Tensor(),
+                    flow ? leaf(init.context) : init.context};
+  std::vector<Tensor> free{p.loc, p.logvar};
+  if (p.extra.defined()) free.push_back(p.extra);
+  if (flow) free.push_back(p.context);
+  optim::Adam opt(free, {.lr = lr});
+  for (int t = 0; t < steps; ++t) {
+    opt.zero_grad();
+    (-sum(elbo(vae, vae.posterior(p), x, gen).elbo)).backward();
+    opt.step();
+  }
+  return {p.loc.detach(), p.logvar.detach(), p.extra.defined() ? p.extra.detach() : Tensor(),
+          p.context.defined() ? p.context.detach() : Tensor()};
+}
+
 LocalPosteriors::LocalPosteriors(int64_t n, int64_t latent, double lr)
     : loc_(zeros({n, latent}).requires_grad_()),
       logvar_(zeros({n, latent}).requires_grad_()),
@@ -88,20 +107,20 @@ GapReport amortization_gap(const VAE& vae, const Tensor& x, Generator& gen, int 
   for (int64_t b = 0; b < n; b += batch) {
     const Tensor xb = narrow(x, 0, b, std::min(batch, n - b));
     double t0 = now_ms();
-    QParams q;
+    Encoder::Params q;
     {
       NoGradGuard ng;
-      const Encoder::Params p = vae.encoder().params(xb);
-      q = {p.loc, p.logvar};
+      q = vae.encoder().params(xb);
     }
     enc_ms += now_ms() - t0;
     t0 = now_ms();
-    const QParams best = optimize_q(vae, xb, q, gen, steps);
+    const Encoder::Params best = optimize_posterior(vae, xb, q, gen, steps);
     opt_ms += now_ms() - t0;
     NoGradGuard ng;
-    for (double v : elbo(vae, q.q(), xb, gen, {.samples = samples}).elbo.to_vector<double>()) enc.push_back(v);
-    for (double v : elbo(vae, best.q(), xb, gen, {.samples = samples}).elbo.to_vector<double>()) opt.push_back(v);
-    for (double v : iwae(vae, best.q(), xb, gen, k).to_vector<double>()) ll.push_back(v);
+    for (double v : elbo(vae, vae.posterior(q), xb, gen, {.samples = samples}).elbo.to_vector<double>()) enc.push_back(v);
+    for (double v : elbo(vae, vae.posterior(best), xb, gen, {.samples = samples}).elbo.to_vector<double>())
+      opt.push_back(v);
+    for (double v : iwae(vae, vae.posterior(best), xb, gen, k).to_vector<double>()) ll.push_back(v);
   }
   auto mean_se = [](const std::vector<double>& v) {
     double m = 0, s = 0;

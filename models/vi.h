@@ -6,7 +6,8 @@
 //     moves only the rows of the current batch, each with its own step count.
 //   optimize_q: test-time per-example optimization of q under a fixed model.
 //   amortization_gap: Cremer, Li and Duvenaud (2018): log p(x) - ELBO(q*) is the approximation gap,
-//     ELBO(q*) - ELBO(q_encoder) the amortization gap, per test example, with standard errors.
+//     ELBO(q*) - ELBO(q_encoder) the amortization gap, per test example, with standard errors; q* is the
+//     best member of the VAE's own family (diagonal, full, low rank, or flow) found per example.
 #include <map>
 #include <string>
 #include <vector>
@@ -40,6 +41,12 @@ struct QParams {
 // init (not modified) and returns the optimized parameters, detached.
 QParams optimize_q(const LatentModel& m, const Tensor& x, const QParams& init, Generator& gen, int steps,
                    double lr = 1e-2);
+
+// The same for the VAE's own posterior family: every per-example output of the encoder (loc, logvar, the
+// full or low-rank head's, and a flow's context, whose linear heads then give each example its own flow
+// parameters) becomes a free leaf, started at init and optimized with the model fixed.
+Encoder::Params optimize_posterior(const VAE& vae, const Tensor& x, const Encoder::Params& init, Generator& gen,
+                                   int steps, double lr = 1e-2);
 
 class LocalPosteriors {
  public:

@@ -20,18 +20,7 @@ int main(int argc, char** argv) {
   app.add_option("--levels", model.likelihood.levels, "categorical: intensity levels K")->capture_default_str()->check(CLI::Range(2, 256));
   app.add_option("--gaussian-std", model.likelihood.gaussian_std, "gaussian: fixed std")->capture_default_str()->check(zoo::positive_finite());
   app.add_flag("--learned-std", model.likelihood.learned_std, "gaussian: the decoder also outputs a log-std per pixel");
-  app.add_option("--posterior", model.posterior, "q(z|x): diagonal | full | lowrank:R (a Gaussian with full or "
-                 "rank-R-plus-diagonal covariance)")
-      ->capture_default_str()
-      ->check(zoo::parses_with([](const std::string& v) { models::parse_posterior(v); }));
-  app.add_option("--flow", model.flow, "a normalizing flow refining q(z|x): none | planar:K | radial:K | householder:K "
-                 "| iaf:K (K steps, parameters from the encoder)")
-      ->capture_default_str()
-      ->check(zoo::parses_with([](const std::string& v) { models::parse_flow(v); }));
-  app.add_option("--prior", model.prior, "p(z): normal | mog:K (a learned mixture of K Gaussians) | flow:K (a learned "
-                 "masked autoregressive flow, K steps)")
-      ->capture_default_str()
-      ->check(zoo::parses_with([](const std::string& v) { models::parse_prior(v); }));
+  model.add_families(app);
   app.add_option("--beta", obj.beta, "weight on the KL term")->capture_default_str()->check(zoo::non_negative_finite());
   app.add_option("--warmup", obj.warmup_steps, "KL warm-up: steps over which the KL weight ramps from 0 to beta")
       ->check(CLI::NonNegativeNumber);

@@ -8,6 +8,7 @@
 //                --hidden, --latent, --likelihood as it was trained with): per test example the encoder's
 //                ELBO, the ELBO of q optimized from the encoder's output, and an IWAE estimate of log p(x)
 //                (--iw K, default 1000); approximation and amortization gaps with standard errors.
+#include <cstdio>
 #include <elbo/elbo.h>
 
 #include <iostream>
@@ -25,13 +26,20 @@ int main(int argc, char** argv) {
   CLI::App app{"elbo-vi: non-amortized variational inference, and the amortization-gap report for a trained VAE"};
   zoo::add_common_flags(app, c);
   model.add(app);
-  app.add_flag("--gap", gap, "amortization-gap report for the VAE given by --load");
+  model.add_families(app);
+  app.add_flag("--gap", gap, "amortization-gap report for the VAE given by --load (with its --posterior, --flow, "
+               "--prior: the gaps are within that family)");
   app.add_option("--vi-steps", vi.test_steps, "Adam steps of per-example optimization at test time")->capture_default_str()->check(CLI::Range(1, 100000));
   app.add_option("--local-steps", vi.local_steps, "updates of a batch's posteriors per visit (the last one joint with the decoder)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
   app.add_option("--local-lr", vi.local_lr, "learning rate of the per-example parameters, in training and in test-time inference (--gap starts from the encoder and keeps 0.01)")->capture_default_str()->check(zoo::positive_finite());
   zoo::parse_or_exit(app, argc, argv, "elbo-vi");
+  if (!gap && (model.posterior != "diagonal" || model.flow != "none" || model.prior != "normal")) {
+    std::fprintf(stderr, "elbo-vi: --posterior, --flow and --prior describe the VAE that --gap loads; training keeps "
+                 "diagonal per-example posteriors under N(0, I)\n");
+    return 2;
+  }
   c.command = zoo::command_line(argc, argv);
   return zoo::run_main("elbo-vi", [&] {
     training::Session s(c);

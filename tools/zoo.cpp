@@ -109,6 +109,21 @@ int run_main(const char* prog, const std::function<int()>& body) {
   }
 }
 
+void ModelFlags::add_families(CLI::App& app) {
+  app.add_option("--posterior", posterior, "q(z|x): diagonal | full | lowrank:R (a Gaussian with full or "
+                 "rank-R-plus-diagonal covariance)")
+      ->capture_default_str()
+      ->check(parses_with([](const std::string& v) { models::parse_posterior(v); }));
+  app.add_option("--flow", flow, "a normalizing flow refining q(z|x): none | planar:K | radial:K | householder:K | "
+                 "iaf:K | sylvester:K | tsylvester:K (K steps, parameters from the encoder)")
+      ->capture_default_str()
+      ->check(parses_with([](const std::string& v) { models::parse_flow(v); }));
+  app.add_option("--prior", prior, "p(z): normal | mog:K (a learned mixture of K Gaussians) | flow:K (a learned "
+                 "masked autoregressive flow, K steps)")
+      ->capture_default_str()
+      ->check(parses_with([](const std::string& v) { models::parse_prior(v); }));
+}
+
 CLI::Option* ModelFlags::add(CLI::App& app) {
   app.add_option("--arch", arch, "mlp | conv")->capture_default_str()->check(CLI::IsMember({"mlp", "conv"}));
   return app.add_option("--likelihood", name,

@@ -25,6 +25,8 @@ struct ModelFlags {
   std::string flow = "none";             // --flow (elbo-vae adds the flag)
   std::string prior = "normal";          // --prior (elbo-vae adds the flag)
   models::LikelihoodOptions likelihood;  // its settings; the kind comes from `name`
+  // Adds --posterior, --flow and --prior (the VAE's families; elbo-vae and elbo-vi --gap).
+  void add_families(CLI::App& app);
   // Adds --arch and --likelihood; returns the latter, for a binary to extend its help.
   CLI::Option* add(CLI::App& app);
   // The model's options for these flags, sized to the session's images.

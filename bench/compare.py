@@ -2,7 +2,7 @@
 """Runs elbo's training-step benchmarks and the same steps in PyTorch, in one invocation, and prints the
 ratio table (examples per second, medians over repetitions) as Markdown.
 
-  bench/compare.py [--build build] [--model mlp conv iwae] [--batch 32 128 512] [--threads 1 2] [--rounds R]
+  bench/compare.py [--build build] [--model mlp conv iwae planar iaf] [--batch 32 128 512] [--threads 1 2] [--rounds R]
 
 With --rounds R the two sides take turns R times, so each ratio pairs measurements minutes apart at
 most; the table then shows the medians over rounds and the ratio's range (the load of a shared machine
@@ -58,8 +58,10 @@ def main():
           + " PyTorch setting |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if ranged else "") + " --- |")
     for model in a.model:
-        name = {"mlp": "VaeMlpTrainStep", "conv": "ConvVaeTrainStep", "iwae": "IwaeEval"}[model]
-        batches = {"mlp": a.batch, "conv": [b for b in a.batch if b == 128] or [128], "iwae": [5000]}[model]
+        name = {"mlp": "VaeMlpTrainStep", "conv": "ConvVaeTrainStep", "iwae": "IwaeEval", "planar": "VaePlanarTrainStep",
+                "iaf": "VaeIafTrainStep"}[model]
+        fixed128 = [b for b in a.batch if b == 128] or [128]
+        batches = {"mlp": a.batch, "conv": fixed128, "planar": fixed128, "iaf": fixed128, "iwae": [5000]}[model]
         rounds = [(elbo_side(a.build, name, batches, a.threads, a.repetitions), torch_side(model, batches, a.threads))
                   for _ in range(a.rounds)]
         for b in batches:

@@ -3,7 +3,8 @@
 
 Run with Debian's python3-torch (/usr/bin/python3). Prints one JSON line per configuration:
 {"name": "VaeMlpTrainStep/128/1", "ms_median": ..., "examples_per_sec": ..., "setting": ...}.
-Models: mlp and conv (one training step: forward, backward, Adam) and iwae (the MLP VAE's importance-
+Models: mlp and conv (one training step: forward, backward, Adam), planar and iaf (the MLP VAE with
+--flow planar:4 / iaf:2, as elbo builds it) and iwae (the MLP VAE's importance-
 sampled evaluation, --iw K: K samples per example for 100 test-sized inputs, in chunks of 250 samples
 as elbo's VAE::iwae; "batch" is K there).
 Threads: for n threads each setting runs in its own process (OPENBLAS_NUM_THREADS must be set before
@@ -77,6 +78,78 @@ def vae_conv():
     return ConvVAE(), loss_fn, (1, 28, 28)
 
 
+def vae_flow(kind, steps):
+    """The MLP VAE with a flow on q(z|x) as elbo's --flow planar:K / iaf:K builds it: heads (planar) or MADEs
+    with the encoder's hidden features as context (iaf), Monte Carlo KL on the flow's own sample."""
+    import math
+    import torch
+    from torch import nn
+    import torch.nn.functional as F
+    latent, hidden = 20, 400
+    log2pi = math.log(2 * math.pi)
+
+    class MaskedLinear(nn.Linear):
+        def __init__(self, n_in, n_out, mask):
+            super().__init__(n_in, n_out)
+            self.register_buffer("mask", mask)
+
+        def forward(self, x):
+            return F.linear(x, self.weight * self.mask, self.bias)
+
+    class MADE(nn.Module):  # nn::MADE: degrees 1..D (or reversed), hidden degrees 1 + j mod (D - 1)
+        def __init__(self, d, h, context, reversed_):
+            super().__init__()
+            deg = torch.arange(d, 0, -1) if reversed_ else torch.arange(1, d + 1)
+            hdeg = 1 + torch.arange(h) % (d - 1)
+            self.inp = MaskedLinear(d, h, (hdeg[:, None] >= deg[None, :]).float())
+            self.ctx = nn.Linear(context, h, bias=False)
+            self.out = MaskedLinear(h, 2 * d, (deg.repeat(2)[:, None] > hdeg[None, :]).float())
+            self.d = d
+
+        def forward(self, z, c):
+            o = self.out(F.relu(self.inp(z) + self.ctx(c)))
+            return o[..., :self.d], o[..., self.d:]
+
+    class FlowVAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc21, self.fc22 = nn.Linear(784, hidden), nn.Linear(hidden, latent), nn.Linear(hidden, latent)
+            self.fc3, self.fc4 = nn.Linear(latent, hidden), nn.Linear(hidden, 784)
+            if kind == "planar":
+                self.flow = nn.ModuleList([nn.Linear(hidden, 2 * latent + 1) for _ in range(steps)])
+            else:
+                self.flow = nn.ModuleList([MADE(latent, 2 * hidden, hidden, k % 2 == 1) for k in range(steps)])
+
+        def forward(self, x):
+            h = F.relu(self.fc1(x))
+            mu, logvar = self.fc21(h), self.fc22(h)
+            eps = torch.randn_like(mu)
+            z = mu + eps * torch.exp(0.5 * logvar)
+            log_q = (-0.5 * eps * eps - 0.5 * logvar).sum(1) - 0.5 * log2pi * latent
+            for step in self.flow:
+                if kind == "planar":
+                    p = step(h)
+                    u, w, b = p[:, :latent], p[:, latent:2 * latent], p[:, 2 * latent]
+                    wu = (w * u).sum(1, keepdim=True)
+                    u_hat = u + (F.softplus(wu) - 1 - wu) * w / (w * w).sum(1, keepdim=True)
+                    t = torch.tanh((w * z).sum(1) + b)
+                    log_q = log_q - torch.log(torch.abs(1 + (1 - t * t) * (w * u_hat).sum(1)))
+                    z = z + u_hat * t[:, None]
+                else:
+                    m, s = step(z, h)
+                    gate = s + 2.0
+                    sigma = torch.sigmoid(gate)
+                    log_q = log_q - F.logsigmoid(gate).sum(1)
+                    z = sigma * z + (1 - sigma) * m
+            log_p = -0.5 * (z * z).sum(1) - 0.5 * log2pi * latent
+            return self.fc4(F.relu(self.fc3(z))), log_q - log_p
+
+    def loss_fn(logits, x, kl, _):
+        return F.binary_cross_entropy_with_logits(logits, x, reduction="sum") + kl.sum()
+
+    return FlowVAE(), loss_fn, (784,)
+
+
 def iwae_eval(k, chunk=250):
     """Returns a function computing the IWAE bound of 100 inputs with k samples each (no gradient)."""
     import math
@@ -123,14 +196,15 @@ def run_one(model, batch, steps, repeats, threads):
             times.append(time.perf_counter() - t0)
         times.sort()
         return times[len(times) // 2]
-    net, loss_fn, shape = {"mlp": vae_mlp, "conv": vae_conv}[model]()
+    net, loss_fn, shape = {"mlp": vae_mlp, "conv": vae_conv, "planar": lambda: vae_flow("planar", 4),
+                           "iaf": lambda: vae_flow("iaf", 2)}[model]()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     x = torch.rand((batch,) + shape).bernoulli()
 
     def step():
         opt.zero_grad()
-        logits, mu, logvar = net(x)
-        loss_fn(logits, x, mu, logvar).backward()
+        out = net(x)
+        loss_fn(out[0], x, *out[1:], *([None] * (3 - len(out)))).backward()
         opt.step()
 
     for _ in range(10):
@@ -147,7 +221,7 @@ def run_one(model, batch, steps, repeats, threads):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="mlp", choices=["mlp", "conv", "iwae"])
+    ap.add_argument("--model", default="mlp", choices=["mlp", "conv", "iwae", "planar", "iaf"])
     ap.add_argument("--batch", type=int, nargs="+", default=[128])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--steps", type=int, default=20)
@@ -158,7 +232,8 @@ def main():
         sec = run_one(a.model, a.batch[0], a.steps, a.repeats, a.child)
         print(json.dumps({"sec": sec}))
         return
-    name = {"mlp": "VaeMlpTrainStep", "conv": "ConvVaeTrainStep", "iwae": "IwaeEval"}[a.model]
+    name = {"mlp": "VaeMlpTrainStep", "conv": "ConvVaeTrainStep", "iwae": "IwaeEval", "planar": "VaePlanarTrainStep",
+            "iaf": "VaeIafTrainStep"}[a.model]
     for threads in a.threads:
         for batch in a.batch:
             settings = [(1, threads)] if threads == 1 else [(1, threads), (threads, 1)]  # (torch, OpenBLAS)

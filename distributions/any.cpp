@@ -34,6 +34,8 @@ std::type_index AnyDistribution::type() const { return impl("type").type(); }
 std::string AnyDistribution::name() const { return impl_ ? type_name(impl_->type()) : "undefined"; }
 Shape AnyDistribution::batch_shape() const { return impl("batch_shape").batch_shape(); }
 Shape AnyDistribution::event_shape() const { return impl("event_shape").event_shape(); }
+int64_t AnyDistribution::batch_ndim() const { return impl("batch_ndim").batch_ndim(); }
+int64_t AnyDistribution::event_ndim() const { return impl("event_ndim").event_ndim(); }
 Tensor AnyDistribution::log_prob(const Tensor& value) const { return impl("log_prob").log_prob(value); }
 Tensor AnyDistribution::sample(Generator& gen, const Shape& s) const { return impl("sample").sample(gen, s); }
 bool AnyDistribution::has_rsample() const { return impl("has_rsample").has_rsample(); }

@@ -47,6 +47,9 @@ class AnyDistribution {
 
   Shape batch_shape() const;
   Shape event_shape() const;
+  // Their lengths, without building the shapes (a family may answer from its own hooks: Independent does).
+  int64_t batch_ndim() const;
+  int64_t event_ndim() const;
   Tensor log_prob(const Tensor& value) const;
   Tensor sample(Generator& gen, const Shape& sample_shape = {}) const;
 
@@ -69,6 +72,8 @@ class AnyDistribution {
     virtual std::type_index type() const = 0;
     virtual Shape batch_shape() const = 0;
     virtual Shape event_shape() const = 0;
+    virtual int64_t batch_ndim() const = 0;
+    virtual int64_t event_ndim() const = 0;
     virtual Tensor log_prob(const Tensor& value) const = 0;
     virtual Tensor sample(Generator& gen, const Shape& s) const = 0;
     virtual bool has_rsample() const = 0;
@@ -87,6 +92,14 @@ class AnyDistribution {
     std::type_index type() const override { return typeid(D); }
     Shape batch_shape() const override { return d.batch_shape(); }
     Shape event_shape() const override { return d.event_shape(); }
+    int64_t batch_ndim() const override {
+      if constexpr (requires { d.batch_ndim(); }) return d.batch_ndim();
+      else return int64_t(d.batch_shape().size());
+    }
+    int64_t event_ndim() const override {
+      if constexpr (requires { d.event_ndim(); }) return d.event_ndim();
+      else return int64_t(d.event_shape().size());
+    }
     Tensor log_prob(const Tensor& value) const override { return d.log_prob(value); }
     Tensor sample(Generator& gen, const Shape& s) const override {
       if constexpr (Samplable<D>) return d.sample(gen, s);

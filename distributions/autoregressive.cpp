@@ -2,8 +2,9 @@
 
 namespace elbo::dist {
 
-AffineAutoregressiveTransform::AffineAutoregressiveTransform(AutoregressiveNet net, int64_t features, double bias)
-    : net_(std::move(net)), features_(features), bias_(bias) {
+AffineAutoregressiveTransform::AffineAutoregressiveTransform(AutoregressiveNet net, int64_t features, Tensor context,
+                                                             double bias)
+    : net_(std::move(net)), features_(features), context_(std::move(context)), bias_(bias) {
   ELBO_CHECK(net_ != nullptr, "AffineAutoregressiveTransform: the network is empty");
   ELBO_CHECK_VALUE(features >= 1, "AffineAutoregressiveTransform: features must be >= 1, got {}", features);
 }
@@ -11,7 +12,7 @@ AffineAutoregressiveTransform::AffineAutoregressiveTransform(AutoregressiveNet n
 Transform::Result AffineAutoregressiveTransform::forward_with_log_det(const Tensor& x) const {
   ELBO_CHECK_SHAPE(x.dim() >= 1 && x.size(-1) == features_, "AffineAutoregressiveTransform: x {} is not [..., {}]",
                    x.shape(), features_);
-  const auto [m, s] = net_(x);
+  const auto [m, s] = net_(x, context_);
   ELBO_CHECK_SHAPE(m.shape() == x.shape() && s.shape() == x.shape(),
                    "AffineAutoregressiveTransform: the network returned m {} and s {} for x {}", m.shape(), s.shape(),
                    x.shape());
@@ -31,7 +32,7 @@ Tensor AffineAutoregressiveTransform::inverse(const Tensor& y) const {
                    y.shape(), features_);
   Tensor x = zeros_like(y);
   for (int64_t pass = 0; pass < features_; ++pass) {
-    const auto [m, s] = net_(x);
+    const auto [m, s] = net_(x, context_);
     const Tensor sigma = sigmoid(s + bias_);
     x = (y - (1.0 - sigma) * m) / sigma;
   }

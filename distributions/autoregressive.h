@@ -15,12 +15,15 @@
 
 namespace elbo::dist {
 
-// x [..., D] -> (m, s), each [..., D], autoregressive in x.
-using AutoregressiveNet = std::function<std::pair<Tensor, Tensor>(const Tensor& x)>;
+// (x [..., D], context) -> (m, s), each [..., D], autoregressive in x; the context (an encoder's features,
+// undefined for an unconditioned flow) is the transform's, so a conditioned flow step is built per batch
+// while the network is shared (Pyro's ConditionalAffineAutoregressive.condition(context)).
+using AutoregressiveNet = std::function<std::pair<Tensor, Tensor>(const Tensor& x, const Tensor& context)>;
 
 class AffineAutoregressiveTransform final : public Transform {
  public:
-  AffineAutoregressiveTransform(AutoregressiveNet net, int64_t features, double sigmoid_bias = 2.0);
+  AffineAutoregressiveTransform(AutoregressiveNet net, int64_t features, Tensor context = Tensor(),
+                                double sigmoid_bias = 2.0);
   std::string name() const override { return "AffineAutoregressiveTransform"; }
   int64_t event_dim() const override { return 1; }
   Tensor forward(const Tensor& x) const override { return forward_with_log_det(x).y; }
@@ -32,6 +35,7 @@ class AffineAutoregressiveTransform final : public Transform {
  private:
   AutoregressiveNet net_;
   int64_t features_;
+  Tensor context_;
   double bias_;
 };
 

@@ -25,6 +25,8 @@ template <Distribution D> class Independent {
     const Shape b = base_.batch_shape();
     return Shape(b.begin(), b.end() - n_);
   }
+  int64_t batch_ndim() const { return int64_t(base_.batch_shape().size()) - n_; }
+  int64_t event_ndim() const { return int64_t(base_.event_shape().size()) + n_; }
   Shape event_shape() const {
     const Shape b = base_.batch_shape(), e = base_.event_shape();
     Shape s(b.end() - n_, b.end());

@@ -4,15 +4,18 @@
 
 namespace elbo::dist {
 
-TransformedDistribution::TransformedDistribution(AnyDistribution base, std::vector<TransformPtr> transforms)
-    : base_(std::move(base)), transforms_(std::move(transforms)) {
+TransformedDistribution::TransformedDistribution(AnyDistribution base, TransformList transforms)
+    : base_(std::move(base)),
+      transforms_(std::move(transforms)),
+      last_(std::allocate_shared<Last>(detail::PoolAllocator<Last>{})) {
   ELBO_CHECK(base_.defined(), "TransformedDistribution: the base distribution is undefined");
-  int64_t e = int64_t(base_.event_shape().size());
+  base_event_dims_ = base_.event_ndim();
+  int64_t e = base_event_dims_;
   for (size_t k = 0; k < transforms_.size(); ++k) {
     ELBO_CHECK(transforms_[k] != nullptr, "TransformedDistribution: transform {} is null", k);
     e = std::max(e, transforms_[k]->event_dim());
   }
-  const int64_t dims = int64_t(base_.batch_shape().size() + base_.event_shape().size());
+  const int64_t dims = base_.batch_ndim() + base_event_dims_;
   ELBO_CHECK_SHAPE(e <= dims, "TransformedDistribution: a transform acts on {} event dims, the base {} (batch {}, "
                    "event {}) has {} dims", e, base_.name(), base_.batch_shape(), base_.event_shape(), dims);
   event_dims_ = e;
@@ -33,8 +36,7 @@ Shape TransformedDistribution::event_shape() const {
 }
 
 TransformedDistribution::Draw TransformedDistribution::push(const Tensor& x0) const {
-  const int64_t base_events = int64_t(base_.event_shape().size());
-  Tensor log_prob = sum_rightmost(base_.log_prob(x0), event_dims_ - base_events);
+  Tensor log_prob = sum_rightmost(base_.log_prob(x0), event_dims_ - base_event_dims_);
   Tensor x = x0;
   for (const TransformPtr& t : transforms_) {
     Transform::Result r = t->forward_with_log_det(x);
@@ -73,7 +75,7 @@ Tensor TransformedDistribution::log_prob(const Tensor& value) const {
     log_prob = log_prob.defined() ? log_prob - ld : -ld;
     y = x;
   }
-  const Tensor base = sum_rightmost(base_.log_prob(y), event_dims - int64_t(base_.event_shape().size()));
+  const Tensor base = sum_rightmost(base_.log_prob(y), event_dims - base_event_dims_);
   return log_prob.defined() ? base + log_prob : base;
 }
 

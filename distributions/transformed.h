@@ -17,12 +17,16 @@
 
 namespace elbo::dist {
 
+// The transforms of a TransformedDistribution, first applied first (pooled: building one per training
+// step does not reach the heap).
+using TransformList = detail::PooledVector<TransformPtr>;
+
 class TransformedDistribution {
  public:
-  TransformedDistribution(AnyDistribution base, std::vector<TransformPtr> transforms);
+  TransformedDistribution(AnyDistribution base, TransformList transforms);
 
   const AnyDistribution& base_dist() const { return base_; }
-  const std::vector<TransformPtr>& transforms() const { return transforms_; }
+  const TransformList& transforms() const { return transforms_; }
   Shape batch_shape() const;
   Shape event_shape() const;
 
@@ -38,12 +42,13 @@ class TransformedDistribution {
  private:
   Draw push(const Tensor& x0) const;  // through every transform
   AnyDistribution base_;
-  std::vector<TransformPtr> transforms_;
-  int64_t event_dims_;  // of the result
+  TransformList transforms_;
+  int64_t event_dims_;       // of the result
+  int64_t base_event_dims_;  // of the base
   struct Last {         // the last draw and its log-density, for log_prob of that same tensor
     Tensor value, log_prob;
   };
-  std::shared_ptr<Last> last_ = std::make_shared<Last>();
+  std::shared_ptr<Last> last_;
 };
 
 }  // namespace elbo::dist

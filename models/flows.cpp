@@ -74,33 +74,40 @@ PosteriorFlow::PosteriorFlow(const FlowSpec& spec, int64_t context, int64_t late
   }
 }
 
-std::vector<dist::TransformPtr> PosteriorFlow::transforms(const Tensor& h) const {
+namespace {
+// Transforms live in the small-object pool, as the rest of a step's graph.
+template <class T, class... A> dist::TransformPtr pooled(A&&... a) {
+  return std::allocate_shared<T>(detail::PoolAllocator<T>{}, std::forward<A>(a)...);
+}
+}  // namespace
+
+dist::TransformList PosteriorFlow::transforms(const Tensor& h) const {
   const int64_t l = latent_;
-  std::vector<dist::TransformPtr> out;
+  dist::TransformList out;
   out.reserve(size_t(spec_.steps));
   for (int64_t k = 0; k < spec_.steps; ++k) {
     switch (spec_.kind) {
       case FlowSpec::Kind::planar: {
         const Tensor p = heads_[size_t(k)]->forward(h);
-        out.push_back(std::make_shared<dist::PlanarTransform>(narrow(p, 1, 0, l), narrow(p, 1, l, l), select(p, 1, 2 * l)));
+        out.push_back(pooled<dist::PlanarTransform>(narrow(p, 1, 0, l), narrow(p, 1, l, l), select(p, 1, 2 * l)));
         break;
       }
       case FlowSpec::Kind::radial: {
         const Tensor p = heads_[size_t(k)]->forward(h);
-        out.push_back(std::make_shared<dist::RadialTransform>(narrow(p, 1, 0, l), select(p, 1, l), select(p, 1, l + 1)));
+        out.push_back(pooled<dist::RadialTransform>(narrow(p, 1, 0, l), select(p, 1, l), select(p, 1, l + 1)));
         break;
       }
       case FlowSpec::Kind::householder:
-        out.push_back(std::make_shared<dist::HouseholderTransform>(heads_[size_t(k)]->forward(h)));
+        out.push_back(pooled<dist::HouseholderTransform>(heads_[size_t(k)]->forward(h)));
         break;
       case FlowSpec::Kind::iaf: {
         const nn::MADE* made = made_[size_t(k)];
         // z [S..., B, L] with the context [B, C]: the MADE broadcasts the context's hidden term
-        auto net = [made, h](const Tensor& z) {
-          const nn::MADE::Output o = made->forward(z, h);
+        auto net = [made](const Tensor& z, const Tensor& c) {
+          const nn::MADE::Output o = made->forward(z, c);
           return std::pair<Tensor, Tensor>{o.m, o.s};
         };
-        out.push_back(std::make_shared<dist::AffineAutoregressiveTransform>(net, l));
+        out.push_back(pooled<dist::AffineAutoregressiveTransform>(net, l, h));
         break;
       }
       case FlowSpec::Kind::sylvester:
@@ -122,7 +129,7 @@ std::vector<dist::TransformPtr> PosteriorFlow::transforms(const Tensor& h) const
         }
         const Tensor r = triu(reshape(take(l * l), {b, l, l}), 1) + diag_embed(tanh(take(l)));
         const Tensor rt = triu(reshape(take(l * l), {b, l, l}), 1) + diag_embed(tanh(take(l)));
-        out.push_back(std::make_shared<dist::SylvesterTransform>(q, r, rt, take(l)));
+        out.push_back(pooled<dist::SylvesterTransform>(q, r, rt, take(l)));
         break;
       }
       case FlowSpec::Kind::none: break;
@@ -180,13 +187,13 @@ dist::AnyDistribution LearnedPrior::distribution() const {
     return dist::MixtureSameFamily(dist::Categorical(logits_),
                                    dist::Independent(dist::Normal(loc_, exp(log_scale_)), 1));
   const DType d = named_parameters().front().second.dtype();
-  std::vector<dist::TransformPtr> steps;
+  dist::TransformList steps;
   for (const nn::MADE* made : made_) {
-    auto net = [made](const Tensor& z) {
+    auto net = [made](const Tensor& z, const Tensor&) {
       const nn::MADE::Output o = made->forward(z);
       return std::pair<Tensor, Tensor>{o.m, o.s};
     };
-    steps.push_back(std::make_shared<dist::InverseTransform>(std::make_shared<dist::AffineAutoregressiveTransform>(net, latent_)));
+    steps.push_back(pooled<dist::InverseTransform>(pooled<dist::AffineAutoregressiveTransform>(net, latent_)));
   }
   return dist::TransformedDistribution(standard_normal(latent_, d), std::move(steps));
 }

@@ -36,7 +36,7 @@ class PosteriorFlow : public nn::Module {
  public:
   PosteriorFlow(const FlowSpec& spec, int64_t context_features, int64_t latent, Generator& gen);
   // The transforms for a batch of contexts [B, C]; their parameters are [B, ...].
-  std::vector<dist::TransformPtr> transforms(const Tensor& context) const;
+  dist::TransformList transforms(const Tensor& context) const;
   // q_K: base (batch [B], event [L]) pushed through transforms(context).
   dist::AnyDistribution refine(const dist::AnyDistribution& base, const Tensor& context) const;
   const FlowSpec& spec() const { return spec_; }

@@ -199,7 +199,7 @@ TEST_CASE("the affine autoregressive transform (IAF/MAF): log |det J| equals the
   Generator gen(13);
   nn::MADE made(4, 12, 0, true, gen);
   made.to(DType::f64);
-  auto net = [&](const Tensor& z) {
+  auto net = [&](const Tensor& z, const Tensor&) {
     const nn::MADE::Output o = made.forward(z);
     return std::pair<Tensor, Tensor>{o.m, o.s};
   };

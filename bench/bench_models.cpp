@@ -7,6 +7,7 @@
 #include <benchmark/benchmark.h>
 
 #include <elbo/elbo.h>
+#include <autograd/kernels/kernels.h>
 #include <models/vae.h>
 
 #include "alloc_counter.h"
@@ -14,6 +15,13 @@
 using namespace elbo;
 
 namespace {
+
+// Google Benchmark's context (the header of every report) names the kernels' instruction set, which
+// ELBO_ARCH may force.
+const bool kKernelsInContext = [] {
+  benchmark::AddCustomContext("elbo_kernels", std::string(kernels::arch_name()));
+  return true;
+}();
 
 // Times training steps (forward, backward, Adam) of model on one batch, and counts their allocations.
 template <class M> void time_steps(benchmark::State& state, M& model, Generator& gen) {

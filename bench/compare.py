@@ -3,6 +3,7 @@
 ratio table (examples per second, medians over repetitions) as Markdown.
 
   bench/compare.py [--build build] [--model mlp conv iwae planar iaf] [--batch 32 128 512] [--threads 1 2] [--rounds R]
+                   [--arch sse2|avx2|avx512]
 
 With --rounds R the two sides take turns R times, so each ratio pairs measurements minutes apart at
 most; the table then shows the medians over rounds and the ratio's range (the load of a shared machine
@@ -23,14 +24,16 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def elbo_side(build, name, batches, threads, repetitions):
+def elbo_side(build, name, batches, threads, repetitions, arch):
     # UseRealTime() appends "/real_time" to the names
     filt = "|".join(f"^BM_{name}/{b}/{t}(/real_time)?$" for b in batches for t in threads)
+    env = dict(os.environ, **({"ELBO_ARCH": arch} if arch else {}))
     out = subprocess.run([os.path.join(build, "bench", "elbo_bench"), f"--benchmark_filter={filt}",
                           f"--benchmark_repetitions={repetitions}", "--benchmark_report_aggregates_only=true",
-                          "--benchmark_format=json"], check=True, capture_output=True, text=True).stdout
-    res = {}
-    for b in json.loads(out)["benchmarks"]:
+                          "--benchmark_format=json"], check=True, capture_output=True, text=True, env=env).stdout
+    report = json.loads(out)
+    res = {"_kernels": report["context"].get("elbo_kernels", "?")}
+    for b in report["benchmarks"]:
         if b.get("aggregate_name") == "median":
             key = b["run_name"].replace("BM_", "").replace("/real_time", "")
             res[key] = b["items_per_second"]
@@ -52,6 +55,7 @@ def main():
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repetitions", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--arch", default="", help="force elbo's instruction set (ELBO_ARCH): sse2 | avx2 | avx512")
     a = ap.parse_args()
     ranged = a.rounds > 1
     print("| benchmark | batch | threads | elbo ex/s | PyTorch ex/s | ratio |" + (" ratio range |" if ranged else "")
@@ -62,8 +66,9 @@ def main():
                 "iaf": "VaeIafTrainStep"}[model]
         fixed128 = [b for b in a.batch if b == 128] or [128]
         batches = {"mlp": a.batch, "conv": fixed128, "planar": fixed128, "iaf": fixed128, "iwae": [5000]}[model]
-        rounds = [(elbo_side(a.build, name, batches, a.threads, a.repetitions), torch_side(model, batches, a.threads))
-                  for _ in range(a.rounds)]
+        rounds = [(elbo_side(a.build, name, batches, a.threads, a.repetitions, a.arch),
+                   torch_side(model, batches, a.threads)) for _ in range(a.rounds)]
+        print(f"| elbo kernels: {rounds[0][0]['_kernels']} | | | | | |" + (" |" if ranged else "") + " |", flush=True)
         for b in batches:
             for t in a.threads:
                 key = f"{name}/{b}/{t}"

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 
+#include "autograd/kernels/kernels.h"
 #include "autograd/threads.h"
 #include "models/image.h"
 #include "models/plot.h"
@@ -142,9 +143,13 @@ std::map<std::string, double> run(Session& s, Task& t) {
     start_epoch = int(load_checkpoint(s.checkpoint_path(), t.module(), opt, gen, task_state));
     t.load_state(task_state, s.checkpoint_path());
   }
+  // the instruction set the kernels run (ELBO_ARCH forces one) and the threads: every run says where it ran
+  const std::string kernels(kernels::arch_name());
   const std::map<std::string, std::string> labels{
-      {"model", t.describe()}, {"data", s.data_name}, {"binarize", o.binarize}};
-  if (!o.quiet) std::cerr << fmt::format("{} on {} ({} binarization)\n", t.describe(), s.data_name, o.binarize);
+      {"model", t.describe()}, {"data", s.data_name}, {"binarize", o.binarize}, {"kernels", kernels}};
+  if (!o.quiet)
+    std::cerr << fmt::format("{} on {} ({} binarization; kernels {}, {} threads)\n", t.describe(), s.data_name,
+                             o.binarize, kernels, num_threads());
   Metrics metrics(s.path("metrics.jsonl"), o.eval_only ? INT64_MAX : start_epoch);
   std::unique_ptr<SummaryWriter> tb;
   if (!o.eval_only) {

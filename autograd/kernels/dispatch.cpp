@@ -8,6 +8,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "../error.h"
 #include "table.h"
 #include "thread_pool.h"
 
@@ -23,8 +24,15 @@ const Tables* pick(std::string_view name) {
 }
 
 const Tables* best() {
-  if (const char* env = std::getenv("ELBO_ARCH"))
-    if (const Tables* t = pick(env)) return t;
+  if (const char* env = std::getenv("ELBO_ARCH")) {  // a forced path that cannot run is an error, never a fallback
+    const std::string_view want(env);
+    ELBO_CHECK_VALUE(want == "portable" || want == "sse2" || want == "avx2" || want == "avx512",
+                     "ELBO_ARCH={}: not one of portable, sse2, avx2, avx512", want);
+    const Tables* t = pick(want);
+    ELBO_CHECK(t != nullptr, "ELBO_ARCH={}: this CPU does not have {} (it has: {})", want, want,
+               pick("avx512") ? "avx512, avx2, sse2" : pick("avx2") ? "avx2, sse2" : "sse2");
+    return t;
+  }
   for (const char* n : {"avx512", "avx2"})
     if (const Tables* t = pick(n)) return t;
   return &tables_sse2();

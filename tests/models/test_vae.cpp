@@ -1,5 +1,6 @@
 #include <cmath>
 
+#include "autograd/kernels/kernels.h"
 #include "models/autoencoder.h"
 #include "models/vae.h"
 #include "models/vi.h"
@@ -415,5 +416,26 @@ TEST_CASE("optimize_posterior raises each example's ELBO within the VAE's own fa
     CHECK(after > before + 0.05);
     // the encoder's own outputs were not changed in place
     CHECK(all_close(vae.encoder().params(x).loc, init.loc, 0, 0));
+  }
+}
+
+TEST_CASE("the VAE trains on every instruction set this CPU has, to the same loss within rounding drift") {
+  const std::string before(kernels::arch_name());
+  std::vector<std::pair<std::string, double>> finals;
+  for (const char* arch : {"sse2", "avx2", "avx512"}) {
+    if (!kernels::set_arch(arch)) continue;
+    Generator gen(71);
+    VAE vae(small_mlp(), gen);
+    const auto [first, last] =
+        fit(vae, [&](const Tensor& x, int s) { return loss(vae, x, gen, Objective{}, s); }, gen, 200);
+    INFO(arch, ": loss ", first, " -> ", last);
+    CHECK(last < first - 3);
+    finals.emplace_back(arch, last);
+  }
+  kernels::set_arch(before);
+  REQUIRE_FALSE(finals.empty());
+  for (const auto& [arch, last] : finals) {
+    INFO(arch, " ends at ", last, ", ", finals.front().first, " at ", finals.front().second);
+    CHECK(std::abs(last - finals.front().second) < 0.05 * std::abs(finals.front().second));
   }
 }

@@ -1,6 +1,7 @@
 // The zoo binaries end to end on a tiny data set written by the test: each trains, writes its files and
 // final JSON line; bad flags exit 2 and bad data or checkpoints exit 1, each with one line on stderr;
 // a resumed run ends bitwise where an uninterrupted one does.
+#include <cstdlib>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -151,6 +152,15 @@ TEST_CASE("bad flags exit 2 and bad data or checkpoints exit 1, with one line on
     CHECK(nodata.status == 1);
     CHECK(std::count(nodata.err.begin(), nodata.err.end(), '\n') == 1);
     CHECK(nodata.err.find("test_zoo_no_such_dir") != std::string::npos);
+  }
+  {  // a forced instruction set that cannot run is one clear line, never a silent fallback
+    setenv("ELBO_ARCH", "avx3", 1);
+    const Result r = run("elbo-vae --data " + tiny_data() + " --out test_zoo_arch --quiet --epochs 1");
+    unsetenv("ELBO_ARCH");
+    CHECK(r.status == 1);
+    CHECK(r.err.find("ELBO_ARCH=avx3: not one of portable, sse2, avx2, avx512") != std::string::npos);
+    const Result ok = run("elbo-vae --data " + tiny_data() + " --out test_zoo_arch" + kSmall);
+    CHECK(ok.last_line().find("\"kernels\": \"") != std::string::npos);  // every run names its path
   }
   {
     std::ofstream("test_zoo_garbage.safetensors") << "not a checkpoint";

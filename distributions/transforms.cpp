@@ -57,6 +57,24 @@ Tensor TanhTransform::log_abs_det_jacobian(const Tensor& x, const Tensor&) const
 }
 Tensor TanhTransform::inverse(const Tensor& y) const { return 0.5 * (log1p(y) - log1p(-y)); }
 
+UnitIntervalTransform::UnitIntervalTransform(double alpha) : alpha_(alpha) {
+  ELBO_CHECK_VALUE(alpha >= 0 && alpha < 0.5, "UnitIntervalTransform: alpha must be in [0, 0.5), got {}", alpha);
+}
+Tensor UnitIntervalTransform::forward(const Tensor& y) const { return (sigmoid(y) - alpha_) / (1.0 - 2.0 * alpha_); }
+Tensor UnitIntervalTransform::inverse(const Tensor& x) const {
+  const Tensor p = alpha_ + (1.0 - 2.0 * alpha_) * x;
+  return log(p) - log1p(-p);
+}
+Tensor UnitIntervalTransform::log_abs_det_jacobian(const Tensor& y, const Tensor&) const {
+  return -softplus(-y) - softplus(y) - std::log(1.0 - 2.0 * alpha_);
+}
+
+Tensor FlipTransform::log_abs_det_jacobian(const Tensor& x, const Tensor&) const {
+  Shape s = x.shape();
+  s.pop_back();
+  return zeros(s, x.dtype());
+}
+
 // ---- planar ----
 
 PlanarTransform::PlanarTransform(Tensor u, Tensor w, Tensor b) : w_(std::move(w)), b_(std::move(b)) {

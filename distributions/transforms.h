@@ -87,7 +87,35 @@ class TanhTransform final : public Transform {
   Tensor inverse(const Tensor& y) const override;  // atanh, clamped into (-1, 1) as torch
 };
 
+// x = (sigmoid(y) - alpha) / (1 - 2 alpha): the inverse of Real NVP's logit preprocessing of pixels
+// (Dinh et al. 2017, sec. 4.1), so a flow in logit space gives a density on pixel intensities; inverse
+// y = logit(alpha + (1 - 2 alpha) x), finite for x in [0, 1]; log |det| = log sigmoid'(y) - log(1 - 2 alpha).
+class UnitIntervalTransform final : public Transform {
+ public:
+  explicit UnitIntervalTransform(double alpha = 0.05);
+  std::string name() const override { return "UnitIntervalTransform"; }
+  int64_t event_dim() const override { return 0; }
+  Tensor forward(const Tensor& y) const override;
+  Tensor log_abs_det_jacobian(const Tensor& y, const Tensor& x) const override;
+  bool has_inverse() const override { return true; }
+  Tensor inverse(const Tensor& x) const override;
+
+ private:
+  double alpha_;
+};
+
 // ---- flows on vectors (event_dim 1); parameters broadcast against x's batch dims ----
+
+// y = x reversed along the event dim: a permutation between coupling steps (volume preserving).
+class FlipTransform final : public Transform {
+ public:
+  std::string name() const override { return "FlipTransform"; }
+  int64_t event_dim() const override { return 1; }
+  Tensor forward(const Tensor& x) const override { return flip(x, {-1}); }
+  Tensor log_abs_det_jacobian(const Tensor& x, const Tensor& y) const override;
+  bool has_inverse() const override { return true; }
+  Tensor inverse(const Tensor& y) const override { return flip(y, {-1}); }
+};
 
 // Planar flow (Rezende and Mohamed 2015, eq. 10-12): y = x + u_hat tanh(w.x + b), with
 //   log |det J| = log |1 + u_hat . psi|,  psi = (1 - tanh^2(w.x + b)) w,

@@ -4,6 +4,7 @@
 
 #include "distributions/autoregressive.h"
 #include "distributions/mixture.h"
+#include "models/estimators.h"
 #include "models/model.h"
 
 namespace elbo::models {
@@ -140,6 +141,62 @@ dist::TransformList PosteriorFlow::transforms(const Tensor& h) const {
 
 dist::AnyDistribution PosteriorFlow::refine(const dist::AnyDistribution& base, const Tensor& context) const {
   return dist::TransformedDistribution(base, transforms(context));
+}
+
+FlowDecoder::CouplingNet::CouplingNet(int64_t in, int64_t hidden, int64_t out, Generator& gen)
+    : in_(&register_module("in", nn::Linear(in, hidden, gen))), out_(&register_module("out", nn::Linear(hidden, 2 * out, gen))) {
+  nn::init::zeros_(out_->weight()), nn::init::zeros_(out_->bias());  // every step starts as the identity
+}
+
+Tensor FlowDecoder::CouplingNet::forward(const Tensor& x) const { return out_->forward(relu(in_->forward(x))); }
+
+FlowDecoder::FlowDecoder(const NetworkOptions& o, std::shared_ptr<const Likelihood> head, Generator& gen)
+    : Decoder(head),
+      d_(o.height * o.width),
+      split_(d_ / 2),
+      fc3_(register_module("fc3", nn::Linear(o.latent, o.hidden, gen))),
+      fc4_(register_module("fc4", nn::Linear(o.hidden, 2 * d_, gen))) {
+  ELBO_CHECK_VALUE(o.arch == Arch::mlp, "flow likelihood: needs --arch mlp (its couplings condition on fc3's features)");
+  ELBO_CHECK_VALUE(d_ >= 2, "flow likelihood: needs at least 2 pixels, got {}", d_);
+  auto& steps = register_module("coupling", nn::Sequential());
+  for (int64_t k = 0; k < head->coupling_steps(); ++k)
+    couplings_.push_back(&steps.push_back(CouplingNet(split_ + o.hidden, o.hidden, d_ - split_, gen)));
+}
+
+Tensor FlowDecoder::params(const Tensor& z) const { return fc4_.forward(hidden(z)); }
+
+dist::TransformedDistribution FlowDecoder::build(const Tensor& h) const {
+  const Tensor out = fc4_.forward(h);
+  const dist::AnyDistribution base =
+      dist::Independent(dist::Normal(narrow(out, 1, 0, d_), exp(clamp(narrow(out, 1, d_, d_), -7.0, 2.0))), 1);
+  dist::TransformList t;
+  for (size_t k = 0; k < couplings_.size(); ++k) {
+    if (k > 0) t.push_back(pooled<dist::FlipTransform>());
+    const CouplingNet* net = couplings_[k];
+    // x_a [S.., N, D/2] with h [N, H]: the context is broadcast to x_a's leading dims
+    auto st = [net, h](const Tensor& xa) {
+      const Tensor ctx = xa.dim() == h.dim() ? h : expand(h, [&] {
+        Shape s = xa.shape();
+        s.back() = h.size(-1);
+        return s;
+      }());
+      const Tensor o = net->forward(cat({xa, ctx}, -1));
+      return std::pair<Tensor, Tensor>{tanh(narrow(o, -1, 0, o.size(-1) / 2)), narrow(o, -1, o.size(-1) / 2, o.size(-1) / 2)};
+    };
+    t.push_back(pooled<dist::AffineCouplingTransform>(st, d_, split_));
+  }
+  t.push_back(pooled<dist::UnitIntervalTransform>());
+  return dist::TransformedDistribution(base, std::move(t));
+}
+
+dist::AnyDistribution FlowDecoder::forward(const Tensor& z) const { return build(hidden(z)); }
+
+Tensor FlowDecoder::mean(const Tensor& z) const {
+  NoGradGuard no_grad;
+  const dist::TransformedDistribution p = build(hidden(z));
+  Tensor x = location(p.base_dist());
+  for (const dist::TransformPtr& f : p.transforms()) x = f->forward(x);
+  return clamp(x, 0.0, 1.0);
 }
 
 PriorSpec parse_prior(std::string_view s) {

@@ -21,6 +21,7 @@
 
 #include "../distributions/transformed.h"
 #include "../nn/nn.h"
+#include "networks.h"
 
 namespace elbo::models {
 
@@ -47,6 +48,33 @@ class PosteriorFlow : public nn::Module {
   std::vector<nn::Linear*> heads_;  // planar, radial, householder, sylvester
   Tensor identity_, reversal_;      // tsylvester's Q
   std::vector<nn::MADE*> made_;     // iaf
+};
+
+// --likelihood flow: p(x | z) for grayscale pixels as a z-conditioned Real NVP (Dinh et al. 2017): the
+// MLP decoder's fc3 gives hidden features h(z) and fc4 a diagonal Normal over logit-space pixels u; K
+// affine coupling steps, each conditioned on [the kept half, h(z)] (coupling.<k>: Linear(D/2 + H, H),
+// ReLU, Linear(H, D) giving tanh-bounded log-scales and shifts, started at the identity) with the pixel
+// order reversed between steps, then UnitIntervalTransform to [0, 1]. Scoring x runs every step's exact
+// inverse once; train on dequantized pixels (--binarize dequantize) for bits per dimension.
+class FlowDecoder final : public Decoder {
+ public:
+  FlowDecoder(const NetworkOptions& o, std::shared_ptr<const Likelihood> head, Generator& gen);
+  Tensor params(const Tensor& z) const override;  // the base's loc ++ log-scale
+  dist::AnyDistribution forward(const Tensor& z) const override;
+  Tensor mean(const Tensor& z) const override;  // the flow of the base's mean, clamped to [0, 1]
+
+ private:
+  // One coupling step's conditioner: [x_a, h] -> (log-scale raw, shift), each [.., D - D/2].
+  struct CouplingNet : nn::Module {
+    CouplingNet(int64_t in, int64_t hidden, int64_t out, Generator& gen);
+    Tensor forward(const Tensor& x) const;  // [.., in] -> [.., 2 out]
+    nn::Linear *in_, *out_;
+  };
+  Tensor hidden(const Tensor& z) const { return relu(fc3_.forward(z)); }
+  dist::TransformedDistribution build(const Tensor& h) const;
+  int64_t d_, split_;
+  nn::Linear &fc3_, &fc4_;
+  std::vector<const CouplingNet*> couplings_;
 };
 
 // Learned priors p(z) for elbo-vae --prior (the default is N(0, I)):

@@ -10,6 +10,8 @@
 #include "distributions/continuous_bernoulli.h"
 #include "distributions/independent.h"
 #include "distributions/normal.h"
+#include "distributions/transformed.h"
+#include "models/estimators.h"
 
 namespace elbo::models {
 
@@ -112,7 +114,7 @@ Tensor Likelihood::rows(const Tensor& planes) const { return reshape(planes, {pl
 
 Tensor Likelihood::mean(const Tensor& out) const {
   NoGradGuard no_grad;
-  return clamp(distribution(out).mean(), 0.0, 1.0);
+  return clamp(location(distribution(out)), 0.0, 1.0);
 }
 
 namespace {
@@ -176,6 +178,29 @@ class DiscretizedLogisticHead final : public Likelihood {
   LikelihoodScale scale() const override { return LikelihoodScale::probability; }
 };
 
+// The flow likelihood's base, [N, 2D] = loc ++ log-scale (clamped to [-7, 2]) of a Normal in logit space,
+// mapped to pixels by UnitIntervalTransform; a FlowDecoder adds its coupling steps in between.
+class FlowHead final : public Likelihood {
+ public:
+  explicit FlowHead(int64_t steps) : steps_(steps) {}
+  std::string name() const override { return fmt::format("flow-{}", steps_); }
+  int64_t out_features(int64_t d) const override { return 2 * d; }
+  int64_t channels() const override { return 2; }
+  LikelihoodScale scale() const override { return LikelihoodScale::density; }
+  int64_t coupling_steps() const override { return steps_; }
+  dist::AnyDistribution distribution(const Tensor& out) const override {
+    check_rows(*this, out, 2);
+    const int64_t d = out.size(1) / 2;
+    dist::TransformList t;
+    t.push_back(std::make_shared<dist::UnitIntervalTransform>());
+    return dist::TransformedDistribution(
+        dist::Independent(dist::Normal(narrow(out, 1, 0, d), exp(clamp(narrow(out, 1, d, d), -7.0, 2.0))), 1), std::move(t));
+  }
+
+ private:
+  int64_t steps_;
+};
+
 class CategoricalHead final : public Likelihood {
  public:
   explicit CategoricalHead(int64_t levels) : levels_(levels) {}
@@ -205,8 +230,9 @@ LikelihoodKind parse_likelihood(std::string_view s) {
   if (s == "continuous-bernoulli") return LikelihoodKind::continuous_bernoulli;
   if (s == "categorical") return LikelihoodKind::categorical;
   if (s == "discretized-logistic") return LikelihoodKind::discretized_logistic;
-  throw ValueError(fmt::format(
-      "--likelihood: '{}' is not one of bernoulli, gaussian, continuous-bernoulli, categorical, discretized-logistic", s));
+  if (s == "flow") return LikelihoodKind::flow;
+  throw ValueError(fmt::format("--likelihood: '{}' is not one of bernoulli, gaussian, continuous-bernoulli, "
+                               "categorical, discretized-logistic, flow", s));
 }
 
 std::shared_ptr<const Likelihood> make_likelihood(const LikelihoodOptions& o) {
@@ -222,6 +248,10 @@ std::shared_ptr<const Likelihood> make_likelihood(const LikelihoodOptions& o) {
       ELBO_CHECK_VALUE(o.levels >= 2, "categorical likelihood: needs at least 2 levels, got {}", o.levels);
       return std::make_shared<CategoricalHead>(o.levels);
     case LikelihoodKind::discretized_logistic: return std::make_shared<DiscretizedLogisticHead>();
+    case LikelihoodKind::flow:
+      ELBO_CHECK_VALUE(o.coupling_steps >= 1 && o.coupling_steps <= 64,
+                       "flow likelihood: coupling steps must be in [1, 64], got {}", o.coupling_steps);
+      return std::make_shared<FlowHead>(o.coupling_steps);
   }
   throw ValueError("make_likelihood: unknown kind");
 }

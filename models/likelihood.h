@@ -10,6 +10,8 @@
 //   categorical           Independent(IntensityCategorical(logits [N, D, K]), 1): K intensity levels
 //   discretized-logistic  Independent(DiscretizedLogistic(loc, log-scale), 1): [N, 2D] = loc ++ log-scale
 //                         (clamped to [-7, 2]), 256 levels
+//   flow                  a z-conditioned Real NVP density on [0, 1]^D (flows.h's FlowDecoder): the head
+//                         alone is its base, Normal(loc, scale) in logit space mapped to pixels
 // Densities (gaussian, continuous Bernoulli) and probabilities (bernoulli, categorical) are not on one
 // scale: every report names the head.
 #include <memory>
@@ -86,15 +88,17 @@ class Likelihood {
   // The image to display for out: the distribution's mean, clamped to [0, 1].
   Tensor mean(const Tensor& out) const;
   virtual LikelihoodScale scale() const { return LikelihoodScale::other; }
+  // flow: the coupling steps a decoder must add (make_decoder builds a FlowDecoder, flows.h); 0 otherwise
+  virtual int64_t coupling_steps() const { return 0; }
 };
 
 // Bits per dimension of 8-bit images from a log-likelihood (or bound) in nats per example of D pixels;
 // NaN for LikelihoodScale::other.
 double bits_per_dim(double nats, LikelihoodScale scale, int64_t d);
 
-enum class LikelihoodKind { bernoulli, gaussian, continuous_bernoulli, categorical, discretized_logistic };
-// "bernoulli" | "gaussian" | "continuous-bernoulli" | "categorical" | "discretized-logistic"; a ValueError
-// names the choices.
+enum class LikelihoodKind { bernoulli, gaussian, continuous_bernoulli, categorical, discretized_logistic, flow };
+// "bernoulli" | "gaussian" | "continuous-bernoulli" | "categorical" | "discretized-logistic" | "flow"; a
+// ValueError names the choices.
 LikelihoodKind parse_likelihood(std::string_view name);
 
 struct LikelihoodOptions {
@@ -102,6 +106,7 @@ struct LikelihoodOptions {
   double gaussian_std = 0.1;  // gaussian: the fixed std, unless learned_std
   bool learned_std = false;   // gaussian: the decoder also emits a log-std per pixel
   int64_t levels = 16;        // categorical: intensity levels K
+  int64_t coupling_steps = 4; // flow: affine coupling steps
 };
 std::shared_ptr<const Likelihood> make_likelihood(const LikelihoodOptions& o = {});
 

@@ -8,6 +8,7 @@
 #include "distributions/independent.h"
 #include "distributions/multivariate_normal.h"
 #include "distributions/normal.h"
+#include "models/flows.h"
 
 namespace elbo::models {
 
@@ -232,6 +233,7 @@ std::unique_ptr<Encoder> make_encoder(const NetworkOptions& o, Generator& gen) {
 
 std::unique_ptr<Decoder> make_decoder(const NetworkOptions& o, std::shared_ptr<const Likelihood> head, Generator& gen) {
   ELBO_CHECK(head, "make_decoder: the likelihood head is null");
+  if (head->coupling_steps() > 0) return std::make_unique<FlowDecoder>(o, std::move(head), gen);
   if (o.arch == Arch::mlp) return std::make_unique<MlpDecoder>(o, std::move(head), gen);
   return std::make_unique<ConvDecoder>(o, std::move(head), gen);
 }

@@ -75,8 +75,8 @@ class Decoder : public nn::Module {
  public:
   explicit Decoder(std::shared_ptr<const Likelihood> head) : head_(std::move(head)) {}
   virtual Tensor params(const Tensor& z) const = 0;  // z [N, L] -> [N, head().out_features(D)]
-  dist::AnyDistribution forward(const Tensor& z) const { return head_->distribution(params(z)); }
-  Tensor mean(const Tensor& z) const { return head_->mean(params(z)); }  // images [N, D] in [0, 1]
+  virtual dist::AnyDistribution forward(const Tensor& z) const { return head_->distribution(params(z)); }
+  virtual Tensor mean(const Tensor& z) const { return head_->mean(params(z)); }  // images [N, D] in [0, 1]
   const Likelihood& head() const { return *head_; }
 
  private:

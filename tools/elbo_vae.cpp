@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   app.add_option("--levels", model.likelihood.levels, "categorical: intensity levels K")->capture_default_str()->check(CLI::Range(2, 256));
   app.add_option("--gaussian-std", model.likelihood.gaussian_std, "gaussian: fixed std")->capture_default_str()->check(zoo::positive_finite());
   app.add_flag("--learned-std", model.likelihood.learned_std, "gaussian: the decoder also outputs a log-std per pixel");
+  app.add_option("--coupling-steps", model.likelihood.coupling_steps, "flow: affine coupling steps of p(x|z)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   model.add_families(app);
   app.add_option("--beta", obj.beta, "weight on the KL term")->capture_default_str()->check(zoo::non_negative_finite());
   app.add_option("--warmup", obj.warmup_steps, "KL warm-up: steps over which the KL weight ramps from 0 to beta")

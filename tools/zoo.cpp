@@ -127,9 +127,10 @@ void ModelFlags::add_families(CLI::App& app) {
 CLI::Option* ModelFlags::add(CLI::App& app) {
   app.add_option("--arch", arch, "mlp | conv")->capture_default_str()->check(CLI::IsMember({"mlp", "conv"}));
   return app.add_option("--likelihood", name,
-                        "bernoulli | gaussian | continuous-bernoulli | categorical | discretized-logistic")
+                        "bernoulli | gaussian | continuous-bernoulli | categorical | discretized-logistic | flow")
       ->capture_default_str()
-      ->check(CLI::IsMember({"bernoulli", "gaussian", "continuous-bernoulli", "categorical", "discretized-logistic"}));
+      ->check(CLI::IsMember(
+          {"bernoulli", "gaussian", "continuous-bernoulli", "categorical", "discretized-logistic", "flow"}));
 }
 
 models::VaeOptions ModelFlags::options(const training::Session& s) const {

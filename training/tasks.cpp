@@ -33,7 +33,7 @@ Tensor VaeTask::score(const Tensor& x, Generator& gen) { return models::elbo(m_,
 
 void VaeTask::finish(Session& s, Generator& gen, std::map<std::string, double>& figures) {
   NoGradGuard ng;
-  auto shown = [&](const Tensor& z) { return clamp(m_.likelihood(z).mean(), 0.0, 1.0); };  // the means of p(x|z)
+  auto shown = [&](const Tensor& z) { return clamp(models::location(m_.likelihood(z)), 0.0, 1.0); };  // p(x|z)'s means
   save_image_reports(s, shown(m_.prior().sample(gen, {64})),
                      [&](const Tensor& x) { return shown(models::location(m_.posterior(x))); });
   if (m_.prior().event_shape() == Shape{2}) {  // Kingma and Welling's Figure 4: decoder means over a grid of z

@@ -220,6 +220,7 @@ TEST_CASE("grayscale likelihoods report bits per dimension of the 8-bit images, 
   for (const Case& c : {Case{"--likelihood discretized-logistic", true},
                         Case{"--likelihood categorical --levels 256", true},
                         Case{"--likelihood gaussian --learned-std --binarize dequantize", true},
+                        Case{"--likelihood flow --coupling-steps 2 --binarize dequantize", true},
                         Case{"--likelihood gaussian --learned-std", false},  // a density of the raw levels: no reading
                         Case{"--likelihood bernoulli", false}}) {
     INFO(c.flags);

@@ -253,3 +253,30 @@ TEST_CASE("Sylvester flows (orthogonal and triangular Q) and affine coupling: lo
   CHECK_ERROR_HAS(AffineCouplingTransform(net, 4, 4), "AffineCouplingTransform: split 4 must be in [1, 4)");
   CHECK_ERROR_HAS(orthogonalize(ones({2, 3})), "orthogonalize: needs [..., D, M] with D >= M");
 }
+
+TEST_CASE("the conditioner networks' parameters gradcheck through IAF, MAF and coupling log-densities") {
+  Generator gen(19);
+  nn::MADE made(3, 8, 2, false, gen);
+  made.to(DType::f64);
+  const Tensor ctx = uniform({2, 2}, gen, -1, 1), x = uniform({2, 3}, gen, -1, 1);
+  auto net = [&](const Tensor& z, const Tensor& c) {
+    const nn::MADE::Output o = made.forward(z, c);
+    return std::pair<Tensor, Tensor>{o.m, o.s};
+  };
+  const auto iaf = std::make_shared<AffineAutoregressiveTransform>(net, 3, ctx);
+  const Independent<Normal> base(Normal(zeros({3}, DType::f64), ones({3}, DType::f64)), 1);
+  CHECK(gradcheck_params([&] {
+    const auto r = iaf->forward_with_log_det(x);
+    return cat({flatten(r.y, 0, -1), r.log_det}, 0);
+  }, made.parameters()));
+  const TransformedDistribution maf(base, {std::make_shared<InverseTransform>(iaf)});
+  CHECK(gradcheck_params([&] { return maf.log_prob(x); }, made.parameters()));
+  nn::Linear layer(1 + 2, 4, gen);
+  layer.to(DType::f64);
+  auto st = [&](const Tensor& xa) {
+    const Tensor o = layer(cat({xa, ctx}, -1));
+    return std::pair<Tensor, Tensor>{tanh(narrow(o, -1, 0, 2)), narrow(o, -1, 2, 2)};
+  };
+  const TransformedDistribution coupled(base, {std::make_shared<AffineCouplingTransform>(st, 3, 1)});
+  CHECK(gradcheck_params([&] { return coupled.log_prob(x); }, layer.parameters()));
+}

@@ -280,3 +280,26 @@ TEST_CASE("the conditioner networks' parameters gradcheck through IAF, MAF and c
   const TransformedDistribution coupled(base, {std::make_shared<AffineCouplingTransform>(st, 3, 1)});
   CHECK(gradcheck_params([&] { return coupled.log_prob(x); }, layer.parameters()));
 }
+
+TEST_CASE("more transform errors: no inverse to invert, shapes that do not fit, settings out of range") {
+  const auto planar = std::make_shared<PlanarTransform>(ones({2}), ones({2}), zeros({}));
+  CHECK_ERROR_HAS(InverseTransform(planar), "InverseTransform: PlanarTransform has no closed-form inverse");
+  CHECK_ERROR_HAS(InverseTransform(nullptr), "InverseTransform: the transform is null");
+  auto net = [](const Tensor& z, const Tensor&) { return std::pair<Tensor, Tensor>{z, z}; };
+  CHECK_ERROR_HAS(AffineAutoregressiveTransform(net, 0), "AffineAutoregressiveTransform: features must be >= 1");
+  CHECK_ERROR_HAS(AffineAutoregressiveTransform(net, 3).forward(ones({2})), "AffineAutoregressiveTransform: x [2] is not [..., 3]");
+  auto bad = [](const Tensor& z, const Tensor&) { return std::pair<Tensor, Tensor>{z, sum(z, {-1})}; };
+  CHECK_ERROR_HAS(AffineAutoregressiveTransform(bad, 2).forward(ones({2})), "the network returned m [2] and s [] for x [2]");
+  CHECK_ERROR_HAS(SylvesterTransform(ones({3, 2}), ones({2, 2}), ones({3, 3}), ones({2})), "SylvesterTransform: R [2, 2] and R~ [3, 3]");
+  CHECK_ERROR_HAS(SylvesterTransform(ones({3, 2}), ones({2, 2}), ones({2, 2}), ones({2})).forward(ones({4})),
+                  "SylvesterTransform: x [4] is not [..., 3]");
+  CHECK_ERROR_HAS(UnitIntervalTransform(0.5), "UnitIntervalTransform: alpha must be in [0, 0.5)");
+  const UnitIntervalTransform unit;
+  const Tensor x = tensor({0.0, 0.3, 1.0}, {3}, DType::f64);
+  CHECK(all_close(unit.forward(unit.inverse(x)), x, 1e-12, 1e-12));  // finite at the ends of [0, 1]
+  const FlipTransform flip_t;
+  CHECK(flip_t.log_abs_det_jacobian(ones({2, 3}), ones({2, 3})).shape() == Shape{2});
+  CHECK(all_close(flip_t.inverse(flip_t.forward(x)), x, 0, 0));
+  CHECK_ERROR_HAS(TransformedDistribution(Normal(zeros({2}), ones({2})), {nullptr}), "TransformedDistribution: transform 0 is null");
+  CHECK_ERROR_HAS(TransformedDistribution(AnyDistribution(), {}), "TransformedDistribution: the base distribution is undefined");
+}

@@ -130,6 +130,8 @@ TEST_CASE("discretized logistic: the 256 levels' probabilities sum to one, edges
   CHECK(h->out_features(784) == 1568);
   CHECK(h->scale() == LikelihoodScale::probability);
   CHECK_ERROR_HAS(parse_likelihood("logistic"), "discretized-logistic");
+  CHECK_ERROR_HAS(DiscretizedLogistic(zeros({2}), zeros({3})), "DiscretizedLogistic: loc [2] and log_scale [3] differ");
+  CHECK_ERROR_HAS(d.log_prob(full({}, 1.5, DType::f64)), "DiscretizedLogistic: value");
 }
 
 TEST_CASE("bits per dimension: probabilities of 8-bit images and densities of dequantized ones") {

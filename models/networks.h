@@ -28,8 +28,8 @@ std::string_view arch_name(Arch a);
 // The family of q(z | x) the encoder emits (README, "Posteriors"):
 //   diagonal    Independent(Normal(loc, exp(logvar / 2)), 1)
 //   full        MultivariateNormal(loc, L), L = diag(exp(logvar / 2)) + a strictly lower triangle of
-//               L(L-1)/2 free entries from one more head (fc23)
-//   lowrank:R   LowRankMultivariateNormal(loc, W, exp(logvar)), W [L, R] from fc23
+//               L(L-1)/2 entries, 0.01 times one more head's outputs (fc23; the scale: networks.cpp)
+//   lowrank:R   LowRankMultivariateNormal(loc, W, exp(logvar)), W [L, R] = 0.01 times fc23's outputs
 struct Posterior {
   enum class Kind { diagonal, full, lowrank } kind = Kind::diagonal;
   int64_t rank = 0;  // lowrank's R

@@ -1,7 +1,5 @@
 #include "models/flows.h"
 
-#include <cstdlib>
-
 #include "distributions/autoregressive.h"
 #include "distributions/mixture.h"
 #include "models/estimators.h"
@@ -21,13 +19,8 @@ FlowSpec parse_flow(std::string_view s) {
   else if (kind == "sylvester") f.kind = FlowSpec::Kind::sylvester;
   else if (kind == "tsylvester") f.kind = FlowSpec::Kind::tsylvester;
   if (f.kind != FlowSpec::Kind::none && colon != std::string_view::npos) {
-    const std::string k(s.substr(colon + 1));
-    char* end = nullptr;
-    const long long steps = std::strtoll(k.c_str(), &end, 10);
-    if (!k.empty() && *end == '\0' && steps >= 1 && steps <= 256) {
-      f.steps = steps;
-      return f;
-    }
+    f.steps = detail::parse_count(s.substr(colon + 1), 256);
+    if (f.steps > 0) return f;
   }
   throw ValueError(fmt::format("--flow: '{}' is not one of none, planar:K, radial:K, householder:K, iaf:K, "
                                "sylvester:K, tsylvester:K (K steps in [1, 256])", s));
@@ -78,7 +71,7 @@ PosteriorFlow::PosteriorFlow(const FlowSpec& spec, int64_t context, int64_t late
 namespace {
 // Transforms live in the small-object pool, as the rest of a step's graph.
 template <class T, class... A> dist::TransformPtr pooled(A&&... a) {
-  return std::allocate_shared<T>(detail::PoolAllocator<T>{}, std::forward<A>(a)...);
+  return std::allocate_shared<T>(elbo::detail::PoolAllocator<T>{}, std::forward<A>(a)...);
 }
 }  // namespace
 
@@ -193,10 +186,7 @@ dist::AnyDistribution FlowDecoder::forward(const Tensor& z) const { return build
 
 Tensor FlowDecoder::mean(const Tensor& z) const {
   NoGradGuard no_grad;
-  const dist::TransformedDistribution p = build(hidden(z));
-  Tensor x = location(p.base_dist());
-  for (const dist::TransformPtr& f : p.transforms()) x = f->forward(x);
-  return clamp(x, 0.0, 1.0);
+  return clamp(location(build(hidden(z))), 0.0, 1.0);
 }
 
 PriorSpec parse_prior(std::string_view s) {
@@ -206,13 +196,8 @@ PriorSpec parse_prior(std::string_view s) {
   PriorSpec p;
   p.kind = kind == "mog" ? PriorSpec::Kind::mog : kind == "flow" ? PriorSpec::Kind::flow : PriorSpec::Kind::normal;
   if (p.kind != PriorSpec::Kind::normal && colon != std::string_view::npos) {
-    const std::string k(s.substr(colon + 1));
-    char* end = nullptr;
-    const long long n = std::strtoll(k.c_str(), &end, 10);
-    if (!k.empty() && *end == '\0' && n >= 1 && n <= 1024) {
-      p.k = n;
-      return p;
-    }
+    p.k = detail::parse_count(s.substr(colon + 1), 1024);
+    if (p.k > 0) return p;
   }
   throw ValueError(fmt::format("--prior: '{}' is not one of normal, mog:K, flow:K (K in [1, 1024])", s));
 }

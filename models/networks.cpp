@@ -30,6 +30,13 @@ dist::AnyDistribution diagonal_normal(const Tensor& loc, const Tensor& logvar) {
   return dist::Independent(dist::Normal(loc, exp(0.5 * logvar)), 1);
 }
 
+int64_t detail::parse_count(std::string_view text, int64_t max) {
+  const std::string t(text);
+  char* end = nullptr;
+  const long long n = std::strtoll(t.c_str(), &end, 10);
+  return !t.empty() && *end == '\0' && n >= 1 && n <= max ? n : 0;
+}
+
 int64_t Posterior::extra_features(int64_t latent) const {
   switch (kind) {
     case Kind::diagonal: return 0;
@@ -43,10 +50,8 @@ Posterior parse_posterior(std::string_view s) {
   if (s == "diagonal") return {};
   if (s == "full") return {Posterior::Kind::full, 0};
   if (s.starts_with("lowrank:")) {
-    const std::string r(s.substr(8));
-    char* end = nullptr;
-    const long long rank = std::strtoll(r.c_str(), &end, 10);
-    if (!r.empty() && *end == '\0' && rank >= 1 && rank <= 1024) return {Posterior::Kind::lowrank, rank};
+    const int64_t rank = detail::parse_count(s.substr(8), 1024);
+    if (rank > 0) return {Posterior::Kind::lowrank, rank};
   }
   throw ValueError(fmt::format("--posterior: '{}' is not one of diagonal, full, lowrank:R (R a rank in [1, 1024])", s));
 }

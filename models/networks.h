@@ -36,6 +36,10 @@ struct Posterior {
   int64_t extra_features(int64_t latent) const;  // fc23's outputs: 0, L(L-1)/2 or L R
 };
 Posterior parse_posterior(std::string_view name);  // "diagonal" | "full" | "lowrank:R"
+namespace detail {
+// The K of a flag value "kind:K": an integer in [1, max], else 0 (the caller's error names the choices).
+int64_t parse_count(std::string_view text, int64_t max);
+}  // namespace detail
 std::string posterior_name(const Posterior& p);
 
 struct NetworkOptions {

@@ -233,6 +233,17 @@ TEST_CASE("grayscale likelihoods report bits per dimension of the 8-bit images, 
   }
 }
 
+TEST_CASE("the flow likelihood defaults to --lr 3e-4; an explicit --lr wins") {
+  auto lr_of = [](const std::string& out) {
+    const nn::TensorFile f = nn::load_tensors(out + "/checkpoint.safetensors");
+    return testing::fixture_tensor(f, "optim.lr").item();
+  };
+  REQUIRE(run("elbo-vae --data " + tiny_data() + " --out test_zoo_flow_lr" + kSmall + " --likelihood flow --binarize dequantize").status == 0);
+  CHECK(lr_of("test_zoo_flow_lr") == doctest::Approx(3e-4));
+  REQUIRE(run("elbo-vae --data " + tiny_data() + " --out test_zoo_flow_lr" + kSmall + " --likelihood flow --lr 1e-3").status == 0);
+  CHECK(lr_of("test_zoo_flow_lr") == doctest::Approx(1e-3));
+}
+
 TEST_CASE("a diverging run stops with a clear message and keeps the last good checkpoint") {
   const std::string out = "test_zoo_diverge";
   fs::remove_all(out);

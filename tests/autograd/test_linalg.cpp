@@ -32,6 +32,8 @@ TEST_CASE("diagonal, diag_embed, tril and triu: values, shapes and gradients") {
   CHECK(gradcheck([](auto& in) { return diag_embed(in[0]); }, {uniform({2, 3}, gen, -1, 1)}));
   CHECK(gradcheck([](auto& in) { return tril(in[0], 1) + triu(in[0], 1); }, {uniform({3, 3}, gen, -1, 1)}));
   CHECK_ERROR_HAS(diagonal(ones({3})), "diagonal: needs  [..., n, n] matrices, got shape [3]");
+  CHECK_ERROR_HAS(diag_embed(Tensor()), "diag_embed: needs a floating tensor [..., n], got undefined");
+  CHECK_ERROR_HAS(tril(tensor(std::vector<int>{1, 2, 3, 4}, {2, 2}, DType::i64)), "tril: needs a floating tensor, got i64");
 }
 
 TEST_CASE("cholesky matches torch.linalg.cholesky, values and gradient, batched") {

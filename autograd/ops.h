@@ -6,6 +6,7 @@
 // i64 tensors (labels, indices) take part as torch's do: add, sub, mul, remainder, comparisons,
 // maximum/minimum, neg, abs, sum, max/min/argmax stay exact integers; division, and any float operand,
 // give floats; they never require grad.
+#include <span>
 #include <vector>
 
 #include "random.h"
@@ -131,6 +132,20 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), int6
 // H' = (H - 1) * stride - 2 * padding + kh + output_padding.
 Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), int64_t stride = 1,
                         int64_t padding = 0, int64_t output_padding = 0);
+
+// ---- recurrence (ops/recurrent.cpp) ----
+// One direction of a GRU or LSTM layer over a batch of variable-length sequences, fused over time: one
+// node on the tape, one GEMM with W_hh per time step over the sequences still running (sorted by
+// length, as torch's packed sequences), no allocation per step. xp: the input projections
+// x W_ih^T + b_ih, [T, B, G] ([B, T, G] with batch_first), G = 3H (GRU, gates r|z|n) or 4H (LSTM,
+// i|f|g|o); h0 and c0 (LSTM only) [B, H]; w_hh [G, H]; b_hh [G] or undefined; lengths: B values in
+// [1, T], or empty for all T. Returns [(T + S) * B, H]: the outputs h_t, rows in xp's layout (zero after
+// each sequence's end), then S blocks of B rows with the final states, each sequence's own at its last
+// element: h_n (and c_n for LSTM). reverse runs each sequence from its last element to its first (the
+// second direction of a bidirectional layer).
+enum class RecurrentCell { gru, lstm };
+Tensor recurrent_scan(RecurrentCell cell, const Tensor& xp, const Tensor& h0, const Tensor& c0, const Tensor& w_hh,
+                      const Tensor& b_hh, std::span<const int64_t> lengths, bool reverse, bool batch_first);
 
 // ---- shape (ops/shape.cpp) ----
 Tensor reshape(const Tensor& x, IntList shape);  // one dim may be -1

@@ -9,6 +9,7 @@
 #include "norm.h"
 #include "module.h"
 #include "optim.h"
+#include "recurrent.h"
 #include "reshape.h"
 #include "safetensors.h"
 #include "sequential.h"

@@ -3,7 +3,7 @@ the fixture scripts of the test suites (values printed with repr: the shortest s
 import math
 
 
-def write_header(path, namespace, arrays, generator, torch_version):
+def write_header(path, namespace, arrays, generator, torch_version, index=False):
     def literal(x):
         if math.isinf(x):
             return "std::numeric_limits<double>::infinity()" if x > 0 else "-std::numeric_limits<double>::infinity()"
@@ -20,6 +20,12 @@ def write_header(path, namespace, arrays, generator, torch_version):
             shape = ", ".join(str(s) for s in t.shape)
             values = ", ".join(literal(v) for v in t.flatten().tolist())
             f.write(f"inline const Array {name}{{{{{shape}}}, {{{values}}}}};\n")
+        if index:  # every array by name, for tests that look them up from module parameter names
+            f.write("\nstruct Named {\n  const char* name;\n  const Array* array;\n};\n")
+            f.write("inline const Named all[] = {\n")
+            for name, _ in arrays:
+                f.write(f'    {{"{name}", &{name}}},\n')
+            f.write("};\n")
         f.write(f"\n}}  // namespace {namespace}\n")
     print(f"wrote {len(arrays)} arrays to {path}")
 
@@ -40,9 +46,9 @@ class Fixtures:
     def uniform(self, shape, lo, hi):
         return self.torch.rand(shape, generator=self.gen) * (hi - lo) + lo
 
-    def write(self, script, header, namespace):
+    def write(self, script, header, namespace, index=False):
         import os
 
         here = os.path.dirname(os.path.abspath(script))
         write_header(os.path.join(here, header), namespace, self.arrays, os.path.basename(script),
-                     self.torch.__version__)
+                     self.torch.__version__, index)

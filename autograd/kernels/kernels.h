@@ -79,6 +79,23 @@ struct AdamParams {
 };
 template <class T> void adam(const AdamParams& a, T* p, const T* g, T* m, T* v, T* vmax, int64_t n);
 
+// Recurrent cells over one row of h units, as torch.nn.GRU and LSTM (gate order r|z|n and i|f|g|o). x is
+// the row's input projection x W_ih^T + b_ih (3h or 4h values). s is the row's saved state: on entry its
+// first 3h (4h) values hold the hidden projection hprev W_hh^T + b_hh; on exit it holds what the gradient
+// needs:
+//   GRU  s[4h] = r | z | n | hidden projection's n part;  n = tanh(x_n + r hp_n),  h' = (1 - z) n + z hprev
+//   LSTM s[6h] = i | f | g | o | cprev | tanh(c');         c' = f cprev + i g,     h' = o tanh(c')
+// The gradient kernels start from dh, the gradient reaching h':
+//   gru_cell_grad writes dx (pre-activation gradient of x's projection, 3h) and dhp (of the hidden
+//   projection, 3h), and replaces dh by its direct path to hprev, dh z (the caller adds dhp W_hh);
+//   lstm_cell_grad takes dc (the gradient reaching c'), writes dg (the gate pre-activations' gradient, 4h,
+//   the same for both projections) and replaces dc by the gradient reaching cprev (the caller forms dg W_hh).
+// cnew may alias cprev, hnew may alias hprev.
+template <class T> void gru_cell(int64_t h, const T* x, T* s, const T* hprev, T* hnew);
+template <class T> void gru_cell_grad(int64_t h, const T* s, const T* hprev, T* dh, T* dx, T* dhp);
+template <class T> void lstm_cell(int64_t h, const T* x, T* s, const T* cprev, T* cnew, T* hnew);
+template <class T> void lstm_cell_grad(int64_t h, const T* s, const T* dh, T* dc, T* dg);
+
 // Instruction set in use: "avx512", "avx2", "sse2". ELBO_ARCH=portable|sse2|avx2|avx512 in the
 // environment (read once) or set_arch() forces one; set_arch returns false if the CPU lacks it.
 std::string_view arch_name();

@@ -142,6 +142,50 @@ template <class T> void adam(const AdamParams& a, T* p, const T* g, T* m, T* v, 
   }
 }
 
+namespace {
+template <class T> T sig(T x) { return T(1) / (T(1) + std::exp(-x)); }
+}  // namespace
+
+template <class T> void gru_cell(int64_t h, const T* x, T* s, const T* hprev, T* hnew) {
+  for (int64_t j = 0; j < h; ++j) {
+    const T r = sig(x[j] + s[j]), z = sig(x[h + j] + s[h + j]), hn = s[2 * h + j];
+    const T n = std::tanh(x[2 * h + j] + r * hn);
+    s[j] = r, s[h + j] = z, s[2 * h + j] = n, s[3 * h + j] = hn;
+    hnew[j] = (1 - z) * n + z * hprev[j];
+  }
+}
+
+template <class T> void gru_cell_grad(int64_t h, const T* s, const T* hprev, T* dh, T* dx, T* dhp) {
+  for (int64_t j = 0; j < h; ++j) {
+    const T r = s[j], z = s[h + j], n = s[2 * h + j], hn = s[3 * h + j], g = dh[j];
+    const T dn = g * (1 - z) * (1 - n * n), dz = g * (hprev[j] - n) * z * (1 - z), dr = dn * hn * r * (1 - r);
+    dx[j] = dhp[j] = dr;
+    dx[h + j] = dhp[h + j] = dz;
+    dx[2 * h + j] = dn;
+    dhp[2 * h + j] = dn * r;
+    dh[j] = g * z;
+  }
+}
+
+template <class T> void lstm_cell(int64_t h, const T* x, T* s, const T* cprev, T* cnew, T* hnew) {
+  for (int64_t j = 0; j < h; ++j) {
+    const T i = sig(x[j] + s[j]), f = sig(x[h + j] + s[h + j]), g = std::tanh(x[2 * h + j] + s[2 * h + j]);
+    const T o = sig(x[3 * h + j] + s[3 * h + j]), cp = cprev[j], c = f * cp + i * g, tc = std::tanh(c);
+    s[j] = i, s[h + j] = f, s[2 * h + j] = g, s[3 * h + j] = o, s[4 * h + j] = cp, s[5 * h + j] = tc;
+    cnew[j] = c, hnew[j] = o * tc;
+  }
+}
+
+template <class T> void lstm_cell_grad(int64_t h, const T* s, const T* dh, T* dc, T* dg) {
+  for (int64_t j = 0; j < h; ++j) {
+    const T i = s[j], f = s[h + j], g = s[2 * h + j], o = s[3 * h + j], cp = s[4 * h + j], tc = s[5 * h + j];
+    const T c = dc[j] + dh[j] * o * (1 - tc * tc);
+    dg[j] = c * g * i * (1 - i), dg[h + j] = c * cp * f * (1 - f), dg[2 * h + j] = c * i * (1 - g * g);
+    dg[3 * h + j] = dh[j] * tc * o * (1 - o);
+    dc[j] = c * f;
+  }
+}
+
 #define ELBO_INSTANTIATE(T)                                                                        \
   template T unary_one<T>(Unary, T, T, T);                                                         \
   template T binary_one<T>(Binary, T, T);                                                          \
@@ -154,7 +198,11 @@ template <class T> void adam(const AdamParams& a, T* p, const T* g, T* m, T* v, 
   template void adam<T>(const AdamParams&, T*, const T*, T*, T*, T*, int64_t);                        \
   template void conv_forward<T>(const ConvGeom&, const T*, const T*, const T*, T*);                      \
   template void conv_input_grad<T>(const ConvGeom&, const T*, const T*, const T*, T*);                   \
-  template void conv_weight_grad<T>(const ConvGeom&, const T*, const T*, T*);
+  template void conv_weight_grad<T>(const ConvGeom&, const T*, const T*, T*);                     \
+  template void gru_cell<T>(int64_t, const T*, T*, const T*, T*);                                  \
+  template void gru_cell_grad<T>(int64_t, const T*, const T*, T*, T*, T*);                         \
+  template void lstm_cell<T>(int64_t, const T*, T*, const T*, T*, T*);                             \
+  template void lstm_cell_grad<T>(int64_t, const T*, const T*, T*, T*);
 ELBO_INSTANTIATE(float)
 ELBO_INSTANTIATE(double)
 

@@ -197,4 +197,80 @@ void adam(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, T beta1, T beta2, T 
   }
 }
 
+// Runs f over n elements of NI input rows and NO output rows, W lanes at a time; the tail goes through one
+// zero-padded batch, so every element takes the same vector code. Outputs may alias inputs (each batch is
+// loaded whole before it is stored).
+template <class Arch, class T, size_t NI, size_t NO, class F>
+void rowwise(int64_t n, const T* const (&in)[NI], T* const (&out)[NO], F f) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr int64_t W = B::size;
+  B a[NI], r[NO];
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    for (size_t k = 0; k < NI; ++k) a[k] = B::load_unaligned(in[k] + i);
+    f(a, r);
+    for (size_t k = 0; k < NO; ++k) r[k].store_unaligned(out[k] + i);
+  }
+  if (i < n) {
+    alignas(64) T buf[NI > NO ? NI : NO][W];
+    for (size_t k = 0; k < NI; ++k) {
+      for (int64_t j = 0; j < W; ++j) buf[k][j] = i + j < n ? in[k][i + j] : T(0);
+      a[k] = B::load_aligned(buf[k]);
+    }
+    f(a, r);
+    for (size_t k = 0; k < NO; ++k) {
+      r[k].store_aligned(buf[k]);
+      for (int64_t j = 0; j < n - i; ++j) out[k][i + j] = buf[k][j];
+    }
+  }
+}
+
+// GRU cell, one row of h units (torch's gate order r|z|n); see kernels.h for the layout of s.
+template <class Arch, class T> void gru_cell(int64_t h, const T* x, T* s, const T* hprev, T* hnew) {
+  using B = xsimd::batch<T, Arch>;
+  const T* const in[7] = {x, x + h, x + 2 * h, s, s + h, s + 2 * h, hprev};
+  T* const out[5] = {s, s + h, s + 2 * h, s + 3 * h, hnew};
+  rowwise<Arch, T>(h, in, out, [](const B* a, B* r) {
+    const B rg = sigmoid(a[0] + a[3]), z = sigmoid(a[1] + a[4]), n = xsimd::tanh(xsimd::fma(rg, a[5], a[2]));
+    r[0] = rg, r[1] = z, r[2] = n, r[3] = a[5], r[4] = xsimd::fma(z, a[6] - n, n);
+  });
+}
+
+template <class Arch, class T>
+void gru_cell_grad(int64_t h, const T* s, const T* hprev, T* dh, T* dx, T* dhp) {
+  using B = xsimd::batch<T, Arch>;
+  const T* const in[6] = {s, s + h, s + 2 * h, s + 3 * h, hprev, dh};
+  T* const out[7] = {dx, dx + h, dx + 2 * h, dhp, dhp + h, dhp + 2 * h, dh};
+  rowwise<Arch, T>(h, in, out, [](const B* a, B* r) {
+    const B rg = a[0], z = a[1], n = a[2], hn = a[3], g = a[5], one(T(1));
+    const B dn = g * (one - z) * (one - n * n), dz = g * (a[4] - n) * z * (one - z);
+    const B dr = dn * hn * rg * (one - rg);
+    r[0] = dr, r[1] = dz, r[2] = dn, r[3] = dr, r[4] = dz, r[5] = dn * rg, r[6] = g * z;
+  });
+}
+
+// LSTM cell, one row of h units (torch's gate order i|f|g|o); see kernels.h for the layout of s.
+template <class Arch, class T> void lstm_cell(int64_t h, const T* x, T* s, const T* cprev, T* cnew, T* hnew) {
+  using B = xsimd::batch<T, Arch>;
+  const T* const in[9] = {x, x + h, x + 2 * h, x + 3 * h, s, s + h, s + 2 * h, s + 3 * h, cprev};
+  T* const out[8] = {s, s + h, s + 2 * h, s + 3 * h, s + 4 * h, s + 5 * h, cnew, hnew};
+  rowwise<Arch, T>(h, in, out, [](const B* a, B* r) {
+    const B i = sigmoid(a[0] + a[4]), f = sigmoid(a[1] + a[5]), g = xsimd::tanh(a[2] + a[6]);
+    const B o = sigmoid(a[3] + a[7]), c = xsimd::fma(f, a[8], i * g), tc = xsimd::tanh(c);
+    r[0] = i, r[1] = f, r[2] = g, r[3] = o, r[4] = a[8], r[5] = tc, r[6] = c, r[7] = o * tc;
+  });
+}
+
+template <class Arch, class T> void lstm_cell_grad(int64_t h, const T* s, const T* dh, T* dc, T* dg) {
+  using B = xsimd::batch<T, Arch>;
+  const T* const in[8] = {s, s + h, s + 2 * h, s + 3 * h, s + 4 * h, s + 5 * h, dh, dc};
+  T* const out[5] = {dg, dg + h, dg + 2 * h, dg + 3 * h, dc};
+  rowwise<Arch, T>(h, in, out, [](const B* a, B* r) {
+    const B i = a[0], f = a[1], g = a[2], o = a[3], tc = a[5], one(T(1));
+    const B c = xsimd::fma(a[6] * o, one - tc * tc, a[7]);
+    r[0] = c * g * i * (one - i), r[1] = c * a[4] * f * (one - f), r[2] = c * i * (one - g * g);
+    r[3] = a[6] * tc * o * (one - o), r[4] = c * f;
+  });
+}
+
 }  // namespace elbo::kernels::simd

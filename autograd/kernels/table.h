@@ -40,6 +40,11 @@ template <class T> struct Table {
   void (*transpose)(const T* s, int64_t lds, T* d, int64_t ldd, int64_t rows, int64_t cols);
   void (*dot_micro)(int64_t rows, const T* g, int64_t gch, int64_t grow, const int64_t* off, const T* x,
                     int64_t xrow, int64_t lanes, T* acc);
+  // Recurrent cells, one row (kernels.h).
+  void (*gru_cell)(int64_t h, const T* x, T* s, const T* hprev, T* hnew);
+  void (*gru_cell_grad)(int64_t h, const T* s, const T* hprev, T* dh, T* dx, T* dhp);
+  void (*lstm_cell)(int64_t h, const T* x, T* s, const T* cprev, T* cnew, T* hnew);
+  void (*lstm_cell_grad)(int64_t h, const T* s, const T* dh, T* dc, T* dg);
 };
 
 struct Tables {

@@ -323,3 +323,61 @@ TEST_CASE("count_outside matches the scalar twin: NaN, infinities and the interv
   }
   set_arch(before);
 }
+
+namespace {
+// Each recurrent cell kernel and its gradient against the scalar twin, in T; rows of h units.
+template <class T> void check_recurrent_cells(int64_t h) {
+  const double rtol = sizeof(T) == 4 ? 5e-6 : 1e-13;
+  const auto expect_close = [&](const std::vector<T>& a, const std::vector<T>& b, const char* what) {
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!close(a[i], b[i], rtol)) {
+        FAIL_CHECK(what << " h " << h << " i " << i << ": " << a[i] << " vs " << b[i]);
+        return;
+      }
+  };
+  const size_t n = size_t(h);
+  {  // GRU, with hnew aliasing hprev as the ops use it
+    const auto x = values<T>(3 * n, -3, 3, 1), hp = values<T>(n, -1, 1, 2), dy = values<T>(n, -1, 1, 3);
+    auto s = values<T>(4 * n, -3, 3, 4), s2 = s, h1 = hp, h2 = hp;
+    kernels::gru_cell<T>(h, x.data(), s.data(), h1.data(), h1.data());
+    ref::gru_cell<T>(h, x.data(), s2.data(), hp.data(), h2.data());
+    expect_close(s, s2, "gru_cell s");
+    expect_close(h1, h2, "gru_cell h");
+    std::vector<T> d1 = dy, d2 = dy, dx1(3 * n), dx2(3 * n), dp1(3 * n), dp2(3 * n);
+    kernels::gru_cell_grad<T>(h, s2.data(), hp.data(), d1.data(), dx1.data(), dp1.data());
+    ref::gru_cell_grad<T>(h, s2.data(), hp.data(), d2.data(), dx2.data(), dp2.data());
+    expect_close(d1, d2, "gru_cell_grad dh");
+    expect_close(dx1, dx2, "gru_cell_grad dx");
+    expect_close(dp1, dp2, "gru_cell_grad dhp");
+  }
+  {  // LSTM, with cnew aliasing cprev
+    const auto x = values<T>(4 * n, -3, 3, 5), cp = values<T>(n, -2, 2, 6), dy = values<T>(n, -1, 1, 7);
+    auto s = values<T>(6 * n, -3, 3, 8), s2 = s, c1 = cp, c2 = cp;
+    std::vector<T> h1(n), h2(n);
+    kernels::lstm_cell<T>(h, x.data(), s.data(), c1.data(), c1.data(), h1.data());
+    ref::lstm_cell<T>(h, x.data(), s2.data(), cp.data(), c2.data(), h2.data());
+    expect_close(s, s2, "lstm_cell s");
+    expect_close(c1, c2, "lstm_cell c");
+    expect_close(h1, h2, "lstm_cell h");
+    auto dc1 = values<T>(n, -1, 1, 9), dc2 = dc1;
+    std::vector<T> g1(4 * n), g2(4 * n);
+    kernels::lstm_cell_grad<T>(h, s2.data(), dy.data(), dc1.data(), g1.data());
+    ref::lstm_cell_grad<T>(h, s2.data(), dy.data(), dc2.data(), g2.data());
+    expect_close(dc1, dc2, "lstm_cell_grad dc");
+    expect_close(g1, g2, "lstm_cell_grad dg");
+  }
+}
+}  // namespace
+
+TEST_CASE("recurrent cell kernels match their scalar twins on every instruction set") {
+  const std::string before(arch_name());
+  for (const auto& arch : archs()) {
+    CAPTURE(arch);
+    REQUIRE(set_arch(arch));
+    for (int64_t h : {1, 3, 7, 8, 9, 16, 17, 100}) {
+      check_recurrent_cells<float>(h);
+      check_recurrent_cells<double>(h);
+    }
+  }
+  set_arch(before);
+}

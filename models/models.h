@@ -12,4 +12,5 @@
 #include "model.h"
 #include "networks.h"
 #include "vae.h"
+#include "strokes.h"
 #include "vi.h"

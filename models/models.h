@@ -12,5 +12,6 @@
 #include "model.h"
 #include "networks.h"
 #include "vae.h"
+#include "seqvae.h"
 #include "strokes.h"
 #include "vi.h"

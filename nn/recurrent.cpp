@@ -64,6 +64,7 @@ RecurrentOutput RecurrentBase::run(const Tensor& x, const Tensor& h0, const Tens
                      "{}: initial state {} must be [num_layers * directions = {}, batch {}, hidden {}]", kind_,
                      s->shape(), states, b, hidden_);
   ELBO_CHECK(!lstm || h0.defined() == c0.defined(), "lstm: give both initial states h0 and c0, or neither");
+  ELBO_CHECK(lstm || !c0.defined(), "gru: has no cell state c0");
   const RecurrentCell cell = lstm ? RecurrentCell::lstm : RecurrentCell::gru;
   const Tensor zero = (h0.defined() && c0.defined()) || (!lstm && h0.defined()) ? Tensor() : zeros({b, hidden_}, x.dtype());
   RecurrentOutput out;

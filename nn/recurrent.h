@@ -45,10 +45,12 @@ class RecurrentBase : public Module {
   };
   const Weights& weights(int64_t layer, int64_t dir) const { return w_[size_t(layer * directions() + dir)]; }
   int64_t directions() const { return opt_.bidirectional ? 2 : 1; }
+  bool is_lstm() const { return gates_ == 4; }
+  // forward for either kind, for code that holds a RecurrentBase: c0 must be undefined for a GRU.
+  RecurrentOutput run(const Tensor& x, const Tensor& h0, const Tensor& c0, std::span<const int64_t> lengths) const;
 
  protected:
   RecurrentBase(const char* kind, int64_t gates, int64_t input, int64_t hidden, RecurrentOptions opt, Generator& gen);
-  RecurrentOutput run(const Tensor& x, const Tensor& h0, const Tensor& c0, std::span<const int64_t> lengths) const;
 
  private:
   const char* kind_;

@@ -293,6 +293,54 @@ std::vector<std::string> save_captioned_grid(const std::string& path, const Tens
   return c.save(path);
 }
 
+std::vector<std::string> save_stroke_grid(const std::string& path, const std::vector<std::vector<float>>& drawings,
+                                          int64_t ncol, const std::string& caption, int cell) {
+  ELBO_CHECK(!drawings.empty() && ncol > 0 && cell >= 16, "save_stroke_grid: {} drawings, ncol {}, cell {}",
+             drawings.size(), ncol, cell);
+  const int64_t n = int64_t(drawings.size()), cols = std::min(ncol, n), rows = (n + cols - 1) / cols;
+  const int gw = int(cols * cell), gh = int(rows * cell);
+  Canvas c(std::max(gw, 360), gh + 30);
+  cairo_set_source_rgb(c.cr(), 1, 1, 1);
+  cairo_paint(c.cr());
+  for (int64_t i = 0; i < n; ++i) {
+    const std::vector<float>& d = drawings[size_t(i)];
+    ELBO_CHECK(d.size() % 3 == 0, "save_stroke_grid: drawing {} has {} values, not 3 per point", i, d.size());
+    const double x0 = double((i % cols) * cell), y0 = double((i / cols) * cell);
+    cairo_set_source_rgb(c.cr(), 0.85, 0.85, 0.85);  // the cell's frame
+    cairo_set_line_width(c.cr(), 1);
+    cairo_rectangle(c.cr(), x0 + 0.5, y0 + 0.5, cell - 1, cell - 1);
+    cairo_stroke(c.cr());
+    if (d.empty()) continue;
+    std::vector<double> px, py;  // absolute positions
+    double x = 0, y = 0;
+    for (size_t k = 0; k < d.size(); k += 3) x += d[k], y += d[k + 1], px.push_back(x), py.push_back(y);
+    const auto [xl, xh] = std::minmax_element(px.begin(), px.end());
+    const auto [yl, yh] = std::minmax_element(py.begin(), py.end());
+    const double span = std::max({*xh - *xl, *yh - *yl, 1e-9}), margin = 0.1 * cell;
+    const double k = (cell - 2 * margin) / span;
+    const double cx = (*xl + *xh) / 2, cy = (*yl + *yh) / 2;
+    const auto at = [&](size_t j, double& ox, double& oy) {
+      ox = x0 + cell / 2.0 + (px[j] - cx) * k;
+      oy = y0 + cell / 2.0 - (py[j] - cy) * k;  // y up in the data, down in the image
+    };
+    cairo_set_source_rgb(c.cr(), 0.1, 0.1, 0.1);
+    cairo_set_line_width(c.cr(), std::max(1.5, cell / 40.0));
+    cairo_set_line_cap(c.cr(), CAIRO_LINE_CAP_ROUND);
+    cairo_set_line_join(c.cr(), CAIRO_LINE_JOIN_ROUND);
+    bool down = false;
+    for (size_t j = 0; j < px.size(); ++j) {
+      double ox, oy;
+      at(j, ox, oy);
+      if (!down) cairo_move_to(c.cr(), ox, oy), cairo_line_to(c.cr(), ox, oy);  // a lone point draws a dot
+      else cairo_line_to(c.cr(), ox, oy);
+      down = d[3 * j + 2] == 0;
+    }
+    cairo_stroke(c.cr());
+  }
+  c.text(caption, c.width() / 2.0, gh + 8, 12, 0.5);
+  return c.save(path);
+}
+
 Tensor principal_components(const Tensor& x0) {
   ELBO_CHECK_SHAPE(x0.dim() == 2 && x0.size(1) >= 2, "principal_components: x {} must be [N, D] with D >= 2",
                    x0.shape());

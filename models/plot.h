@@ -44,6 +44,13 @@ std::vector<std::string> plot_scatter(const std::string& path, const PlotText& t
 std::vector<std::string> save_captioned_grid(const std::string& path, const Tensor& images, int64_t height,
                                              int64_t width, int64_t nrow, const std::string& caption, int scale = 2);
 
+// Drawings of pen strokes in a grid of square cells, ncol per row, with a one-line caption under it. Each
+// drawing is stroke-3 points (dx, dy, pen lifted after this point; 3 floats a point, y up as in the font
+// data), scaled to fit its cell with its aspect kept; the pen's path runs dark, each stroke a segment
+// chain, a lone point a dot. An empty drawing leaves its cell blank.
+std::vector<std::string> save_stroke_grid(const std::string& path, const std::vector<std::vector<float>>& drawings,
+                                          int64_t ncol, const std::string& caption, int cell = 96);
+
 // The first two principal components of the rows of x [N, D] (D >= 2): [N, 2], each column centred.
 Tensor principal_components(const Tensor& x);
 

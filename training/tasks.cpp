@@ -170,4 +170,106 @@ void ViTask::finish(Session& s, Generator& gen, std::map<std::string, double>& f
   save_image_reports(s, m_.decoder().mean(m_.prior().sample(gen, {64})), {});
 }
 
+// ---- sequence VAE ----
+
+SeqVaeTask::SeqVaeTask(Session& s, models::SeqVae& m, models::Objective obj, int iw, double temperature)
+    : s_(s), m_(m), obj_(obj), iw_(iw), temperature_(temperature) {
+  ELBO_CHECK(s.sequences, "{} trains on stroke sequences: point --data at the output of `elbo-data strokes`",
+             m.describe());
+}
+
+Tensor SeqVaeTask::loss(const Tensor&, const std::vector<int64_t>& ids, Generator& gen, int64_t step) {
+  const Tensor x = models::stroke5_batch(s_.train_seq, ids, 0, int64_t(ids.size()));
+  if (!m_.options().use_latent) return -mean(m_.log_prob(x));
+  return models::loss(m_, x, gen, obj_, step);
+}
+
+Tensor SeqVaeTask::score(const Tensor& x, Generator& gen) {
+  return m_.options().use_latent ? models::elbo(m_, x, gen).elbo : m_.log_prob(x);
+}
+
+Tensor SeqVaeTask::score_rows(const std::vector<int64_t>& ids, Generator& gen) {
+  return score(models::stroke5_batch(s_.test_seq, ids, 0, int64_t(ids.size())), gen);
+}
+
+void SeqVaeTask::finish(Session& s, Generator& gen, std::map<std::string, double>& figures) {
+  NoGradGuard ng;
+  const int64_t n = s.test_size();
+  const double points = double(s.test_seq.points()) / double(n);  // per sequence, on average
+  const std::string fig = figure();
+  figures["test_points_per_sequence"] = points;
+  figures[fmt::format("test_{}_per_point", fig)] = figures.at(fmt::format("test_{}", fig)) / points;
+  std::vector<int64_t> all(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) all[size_t(i)] = i;
+  const auto over_test = [&](const char* what, int64_t batch, const std::function<Tensor(const Tensor&)>& f) {
+    Progress bar(what, n, s.opt.quiet);
+    double total = 0;
+    for (int64_t b = 0; b < n; b += batch) {
+      const int64_t e = std::min(n, b + batch);
+      total += sum(f(models::stroke5_batch(s.test_seq, all, b, e))).item();
+      bar.update(e, total / double(e), what);
+    }
+    bar.finish();
+    return total / double(n);
+  };
+  if (m_.options().use_latent) {
+    const double kl = over_test("KL", 256, [&](const Tensor& x) { return models::elbo(m_, x, gen).kl; });
+    figures["test_kl"] = kl;
+    figures["test_kl_per_point"] = kl / points;
+    const models::LatentReport r = models::latent_report(m_, models::stroke5_batch(s.test_seq, all, 0, n), 0.01, 256);
+    figures["active_units"] = double(r.active_units);
+    if (iw_ > 0) {
+      const double ll = over_test("IWAE", std::max<int64_t>(1, 2000 / iw_),
+                                  [&](const Tensor& x) { return models::iwae(m_, x, gen, iw_, std::min(iw_, 500)); });
+      figures["test_loglik"] = ll;
+      figures["test_loglik_per_point"] = ll / points;
+    }
+  }
+  draw(s, gen);
+}
+
+void SeqVaeTask::draw(Session& s, Generator& gen) {
+  NoGradGuard ng;
+  const models::StrokeDecoder& d = m_.decoder();
+  const int64_t max_len = std::max<int64_t>(s.train_seq.max_length() + 50, 100);
+  const auto drawings = [&](const Tensor& x) {
+    std::vector<std::vector<float>> out;
+    for (int64_t b = 0; b < x.size(0); ++b) out.push_back(models::stroke3_of(x, b));
+    return out;
+  };
+  const bool latent = m_.options().use_latent;
+  const Tensor samples = d.sample(latent ? m_.prior().sample(gen, {48}) : Tensor(), 48, max_len, temperature_, gen);
+  models::save_stroke_grid(s.path("samples.png"), drawings(samples), 8,
+                           fmt::format("48 samples at temperature {}{}", temperature_, latent ? ", z ~ p(z)" : ""));
+  if (!latent) return;
+  const double t_rec = temperature_ / 10;
+  const int64_t n = s.test_size(), k = std::min<int64_t>(16, n);
+  std::vector<int64_t> pick;
+  for (int64_t i = 0; i < k; ++i) pick.push_back(i * n / k);
+  const Tensor x = models::stroke5_batch(s.test_seq, pick, 0, k);
+  const Tensor z = models::location(m_.posterior(x));
+  std::vector<std::vector<float>> rec = drawings(x), back = drawings(d.sample(z, k, max_len, t_rec, gen));
+  std::vector<std::vector<float>> grid;
+  for (int64_t r = 0; r < k; r += 8) {  // rows of 8 test characters, each above its reconstructions
+    for (int64_t i = r; i < std::min(k, r + 8); ++i) grid.push_back(rec[size_t(i)]);
+    for (int64_t i = r; i < std::min(k, r + 8); ++i) grid.push_back(back[size_t(i)]);
+  }
+  models::save_stroke_grid(s.path("reconstructions.png"), grid, 8,
+                           fmt::format("test characters (rows 1, 3) above their reconstructions from the mean of "
+                                       "q(z|x) (rows 2, 4), temperature {}", t_rec));
+  // three rows: z interpolated linearly between the posterior means of two test characters, 10 steps
+  std::vector<std::vector<float>> rows;
+  for (int64_t r = 0; r < 3 && k >= 2; ++r) {
+    const Tensor a = narrow(z, 0, (2 * r) % k, 1), b = narrow(z, 0, (2 * r + 5) % k, 1);
+    std::vector<Tensor> zs;
+    for (int i = 0; i < 10; ++i) zs.push_back(a + (b - a) * (double(i) / 9));
+    const auto row = drawings(d.sample(cat(zs, 0), 10, max_len, t_rec, gen));
+    rows.insert(rows.end(), row.begin(), row.end());
+  }
+  if (!rows.empty())
+    models::save_stroke_grid(s.path("interpolations.png"), rows, 10,
+                             fmt::format("each row: z moving linearly from one test character's posterior mean to "
+                                         "another's, temperature {}", t_rec));
+}
+
 }  // namespace elbo::training

@@ -5,10 +5,14 @@
 //                    reconstructions (the means of p(x|z)), the latent manifold (2-D latents), active
 //                    units, KL per dim, and --iw's log-likelihood
 //   AutoencoderTask  the autoencoder on log p(x | encode(x)); samples and reconstructions
+//   SeqVaeTask       the sequence VAE on stroke data (or its decoder alone, the autoregressive baseline);
+//                    test ELBO (log-likelihood for the baseline) per sequence and per point, KL per point,
+//                    --iw's log-likelihood; drawings of samples, reconstructions and interpolations
 //   ViTask           non-amortized VI: a decoder with per-example posteriors, local_steps updates of a
 //                    batch's posteriors per visit (the last joint with the decoder); test figures from
 //                    per-example optimization of q from the prior
 #include "../models/autoencoder.h"
+#include "../models/seqvae.h"
 #include "../models/vi.h"
 #include "trainer.h"
 
@@ -58,6 +62,27 @@ class AutoencoderTask : public Task {
 
  private:
   models::Autoencoder& m_;
+};
+
+class SeqVaeTask : public Task {
+ public:
+  // temperature: for the drawn samples (reconstructions and interpolations use a tenth of it).
+  SeqVaeTask(Session& s, models::SeqVae& m, models::Objective obj, int iw = 0, double temperature = 0.4);
+  nn::Module& module() override { return m_; }
+  std::string describe() const override { return m_.describe(); }
+  const char* figure() const override { return m_.options().use_latent ? "elbo" : "loglik"; }
+  Tensor loss(const Tensor& x, const std::vector<int64_t>& ids, Generator& gen, int64_t step) override;
+  Tensor score(const Tensor& x, Generator& gen) override;  // x: a padded stroke-5 batch
+  Tensor score_rows(const std::vector<int64_t>& ids, Generator& gen) override;
+  void finish(Session& s, Generator& gen, std::map<std::string, double>& figures) override;
+
+ private:
+  void draw(Session& s, Generator& gen);
+  Session& s_;
+  models::SeqVae& m_;
+  models::Objective obj_;
+  int iw_;
+  double temperature_;
 };
 
 struct ViOptions {

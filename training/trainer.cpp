@@ -19,11 +19,18 @@ namespace fs = std::filesystem;
 
 Session::Session(const Options& o) : opt(o) {
   if (o.threads > 0) set_num_threads(o.threads);
-  train = models::head(models::load_split(o.data, "train"), o.limit > 0 ? o.limit : INT64_MAX);
-  test = models::head(models::load_split(o.data, "t10k"), o.limit > 0 ? o.limit : INT64_MAX);
+  const int64_t limit = o.limit > 0 ? o.limit : INT64_MAX;
   binarize = models::parse_binarize(o.binarize);
-  Generator g(o.seed ^ 0x7e57);  // the test set's binarization is fixed for the run
-  test_x = models::binarize(test.images, binarize, g);
+  if (fs::exists(fs::path(o.data) / "strokes-train.bin")) {
+    sequences = true;
+    train_seq = models::head(models::load_strokes(o.data, "train"), limit);
+    test_seq = models::head(models::load_strokes(o.data, "test"), limit);
+  } else {
+    train = models::head(models::load_split(o.data, "train"), limit);
+    test = models::head(models::load_split(o.data, "t10k"), limit);
+    Generator g(o.seed ^ 0x7e57);  // the test set's binarization is fixed for the run
+    test_x = models::binarize(test.images, binarize, g);
+  }
   data_name = fs::path(o.data).filename().string();
   if (data_name.empty()) data_name = fs::path(o.data).parent_path().filename().string();
   fs::create_directories(o.out);
@@ -31,6 +38,24 @@ Session::Session(const Options& o) : opt(o) {
 
 std::string Session::checkpoint_path() const { return path("checkpoint.safetensors"); }
 std::string Session::path(const std::string& file) const { return (fs::path(opt.out) / file).string(); }
+
+Tensor Task::score_rows(const std::vector<int64_t>&, Generator&) {
+  throw Error(fmt::format("{} scores tensors of examples, not sequence data (this --data holds strokes)", describe()));
+}
+
+double evaluate_test(Session& s, Task& t, Generator& gen) {
+  if (!s.sequences) return evaluate(t, s.test_x, 500, gen);
+  NoGradGuard ng;
+  const int64_t n = s.test_size(), batch = 256;
+  double total = 0;
+  std::vector<int64_t> ids;
+  for (int64_t b = 0; b < n; b += batch) {
+    ids.clear();
+    for (int64_t i = b; i < std::min(n, b + batch); ++i) ids.push_back(i);
+    total += sum(t.score_rows(ids, gen)).item();
+  }
+  return total / double(n);
+}
 
 double evaluate(Task& t, const Tensor& x, int64_t batch, Generator& gen) {
   NoGradGuard ng;
@@ -46,13 +71,15 @@ namespace {
 double train_epoch(Session& s, Task& t, optim::Optimizer& opt, Generator& gen, int epoch, int epochs, int64_t& step,
                    SummaryWriter* tb) {
   const Options& o = s.opt;
-  const int64_t n = s.train.size(), nb = (n + o.batch - 1) / o.batch;
+  const int64_t n = s.train_size(), nb = (n + o.batch - 1) / o.batch;
   const std::vector<int64_t> order = models::permutation(n, gen);
+  const std::vector<Tensor> params = o.clip > 0 ? t.module().parameters() : std::vector<Tensor>();
   Progress bar(fmt::format("epoch {}/{}", epoch + 1, epochs), n, o.quiet);
   double running = 0;
   for (int64_t b = 0; b < nb; ++b) {
     const int64_t lo = b * o.batch, hi = std::min(n, lo + o.batch);
-    const Tensor x = models::binarize(models::rows(s.train.images, order, lo, hi), s.binarize, gen);
+    const Tensor x =
+        s.sequences ? Tensor() : models::binarize(models::rows(s.train.images, order, lo, hi), s.binarize, gen);
     const std::vector<int64_t> ids(order.begin() + lo, order.begin() + hi);
     auto diverged = [&](const std::string& what) {
       return Error(fmt::format("training diverged at epoch {} step {}: {} (try a smaller --lr); the last good "
@@ -69,6 +96,7 @@ double train_epoch(Session& s, Task& t, optim::Optimizer& opt, Generator& gen, i
     if (tb) tb->add_scalar("train/loss", l, step);
     opt.zero_grad();
     loss.backward();
+    if (o.clip > 0) optim::clip_grad_norm_(params, o.clip);
     opt.step();
     t.after_step();
     running += l * double(hi - lo);
@@ -113,14 +141,18 @@ void write_run_readme(const Session& s, Task& t, const std::map<std::string, dou
                       const std::map<std::string, std::string>& labels) {
   std::string md = fmt::format("# {} on {}\n\n", t.describe(), s.data_name);
   if (!s.opt.command.empty()) md += fmt::format("```sh\n{}\n```\n\n", s.opt.command);
-  md += fmt::format("Data: `{}` ({} train, {} test examples, {} binarization). Figures per test example, in nats.\n\n",
-                    s.opt.data, s.train.size(), s.test.size(), labels.at("binarize"));
+  if (s.sequences)
+    md += fmt::format("Data: `{}` ({} train, {} test sequences). Figures per test sequence (and per point where "
+                      "named), in nats.\n\n", s.opt.data, s.train_size(), s.test_size());
+  else
+    md += fmt::format("Data: `{}` ({} train, {} test examples, {} binarization). Figures per test example, in nats.\n\n",
+                      s.opt.data, s.train.size(), s.test.size(), labels.at("binarize"));
   md += "| figure | value |\n| --- | ---: |\n";
   for (const auto& [name, v] : figures)
     if (name.rfind("kl_dim_", 0) != 0) md += fmt::format("| {} | {:.4g} |\n", name, v);
   md += "\nPer-epoch figures: `metrics.jsonl`; TensorBoard: `tensorboard --logdir " + s.opt.out + "`.\n\n";
-  for (const char* png : {"training_curve.png", "samples.png", "reconstructions.png", "latent_manifold.png",
-                          "kl_per_dim.png", "latent_scatter.png"})
+  for (const char* png : {"training_curve.png", "samples.png", "reconstructions.png", "interpolations.png",
+                          "latent_manifold.png", "kl_per_dim.png", "latent_scatter.png"})
     if (fs::exists(s.path(png))) md += fmt::format("![{}]({})\n\n", std::string(png).substr(0, std::string(png).size() - 4), png);
   std::ofstream f(s.path("README.md"), std::ios::trunc);
   f << md;
@@ -135,7 +167,7 @@ std::map<std::string, double> run(Session& s, Task& t) {
   optim::Adam opt(t.module().parameters(), {.lr = o.lr});
   if (!o.load.empty()) nn::load(t.module(), o.load);
   int start_epoch = 0;
-  const int64_t steps_per_epoch = (s.train.size() + o.batch - 1) / o.batch;
+  const int64_t steps_per_epoch = (s.train_size() + o.batch - 1) / o.batch;
   if (o.resume) {
     if (!fs::exists(s.checkpoint_path()))
       throw IOError(fmt::format("--resume: no checkpoint at {}", s.checkpoint_path()));
@@ -146,10 +178,12 @@ std::map<std::string, double> run(Session& s, Task& t) {
   // the instruction set the kernels run (ELBO_ARCH forces one) and the threads: every run says where it ran
   const std::string kernels(kernels::arch_name());
   const std::map<std::string, std::string> labels{
-      {"model", t.describe()}, {"data", s.data_name}, {"binarize", o.binarize}, {"kernels", kernels}};
+      {"model", t.describe()}, {"data", s.data_name}, {"binarize", s.sequences ? "none" : o.binarize}, {"kernels", kernels}};
   if (!o.quiet)
-    std::cerr << fmt::format("{} on {} ({} binarization; kernels {}, {} threads)\n", t.describe(), s.data_name,
-                             o.binarize, kernels, num_threads());
+    std::cerr << fmt::format("{} on {} ({}; kernels {}, {} threads)\n", t.describe(), s.data_name,
+                             s.sequences ? fmt::format("{} sequences", s.train_size())
+                                         : fmt::format("{} binarization", o.binarize),
+                             kernels, num_threads());
   Metrics metrics(s.path("metrics.jsonl"), o.eval_only ? INT64_MAX : start_epoch);
   std::unique_ptr<SummaryWriter> tb;
   if (!o.eval_only) {
@@ -167,34 +201,34 @@ std::map<std::string, double> run(Session& s, Task& t) {
     const double train_figure = train_epoch(s, t, opt, gen, epoch, epochs, step, tb.get());
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     train_seconds += secs;
-    examples += double(s.train.size());
+    examples += double(s.train_size());
     Generator eval_gen(o.seed + 2);
-    const double test = evaluate(t, s.test_x, 500, eval_gen);
+    const double test = evaluate_test(s, t, eval_gen);
     train_curve.push_back(train_figure);
     test_curve.push_back(test);
     metrics.write({{"epoch", epoch + 1},
                    {fmt::format("train_{}", t.figure()), train_figure},
                    {fmt::format("test_{}", t.figure()), test},
                    {"seconds", secs},
-                   {"examples_per_sec", double(s.train.size()) / secs}},
+                   {"examples_per_sec", double(s.train_size()) / secs}},
                   labels);
     if (tb) {
       tb->add_scalar(fmt::format("train/{}", t.figure()), train_figure, step);
       tb->add_scalar(fmt::format("test/{}", t.figure()), test, step);
-      tb->add_scalar("time/examples_per_sec", double(s.train.size()) / secs, step);
+      tb->add_scalar("time/examples_per_sec", double(s.train_size()) / secs, step);
       tb->add_scalar("time/epoch_seconds", secs, step);
       t.summaries(s, *tb, step);
       tb->flush();
     }
     if (!o.quiet)
       std::cerr << fmt::format("epoch {}: train {} {:.2f}, test {} {:.2f} nats ({:.1f}s, {:.0f} ex/s)\n", epoch + 1,
-                               t.figure(), train_figure, t.figure(), test, secs, double(s.train.size()) / secs);
+                               t.figure(), train_figure, t.figure(), test, secs, double(s.train_size()) / secs);
     save_checkpoint(s.checkpoint_path(), t.module(), opt, gen, epoch + 1, t.state(), t.describe());
   }
   if (!o.eval_only) nn::save(t.module(), o.save.empty() ? s.path("model.safetensors") : o.save);
   Generator eval_gen(o.seed + 2);
   std::map<std::string, double> figures;
-  figures[fmt::format("test_{}", t.figure())] = evaluate(t, s.test_x, 500, eval_gen);
+  figures[fmt::format("test_{}", t.figure())] = evaluate_test(s, t, eval_gen);
   figures["seconds"] = train_seconds;
   figures["examples_per_sec"] = train_seconds > 0 ? examples / train_seconds : 0;
   figures["epochs"] = epochs;
@@ -203,8 +237,8 @@ std::map<std::string, double> run(Session& s, Task& t) {
   if (tb) {
     for (const auto& [name, v] : figures)
       if (name.rfind("kl_dim_", 0) != 0) tb->add_scalar("final/" + name, v, step);
-    for (const char* png : {"samples.png", "reconstructions.png", "latent_manifold.png", "training_curve.png",
-                            "kl_per_dim.png", "latent_scatter.png"})
+    for (const char* png : {"samples.png", "reconstructions.png", "interpolations.png", "latent_manifold.png",
+                            "training_curve.png", "kl_per_dim.png", "latent_scatter.png"})
       if (fs::exists(s.path(png))) add_png(*tb, s.path(png), std::string(png).substr(0, std::string(png).size() - 4), step);
   }
   write_run_readme(s, t, figures, labels);

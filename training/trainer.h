@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../models/dataset.h"
+#include "../models/strokes.h"
 #include "../nn/nn.h"
 #include "tensorboard.h"
 
@@ -35,14 +36,20 @@ struct Options {
   bool resume = false;
   int64_t limit = 0;  // only the first N train / test examples (0: all)
   bool quiet = false;
+  double clip = 0;  // > 0: gradients clipped to this global 2-norm before each step
   std::string command;  // the command line, for OUT/README.md (set by the zoo binaries)
 };
 
-// The data of a run, loaded once.
+// The data of a run, loaded once: images (MNIST-style IDX files) or, when --data holds strokes-*.bin
+// (elbo-data strokes), variable-length sequences, whose tasks make their batches from row ids.
 struct Session {
   explicit Session(const Options& o);
   Options opt;
   models::Dataset train, test;
+  bool sequences = false;
+  models::StrokeSet train_seq, test_seq;
+  int64_t train_size() const { return sequences ? train_seq.size() : train.size(); }
+  int64_t test_size() const { return sequences ? test_seq.size() : test.size(); }
   models::Binarize binarize;
   Tensor test_x;          // the test set as scored: binarized once with a fixed seed (dynamic) or as configured
   std::string data_name;  // the --data directory's name (e.g. "mnist"), for reports
@@ -65,6 +72,9 @@ class Task {
   virtual void load_state(const std::map<std::string, Tensor>&, const std::string& /*file*/) {}
   // The per-example test figure [B] (higher is better), no gradient.
   virtual Tensor score(const Tensor& x, Generator& gen) = 0;
+  // The same for sequence data, given the test set's row ids (loss() then gets an undefined x and makes
+  // its batch from ids).
+  virtual Tensor score_rows(const std::vector<int64_t>& ids, Generator& gen);
   // Images and extra figures once training is done.
   virtual void finish(Session& s, Generator& gen, std::map<std::string, double>& figures) = 0;
   // Extra TensorBoard summaries after each epoch (histograms of the latents, say); step is the global step.
@@ -77,5 +87,7 @@ std::map<std::string, double> run(Session& s, Task& t);
 
 // The mean of t.score over x in batches of `batch`, no gradient.
 double evaluate(Task& t, const Tensor& x, int64_t batch, Generator& gen);
+// The mean test figure of the session's test set (score or score_rows), no gradient.
+double evaluate_test(Session& s, Task& t, Generator& gen);
 
 }  // namespace elbo::training

@@ -155,8 +155,13 @@ Tensor squeeze(const Tensor& x, int64_t dim);
 Tensor expand(const Tensor& x, IntList shape);  // broadcast to shape (copies)
 Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1);
 Tensor permute(const Tensor& x, IntList dims);
+// cat and stack take a vector, a braced list or any span of tensors (the last two never allocate).
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim);
+Tensor cat(std::initializer_list<Tensor> xs, int64_t dim);
+Tensor cat(std::span<const Tensor> xs, int64_t dim);
 Tensor stack(const std::vector<Tensor>& xs, int64_t dim);
+Tensor stack(std::initializer_list<Tensor> xs, int64_t dim);
+Tensor stack(std::span<const Tensor> xs, int64_t dim);
 Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length);
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);        // index: i64, as torch.gather
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);  // index: 1-D i64

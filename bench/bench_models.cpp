@@ -8,7 +8,10 @@
 
 #include <elbo/elbo.h>
 #include <autograd/kernels/kernels.h>
+#include <models/seqvae.h>
 #include <models/vae.h>
+
+#include <cstdlib>
 
 #include "alloc_counter.h"
 
@@ -98,6 +101,48 @@ void BM_VaePlanarTrainStep(benchmark::State& state) { flow_step(state, "planar:4
 void BM_VaeIafTrainStep(benchmark::State& state) { flow_step(state, "iaf:2"); }
 void BM_ConvVaeTrainStep(benchmark::State& state) { train_step(state, models::Arch::conv); }
 
+// The sequence VAE of elbo-seqvae (defaults: bi-LSTM 128, z 32, LSTM 256, 20 mixtures) on the first
+// <batch> sequences of the training split of data/strokes (`elbo-data strokes`; ELBO_STROKES names
+// another directory): one step of forward, backward, gradient clipping and Adam, with the KL past its
+// warm-up. bench/torch_seqvae.py step times the same step in PyTorch.
+void BM_SeqVaeTrainStep(benchmark::State& state) {
+  set_num_threads(int(state.range(1)));
+  const char* dir = std::getenv("ELBO_STROKES");
+  models::StrokeSet data;
+  try {
+    data = models::load_strokes(dir ? dir : "data/strokes", "train");
+  } catch (const Error& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  const int64_t batch = state.range(0);
+  std::vector<int64_t> ids;
+  for (int64_t i = 0; i < batch; ++i) ids.push_back(i);
+  const Tensor x = models::stroke5_batch(data, ids, 0, batch);
+  Generator gen(1);
+  models::SeqVae model(models::SeqVaeOptions{}, gen);
+  optim::Adam opt(model.parameters(), {.lr = 1e-3});
+  const std::vector<Tensor> params = model.parameters();
+  const models::Objective obj{.warmup_steps = 1000, .free_bits = 0.1};
+  auto step = [&] {
+    opt.zero_grad();
+    const Tensor loss = models::loss(model, x, gen, obj, 2000);
+    loss.backward();
+    optim::clip_grad_norm_(params, 1.0);
+    opt.step();
+    return loss;
+  };
+  for (int i = 0; i < 3; ++i) step();
+  const int64_t news0 = testing::heap_allocations.load();
+  int64_t steps = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(step());
+    ++steps;
+  }
+  state.counters["allocs_per_step"] = double(testing::heap_allocations.load() - news0) / double(std::max<int64_t>(steps, 1));
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+
 // --iw K on a batch of test-sized inputs: K samples per example in chunks, no gradient.
 void BM_IwaeEval(benchmark::State& state) {
   const int k = int(state.range(0));
@@ -117,4 +162,5 @@ BENCHMARK(BM_VaeMixturePriorTrainStep)->ArgsProduct({{128}, {1, 2}})->UseRealTim
 BENCHMARK(BM_VaePlanarTrainStep)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_VaeIafTrainStep)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ConvVaeTrainStep)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SeqVaeTrainStep)->ArgsProduct({{64, 128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_IwaeEval)->ArgsProduct({{5000}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);

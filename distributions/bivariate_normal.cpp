@@ -32,6 +32,11 @@ BivariateNormal::BivariateNormal(Tensor loc, Tensor scale, Tensor corr) {
   s1_ = select(scale_, -1, 0), s2_ = select(scale_, -1, 1);
 }
 
+const Shape& BivariateNormal::event_shape() const {
+  static const Shape two{2};
+  return two;
+}
+
 Tensor BivariateNormal::sample(Generator& gen, const Shape& sample_shape) const {
   NoGradGuard no_grad;
   return rsample(gen, sample_shape).detach();

@@ -19,7 +19,7 @@ class BivariateNormal {
   const Tensor& scale() const { return scale_; }
   const Tensor& corr() const { return corr_; }
   const Shape& batch_shape() const { return corr_.shape(); }
-  Shape event_shape() const { return {2}; }
+  const Shape& event_shape() const;  // [2]
   DType dtype() const { return loc_.dtype(); }
 
   Tensor sample(Generator& gen, const Shape& sample_shape = {}) const;  // no gradient

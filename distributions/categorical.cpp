@@ -91,13 +91,17 @@ Tensor Categorical::log_prob(const Tensor& value) const {
   ELBO_CHECK(value.defined() && value.dtype() == DType::i64,
              "{}: value must be an i64 tensor of class indices, got {} {} (sample() returns i64)", kName,
              value.defined() ? name(value.dtype()) : "undefined", value.defined() ? value.shape() : Shape{});
-  const Shape s = value_shape(kName, value, batch_shape());
+  bool same = value.dim() + 1 == logits_.dim();  // value's shape is batch_shape: no broadcast (the common case)
+  for (int64_t i = 0; same && i < value.dim(); ++i) same = value.size(i) == logits_.size(i);
+  if (!same) check_value_shape(kName, value, IntList(logits_.shape().data(), logits_.shape().size() - 1));
   if (validate_args()) {
     const int64_t k = num_events(), *v = value.data<const int64_t>();
     for (int64_t i = 0; i < value.numel(); ++i)
       ELBO_CHECK_VALUE(v[i] >= 0 && v[i] < k, "{}: value {} must be a class index in [0, {}) (found {} at index {})",
                        kName, value.shape(), k, v[i], i);
   }
+  if (same) return squeeze(gather(logits_, -1, unsqueeze(value, -1)), -1);
+  const Shape s = value_shape(kName, value, batch_shape());
   const Tensor index = expand_to(unsqueeze(value, -1), extended_shape(s, {1}));
   return squeeze(gather(expand_to(logits_, extended_shape(s, {num_events()})), -1, index), -1);
 }

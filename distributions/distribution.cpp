@@ -109,16 +109,16 @@ Shape extended_shape(const Shape& sample_shape, const Shape& batch_shape, const 
   return s;
 }
 
-void check_value_shape(std::string_view dist, const Tensor& value, const Shape& batch_shape, const Shape& event_shape) {
+void check_value_shape(std::string_view dist, const Tensor& value, IntList batch_shape, IntList event_shape) {
   ELBO_CHECK(value.defined(), "{}: value is an undefined tensor", dist);
   const Shape& v = value.shape();
   const size_t ne = event_shape.size();
   const bool event_ok = v.size() >= ne && std::equal(event_shape.begin(), event_shape.end(), v.end() - long(ne));
-  ELBO_CHECK_SHAPE(event_ok, "{}: value {} must end in the event_shape {} (batch_shape {})", dist, v, event_shape,
-                   batch_shape);
+  ELBO_CHECK_SHAPE(event_ok, "{}: value {} must end in the event_shape {} (batch_shape {})", dist, v, event_shape.vec(),
+                   batch_shape.vec());
   // the value's dims left of the event against batch_shape
   if (!broadcastable(IntList(v.data(), v.size() - ne), batch_shape))
-    broadcast_shape(dist, "value", v, "batch_shape ++ event_shape", extended_shape({}, batch_shape, event_shape));
+    broadcast_shape(dist, "value", v, "batch_shape ++ event_shape", extended_shape({}, batch_shape.vec(), event_shape.vec()));
 }
 
 Shape value_shape(std::string_view dist, const Tensor& value, const Shape& batch_shape, const Shape& event_shape) {

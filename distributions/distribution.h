@@ -58,8 +58,7 @@ Shape extended_shape(const Shape& sample_shape, const Shape& batch_shape, const 
 void check_broadcast(std::string_view dist, std::string_view what_a, IntList a, std::string_view what_b, IntList b);
 // Checks that value [..., event] broadcasts against batch_shape ++ event_shape (ShapeError otherwise);
 // never allocates when it does.
-void check_value_shape(std::string_view dist, const Tensor& value, const Shape& batch_shape,
-                       const Shape& event_shape = {});
+void check_value_shape(std::string_view dist, const Tensor& value, IntList batch_shape, IntList event_shape = {});
 // check_value_shape, returning the broadcast shape.
 Shape value_shape(std::string_view dist, const Tensor& value, const Shape& batch_shape, const Shape& event_shape = {});
 // Sums the last n dims (x itself for n == 0), as torch's _sum_rightmost.

@@ -19,25 +19,29 @@ template <Distribution D> class MixtureSameFamily {
  public:
   MixtureSameFamily(Categorical mixture_distribution, D component_distribution)
       : mix_(std::move(mixture_distribution)), comp_(std::move(component_distribution)) {
-    const Shape cb = comp_.batch_shape(), mb = mix_.batch_shape();
+    // references and IntLists, so building a mixture in a training step does not reach the heap
+    const auto& cb = comp_.batch_shape();
+    const IntList mb(mix_.logits().shape().data(), mix_.logits().shape().size() - 1);
     ELBO_CHECK_SHAPE(!cb.empty() && cb.back() == mix_.num_events(),
                      "MixtureSameFamily: mixture_distribution has K = {} components (logits {}) but "
                      "component_distribution has batch_shape {} (event_shape {}); its last batch dim must be K",
-                     mix_.num_events(), mix_.logits().shape(), cb, comp_.event_shape());
-    batch_ = Shape(cb.begin(), cb.end() - 1);
+                     mix_.num_events(), mix_.logits().shape(), Shape(cb), Shape(comp_.event_shape()));
+    batch_.assign(cb.begin(), cb.end() - 1);
     bool fits = mb.size() <= batch_.size();
     for (size_t i = 1; fits && i <= mb.size(); ++i)
       fits = mb[mb.size() - i] == 1 || mb[mb.size() - i] == batch_[batch_.size() - i];
     ELBO_CHECK_SHAPE(fits,
                      "MixtureSameFamily: mixture_distribution batch_shape {} does not broadcast to the mixture's "
                      "batch_shape {} (component_distribution batch_shape {} without its last dim K = {})",
-                     mb, batch_, cb, cb.back());
+                     mb.vec(), batch_shape(), Shape(cb), cb.back());
   }
 
   const Categorical& mixture_distribution() const { return mix_; }
   const D& component_distribution() const { return comp_; }
-  const Shape& batch_shape() const { return batch_; }
-  Shape event_shape() const { return comp_.event_shape(); }
+  Shape batch_shape() const { return Shape(batch_.begin(), batch_.end()); }
+  decltype(auto) event_shape() const { return comp_.event_shape(); }
+  int64_t batch_ndim() const { return int64_t(batch_.size()); }
+  int64_t event_ndim() const { return event_ndims(); }
 
   // log p(x) = logsumexp_k [log pi_k + log p_k(x)], x [..., batch, event] unsqueezed at the component dim
   // (mixing's logits are normalized, so they are log pi).
@@ -52,16 +56,16 @@ template <Distribution D> class MixtureSameFamily {
     requires Samplable<D>
   {
     NoGradGuard no_grad;
-    const Shape es = event_shape(), mb = mix_.batch_shape();
-    const int64_t dim = int64_t(sample_shape.size() + batch_.size());  // the component dim of the draws
+    const Shape es = event_shape(), mb = mix_.batch_shape(), bs = batch_shape();
+    const int64_t dim = int64_t(sample_shape.size() + bs.size());  // the component dim of the draws
     Shape aligned = sample_shape;  // the mixing draws [sample ++ mb], with 1s where mb is shorter than batch
-    aligned.insert(aligned.end(), batch_.size() - mb.size(), 1);
+    aligned.insert(aligned.end(), bs.size() - mb.size(), 1);
     aligned.insert(aligned.end(), mb.begin(), mb.end());
-    Shape one_k = extended_shape(sample_shape, batch_, {1});
+    Shape one_k = extended_shape(sample_shape, bs, {1});
     one_k.insert(one_k.end(), es.size(), 1);
     const Tensor k = reshape(mix_.sample(gen, sample_shape), aligned);
-    const Tensor index = expand_to(reshape(expand_to(k, extended_shape(sample_shape, batch_)), one_k),
-                                   extended_shape(extended_shape(sample_shape, batch_, {1}), {}, es));
+    const Tensor index = expand_to(reshape(expand_to(k, extended_shape(sample_shape, bs)), one_k),
+                                   extended_shape(extended_shape(sample_shape, bs, {1}), {}, es));
     return squeeze(gather(comp_.sample(gen, sample_shape), dim, index), dim).detach();
   }
 
@@ -83,7 +87,7 @@ template <Distribution D> class MixtureSameFamily {
   }
 
  private:
-  int64_t event_ndims() const { return int64_t(event_shape().size()); }
+  int64_t event_ndims() const { return int64_t(std::size(event_shape())); }
   // pi [mixing batch, K] with a 1 per event dim, so it lines up with the components' [batch, K, event].
   Tensor weights() const {
     Tensor w = mix_.probs();
@@ -93,7 +97,7 @@ template <Distribution D> class MixtureSameFamily {
 
   Categorical mix_;
   D comp_;
-  Shape batch_;
+  detail::Dims batch_;
 };
 
 }  // namespace elbo::dist

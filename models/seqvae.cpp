@@ -23,13 +23,13 @@ std::unique_ptr<nn::RecurrentBase> make_rnn(CellKind kind, int64_t in, int64_t h
 
 // The start token (0, 0, pen down) for every row: [b, 1, 5].
 Tensor start_token(int64_t b, DType d) {
-  std::vector<double> v(size_t(b * 5), 0.0);
-  for (int64_t i = 0; i < b; ++i) v[size_t(i * 5 + 2)] = 1;
-  return tensor(v, {b, 1, 5}, d);
+  const Tensor t = zeros({b, 1, 5}, DType::f64);
+  for (int64_t i = 0; i < b; ++i) t.data<double>()[i * 5 + 2] = 1;
+  return d == DType::f64 ? t : t.to(d);
 }
 
-template <class T> std::vector<int64_t> lengths_of(const T* x, int64_t b, int64_t t) {
-  std::vector<int64_t> len(static_cast<size_t>(b));
+template <class T, class V> void lengths_of(const T* x, int64_t b, int64_t t, V& len) {
+  len.resize(size_t(b));
   for (int64_t i = 0; i < b; ++i) {
     int64_t l = 0;
     for (int64_t k = 0; k < t; ++k) {
@@ -48,7 +48,23 @@ template <class T> std::vector<int64_t> lengths_of(const T* x, int64_t b, int64_
     ELBO_CHECK_VALUE(l > 0, "stroke-5 batch: sequence {} has no end-of-character point in its {} points", i, t);
     len[size_t(i)] = l;
   }
-  return len;
+}
+
+// stroke5_lengths into a pooled vector (a training step allocates nothing on the heap).
+template <class V> void lengths_into(const Tensor& x, V& len) {
+  ELBO_CHECK_SHAPE(x.defined() && x.dim() == 3 && x.size(2) == 5 && x.size(1) > 0,
+                   "stroke-5 batch: expected [batch, time, 5], got {}", x.defined() ? x.shape() : Shape{});
+  if (x.dtype() == DType::f64) return lengths_of(x.data<const double>(), x.size(0), x.size(1), len);
+  ELBO_CHECK(x.dtype() == DType::f32, "stroke-5 batch: needs a floating tensor, got {}", x.dtype());
+  lengths_of(x.data<const float>(), x.size(0), x.size(1), len);
+}
+
+// The pen state of point r of x [*, 5] (its one-hot's position).
+int64_t pen_at(const Tensor& x, int64_t r) {
+  const auto at = [&](int64_t k) {
+    return x.dtype() == DType::f64 ? x.data<const double>()[r * 5 + k] : double(x.data<const float>()[r * 5 + k]);
+  };
+  return at(2) == 1 ? kDown : at(3) == 1 ? kUp : kEnd;
 }
 
 }  // namespace
@@ -69,11 +85,9 @@ Tensor stroke5_batch(const StrokeSet& s, std::span<const int64_t> order, int64_t
 }
 
 std::vector<int64_t> stroke5_lengths(const Tensor& x) {
-  ELBO_CHECK_SHAPE(x.defined() && x.dim() == 3 && x.size(2) == 5 && x.size(1) > 0,
-                   "stroke-5 batch: expected [batch, time, 5], got {}", x.defined() ? x.shape() : Shape{});
-  if (x.dtype() == DType::f64) return lengths_of(x.data<const double>(), x.size(0), x.size(1));
-  ELBO_CHECK(x.dtype() == DType::f32, "stroke-5 batch: needs a floating tensor, got {}", x.dtype());
-  return lengths_of(x.data<const float>(), x.size(0), x.size(1));
+  std::vector<int64_t> len;
+  lengths_into(x, len);
+  return len;
 }
 
 std::vector<float> stroke3_of(const Tensor& x, int64_t b) {
@@ -131,7 +145,8 @@ nn::RecurrentOutput StrokeDecoder::run(const Tensor& in, const Tensor& z, std::s
 }
 
 Tensor StrokeDecoder::log_prob(const Tensor& x, const Tensor& z) const {
-  const std::vector<int64_t> lengths = stroke5_lengths(x);
+  detail::PooledVector<int64_t> lengths;
+  lengths_into(x, lengths);
   const int64_t b = x.size(0), t = x.size(1), hd = o_.dec_hidden;
   const DType d = x.dtype();
   Tensor in = start_token(b, d);
@@ -144,16 +159,14 @@ Tensor StrokeDecoder::log_prob(const Tensor& x, const Tensor& z) const {
   }
   const Tensor out = run(in, z, lengths, Tensor(), Tensor()).output;  // [B, T, H]
   // the points that exist, packed: their rows in [B * T], their sequence, their pen state
-  std::vector<int64_t> rows, seq, pen;
-  const std::vector<double> xv = x.to_vector<double>();
-  for (int64_t i = 0; i < b; ++i)
-    for (int64_t k = 0; k < lengths[size_t(i)]; ++k) {
-      const int64_t r = i * t + k;
-      rows.push_back(r), seq.push_back(i);
-      pen.push_back(xv[size_t(r * 5 + 2)] == 1 ? kDown : xv[size_t(r * 5 + 3)] == 1 ? kUp : kEnd);
-    }
-  const int64_t n = int64_t(rows.size());
-  const Tensor index = tensor(rows, {n}), seq_of = tensor(seq, {n}), pen_of = tensor(pen, {n});
+  int64_t n = 0;
+  for (const int64_t l : lengths) n += l;
+  const Tensor index = empty({n}, DType::i64), seq_of = empty({n}, DType::i64), pen_of = empty({n}, DType::i64);
+  int64_t* rows = index.data<int64_t>();
+  int64_t* seq = seq_of.data<int64_t>();
+  int64_t* pen = pen_of.data<int64_t>();
+  for (int64_t i = 0, j = 0; i < b; ++i)
+    for (int64_t k = 0; k < lengths[size_t(i)]; ++k, ++j) rows[j] = i * t + k, seq[j] = i, pen[j] = pen_at(x, i * t + k);
   const Tensor h = index_select(reshape(out, {b * t, hd}), 0, index);
   const Tensor offsets = narrow(index_select(reshape(x, {b * t, 5}), 0, index), 1, 0, 2);
   const Step s = heads(h);
@@ -226,11 +239,12 @@ SeqVae::SeqVae(const SeqVaeOptions& o, Generator& gen) : o_(o) {
   decoder_ = &register_module("decoder", StrokeDecoder(o, gen));
 }
 
-dist::AnyDistribution SeqVae::prior() const { return standard_normal(o_.latent, decoder_->parameters()[0].dtype()); }
+dist::AnyDistribution SeqVae::prior() const { return standard_normal(o_.latent, decoder_->dtype()); }
 
 dist::AnyDistribution SeqVae::posterior(const Tensor& x) const {
   ELBO_CHECK(o_.use_latent, "SeqVae: the model without a latent has no posterior");
-  const std::vector<int64_t> lengths = stroke5_lengths(x);
+  detail::PooledVector<int64_t> lengths;
+  lengths_into(x, lengths);
   const Tensor hn = encoder_->run(x, Tensor(), Tensor(), lengths).h_n;  // [2, B, H]: both directions' last states
   const Tensor p = (*head_)(cat({select(hn, 0, 0), select(hn, 0, 1)}, 1));
   const Tensor mu = narrow(p, 1, 0, o_.latent), logvar = narrow(p, 1, o_.latent, o_.latent);

@@ -56,6 +56,7 @@ class StrokeDecoder : public nn::Module {
   // SketchRNN; t -> 0 approaches the most likely choices.
   Tensor sample(const Tensor& z, int64_t count, int64_t max_len, double temperature, Generator& gen) const;
   const SeqVaeOptions& options() const { return o_; }
+  DType dtype() const { return out_->weight().dtype(); }
 
  private:
   struct Step {  // the per-step distributions of rows of decoder outputs

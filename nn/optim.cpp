@@ -261,7 +261,8 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
   for (auto& p : params) {
     const Tensor g = p.grad();
     if (!g.defined()) continue;
-    for (double x : g.to_vector<double>()) sq += x * x;
+    NoGradGuard guard;
+    sq += sum(square(g.to(DType::f64))).item();  // in f64, as before; pooled tensors, no heap
   }
   const double norm = std::sqrt(sq), coef = max_norm / (norm + 1e-6);
   if (coef < 1) {

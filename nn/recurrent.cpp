@@ -68,7 +68,7 @@ RecurrentOutput RecurrentBase::run(const Tensor& x, const Tensor& h0, const Tens
   const RecurrentCell cell = lstm ? RecurrentCell::lstm : RecurrentCell::gru;
   const Tensor zero = (h0.defined() && c0.defined()) || (!lstm && h0.defined()) ? Tensor() : zeros({b, hidden_}, x.dtype());
   RecurrentOutput out;
-  std::vector<Tensor> hn, cn, dir_out;
+  detail::PooledVector<Tensor> hn, cn, dir_out;  // no heap in a training step
   Tensor in = x;
   const detail::Dims out_shape = opt_.batch_first ? detail::Dims{b, t, hidden_} : detail::Dims{t, b, hidden_};
   for (int64_t layer = 0; layer < opt_.num_layers; ++layer) {
@@ -84,11 +84,11 @@ RecurrentOutput RecurrentBase::run(const Tensor& x, const Tensor& h0, const Tens
       hn.push_back(rows_of(y, t * b, b, {b, hidden_}));
       if (lstm) cn.push_back(rows_of(y, (t + 1) * b, b, {b, hidden_}));
     }
-    in = directions() == 1 ? dir_out[0] : cat(dir_out, 2);
+    in = directions() == 1 ? dir_out[0] : cat(std::span<const Tensor>(dir_out), 2);
   }
   out.output = in;
-  out.h_n = stack(hn, 0);
-  if (lstm) out.c_n = stack(cn, 0);
+  out.h_n = stack(std::span<const Tensor>(hn), 0);
+  if (lstm) out.c_n = stack(std::span<const Tensor>(cn), 0);
   return out;
 }
 

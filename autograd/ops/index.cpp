@@ -106,7 +106,7 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
 
 namespace {
 // The shared forward of index_add and scatter_add: y = x + (source added at the positions dst[e]).
-Tensor add_at(const char* op, const Tensor& x, const Tensor& source, const std::vector<int64_t>& dst) {
+Tensor add_at(const char* op, const Tensor& x, const Tensor& source, std::span<const int64_t> dst) {
   Tensor y = x.detach().clone();
   with_float(x.dtype(), op, [&](auto t) {
     using T = decltype(t);
@@ -137,7 +137,7 @@ Tensor index_add(const Tensor& x, int64_t dim0, const Tensor& index, const Tenso
   const auto [outer, r, inner] = detail::split_at(x.shape(), dim);
   const int64_t n = index.numel();
   const int64_t* pi = index.data<const int64_t>();
-  std::vector<int64_t> dst(size_t(source.numel()));
+  detail::PooledVector<int64_t> dst(size_t(source.numel()));
   for (int64_t i = 0; i < n; ++i)
     ELBO_CHECK_VALUE(pi[i] >= -r && pi[i] < r, "index_add: index {} is out of range for dim {} of size {} (input {})",
                      pi[i], dim, r, x.shape());
@@ -165,7 +165,7 @@ Tensor scatter_add(const Tensor& x, int64_t dim0, const Tensor& index, const Ten
                    index.shape(), source.shape(), dim, x.shape());
   // the positions of x each index element adds to, and the source elements it reads
   const Shape& is = index.shape();
-  std::vector<int64_t> dst(size_t(index.numel())), src(size_t(index.numel()));
+  detail::PooledVector<int64_t> dst(size_t(index.numel())), src(size_t(index.numel()));
   Dims xstr(size_t(x.dim()), 1), sstr(size_t(x.dim()), 1), idx(is.size(), 0);
   for (int64_t d = x.dim() - 2; d >= 0; --d) {
     xstr[size_t(d)] = xstr[size_t(d + 1)] * x.size(d + 1);

@@ -130,14 +130,14 @@ Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
 }
 
 namespace {
-std::vector<Shape> shapes_of(const std::vector<Tensor>& xs) {
+std::vector<Shape> shapes_of(std::span<const Tensor> xs) {
   std::vector<Shape> s;
   for (const Tensor& x : xs) s.push_back(x.shape());
   return s;
 }
 }  // namespace
 
-Tensor cat(const std::vector<Tensor>& xs, int64_t dim0) {
+Tensor cat(std::span<const Tensor> xs, int64_t dim0) {
   ELBO_CHECK(!xs.empty(), "cat: no tensors given");
   const Tensor& first = xs[0];
   ELBO_CHECK_SHAPE(first.dim() > 0, "cat: tensor 0 is zero-dimensional (shape {}); cat joins along a dim", first.shape());
@@ -165,7 +165,8 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim0) {
       std::memcpy(dst + size_t((o * r + at) * inner) * es, src + size_t(o * rt * inner) * es, size_t(rt * inner) * es);
     at += rt;
   }
-  return record("cat", y, xs, [sizes = std::move(sizes), dim](const Tensor& gy) {
+  if (!detail::should_record("cat", y, xs)) return y;
+  return detail::attach("cat", y, xs, [sizes = std::move(sizes), dim](const Tensor& gy) {
     Grads g;
     int64_t start = 0;
     for (int64_t n : sizes) {
@@ -175,16 +176,24 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim0) {
     return g;
   });
 }
+Tensor cat(const std::vector<Tensor>& xs, int64_t dim) { return cat(std::span<const Tensor>(xs), dim); }
+Tensor cat(std::initializer_list<Tensor> xs, int64_t dim) {
+  return cat(std::span<const Tensor>(xs.begin(), xs.size()), dim);
+}
 
-Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
+Tensor stack(std::span<const Tensor> xs, int64_t dim) {
   ELBO_CHECK(!xs.empty(), "stack: no tensors given");
   dim = wrap_dim("stack", dim, xs[0].dim() + 1);
-  std::vector<Tensor> u;
+  detail::PooledVector<Tensor> u;
   for (const Tensor& t : xs) {
     ELBO_CHECK_SHAPE(t.shape() == xs[0].shape(), "stack: shapes differ: {} vs {}", t.shape(), xs[0].shape());
     u.push_back(unsqueeze(t, dim));
   }
-  return cat(u, dim);
+  return cat(std::span<const Tensor>(u), dim);
+}
+Tensor stack(const std::vector<Tensor>& xs, int64_t dim) { return stack(std::span<const Tensor>(xs), dim); }
+Tensor stack(std::initializer_list<Tensor> xs, int64_t dim) {
+  return stack(std::span<const Tensor>(xs.begin(), xs.size()), dim);
 }
 
 Tensor narrow(const Tensor& x, int64_t dim0, int64_t start, int64_t length) {
@@ -241,7 +250,7 @@ Tensor gather(const Tensor& x, int64_t dim0, const Tensor& index) {
   // index shape may be smaller than x outside dim: walk index coordinates
   const Shape& is = index.shape();
   const int64_t* pi = index.data<const int64_t>();
-  std::vector<int64_t> src(static_cast<size_t>(index.numel()));
+  detail::PooledVector<int64_t> src(static_cast<size_t>(index.numel()));
   Dims xstr(static_cast<size_t>(x.dim()), 1);
   for (int64_t d = x.dim() - 2; d >= 0; --d) xstr[size_t(d)] = xstr[size_t(d + 1)] * x.shape()[size_t(d + 1)];
   Dims idx(is.size(), 0);
@@ -286,7 +295,7 @@ Tensor index_select(const Tensor& x, int64_t dim0, const Tensor& index) {
   const auto [outer, r, inner] = detail::split_at(x.shape(), dim);
   const int64_t n = index.numel();
   const int64_t* pi = index.data<const int64_t>();
-  std::vector<int64_t> rows(static_cast<size_t>(n));
+  detail::PooledVector<int64_t> rows(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     ELBO_CHECK_VALUE(pi[i] >= -r && pi[i] < r, "index_select: index {} is out of range for dim {} of size {} (input {})",
                      pi[i], dim, r, x.shape());

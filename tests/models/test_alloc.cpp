@@ -5,6 +5,7 @@
 
 #include "alloc_counter.h"
 #include "autograd/allocator.h"
+#include "models/seqvae.h"
 #include "models/vae.h"
 #include "nn/optim.h"
 #include "test_util.h"
@@ -48,6 +49,57 @@ TEST_CASE("a VAE training step (forward, backward, Adam) allocates nothing in st
         CHECK(made > 0);  // the counters do count: with the caches off every block is a system call
         CHECK(storage > 0);
       }
+    }
+  }
+  set_num_threads(prev_threads);
+}
+
+TEST_CASE("a sequence VAE training step (recurrent layers, mixture, clipping, Adam) allocates nothing") {
+  const char* off = std::getenv("ELBO_NO_CACHE");
+  if (off && std::string(off) == "1") return;  // the VAE case above checks that the counters count
+  const int prev_threads = num_threads();
+  Generator data(3);
+  models::StrokeSet s;
+  s.scale = 30;
+  for (int i = 0; i < 12; ++i) {  // characters of 3 to 20 points
+    const int n = 3 + int(data.uniform() * 18);
+    std::vector<int16_t> xy;
+    std::vector<uint8_t> pen;
+    for (int k = 0; k < n; ++k) {
+      xy.push_back(int16_t(data.uniform() * 100 - 50)), xy.push_back(int16_t(data.uniform() * 100 - 50));
+      pen.push_back(k % 4 == 3 || k + 1 == n);
+    }
+    s.add(uint32_t(i), xy, pen);
+  }
+  std::vector<int64_t> ids;
+  for (int64_t i = 0; i < 12; ++i) ids.push_back(i);
+  const Tensor x = models::stroke5_batch(s, ids, 0, 12);
+  for (const models::CellKind cell : {models::CellKind::lstm, models::CellKind::gru}) {
+    for (int threads : {1, 2}) {
+      CAPTURE(threads);
+      set_num_threads(threads);
+      Generator gen(1);
+      models::SeqVae m({.latent = 8, .enc_hidden = 16, .dec_hidden = 32, .mixtures = 5, .cell = cell}, gen);
+      optim::Adam opt(m.parameters(), {.lr = 1e-3});
+      const std::vector<Tensor> params = m.parameters();
+      auto step = [&] {
+        opt.zero_grad();
+        const Tensor loss = models::loss(m, x, gen, {.warmup_steps = 100, .free_bits = 0.1}, 50);
+        loss.backward();
+        optim::clip_grad_norm_(params, 1.0);
+        opt.step();
+        return loss.item();
+      };
+      for (int i = 0; i < 3; ++i) step();
+      const int64_t before = testing::heap_allocations.load();
+      const size_t storage_before = detail::allocator_stats().system_allocations;
+      testing::trace_allocations = true;
+      double last = 0;
+      for (int i = 0; i < 3; ++i) last = step();
+      testing::trace_allocations = false;
+      CHECK(std::isfinite(last));
+      CHECK(testing::heap_allocations.load() - before == 0);
+      CHECK(detail::allocator_stats().system_allocations - storage_before == 0);
     }
   }
   set_num_threads(prev_threads);

@@ -123,7 +123,7 @@ void BM_SeqVaeTrainStep(benchmark::State& state) {
   models::SeqVae model(models::SeqVaeOptions{}, gen);
   optim::Adam opt(model.parameters(), {.lr = 1e-3});
   const std::vector<Tensor> params = model.parameters();
-  const models::Objective obj{.warmup_steps = 1000, .free_bits = 0.1};
+  const models::Objective obj{.warmup_steps = 1000, .free_bits = 0.2};
   auto step = [&] {
     opt.zero_grad();
     const Tensor loss = models::loss(model, x, gen, obj, 2000);

@@ -5,7 +5,7 @@ Same data (the strokes-*.bin files of `elbo-data strokes`), split, sizes and set
 defaults: a bidirectional LSTM encoder (128 per direction) over stroke-5 points gives q(z|x), z of 32;
 the decoder LSTM (256) starts from tanh(W z + b) and reads the previous point and z; per step a mixture
 of 20 bivariate Normals for (dx, dy) and a categorical over the pen's 3 states; teacher forcing; Adam
-1e-3, batch 64, KL weight ramped over 1000 steps, free bits 0.1 nats per latent dim (on the batch mean),
+1e-3, batch 64, KL weight ramped over 1000 steps, free bits 0.2 nats per latent dim (on the batch mean),
 gradients clipped to norm 1. Variable lengths go through pack_padded_sequence.
 
 Run with Debian's python3-torch (/usr/bin/python3):
@@ -114,7 +114,7 @@ def build(latent=32, enc=128, dec=256, mixtures=20, use_latent=True):
     return SeqVae()
 
 
-def loss_of(model, x, lengths, step, warmup=1000, free_bits=0.1):
+def loss_of(model, x, lengths, step, warmup=1000, free_bits=0.2):
     import torch
 
     if not model.use_latent:

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   models::SeqVaeOptions o;
   std::string cell = "lstm";
   int64_t enc_hidden = 0;
-  models::Objective obj{.warmup_steps = 1000, .free_bits = 0.1};
+  models::Objective obj{.warmup_steps = 1000, .free_bits = 0.2};
   double temperature = 0.4;
   bool no_latent = false;
   CLI::App app{"elbo-seqvae: train and evaluate a sequence VAE (SketchRNN) on handwriting strokes"};
@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   app.add_option("--free-bits", obj.free_bits, "KL floor per latent dim (nats)")->capture_default_str()->check(zoo::non_negative_finite());
   app.add_option("--clip", c.clip, "clip gradients to this global 2-norm (0: off)")->capture_default_str()->check(zoo::non_negative_finite());
   app.add_option("--temperature", temperature, "sampling temperature of samples.png (reconstructions and "
-                 "interpolations use a tenth of it)")
+                 "interpolations use half of it)")
       ->capture_default_str()
       ->check(zoo::positive_finite());
   zoo::parse_or_exit(app, argc, argv, "elbo-seqvae");

@@ -242,7 +242,7 @@ void SeqVaeTask::draw(Session& s, Generator& gen) {
   models::save_stroke_grid(s.path("samples.png"), drawings(samples), 8,
                            fmt::format("48 samples at temperature {}{}", temperature_, latent ? ", z ~ p(z)" : ""));
   if (!latent) return;
-  const double t_rec = temperature_ / 10;
+  const double t_rec = temperature_ / 2;
   const int64_t n = s.test_size(), k = std::min<int64_t>(16, n);
   std::vector<int64_t> pick;
   for (int64_t i = 0; i < k; ++i) pick.push_back(i * n / k);

@@ -66,7 +66,7 @@ class AutoencoderTask : public Task {
 
 class SeqVaeTask : public Task {
  public:
-  // temperature: for the drawn samples (reconstructions and interpolations use a tenth of it).
+  // temperature: for the drawn samples (reconstructions and interpolations use half of it).
   SeqVaeTask(Session& s, models::SeqVae& m, models::Objective obj, int iw = 0, double temperature = 0.4);
   nn::Module& module() override { return m_; }
   std::string describe() const override { return m_.describe(); }

@@ -137,15 +137,16 @@ Tensor index_add(const Tensor& x, int64_t dim0, const Tensor& index, const Tenso
   const auto [outer, r, inner] = detail::split_at(x.shape(), dim);
   const int64_t n = index.numel();
   const int64_t* pi = index.data<const int64_t>();
-  detail::PooledVector<int64_t> dst(size_t(source.numel()));
+  const Tensor dst_t = empty({source.numel()}, DType::i64);  // storage cache, not the heap
+  int64_t* dst = dst_t.data<int64_t>();
   for (int64_t i = 0; i < n; ++i)
     ELBO_CHECK_VALUE(pi[i] >= -r && pi[i] < r, "index_add: index {} is out of range for dim {} of size {} (input {})",
                      pi[i], dim, r, x.shape());
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < n; ++i)
       for (int64_t k = 0; k < inner; ++k)
-        dst[size_t((o * n + i) * inner + k)] = (o * r + (pi[i] < 0 ? pi[i] + r : pi[i])) * inner + k;
-  const Tensor y = add_at("index_add", x, source, dst);
+        dst[(o * n + i) * inner + k] = (o * r + (pi[i] < 0 ? pi[i] + r : pi[i])) * inner + k;
+  const Tensor y = add_at("index_add", x, source, std::span<const int64_t>(dst, size_t(source.numel())));
   return record("index_add", y, {x, source}, [index, dim](const Tensor& gy) {
     return Grads{gy, index_select(gy, dim, index)};  // d/dx = identity; d/dsource picks the rows it went to
   });

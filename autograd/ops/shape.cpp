@@ -250,7 +250,8 @@ Tensor gather(const Tensor& x, int64_t dim0, const Tensor& index) {
   // index shape may be smaller than x outside dim: walk index coordinates
   const Shape& is = index.shape();
   const int64_t* pi = index.data<const int64_t>();
-  detail::PooledVector<int64_t> src(static_cast<size_t>(index.numel()));
+  const Tensor src_t = empty({index.numel()}, DType::i64);  // storage cache, not the heap
+  int64_t* src = src_t.data<int64_t>();
   Dims xstr(static_cast<size_t>(x.dim()), 1);
   for (int64_t d = x.dim() - 2; d >= 0; --d) xstr[size_t(d)] = xstr[size_t(d + 1)] * x.shape()[size_t(d + 1)];
   Dims idx(is.size(), 0);
@@ -260,7 +261,7 @@ Tensor gather(const Tensor& x, int64_t dim0, const Tensor& index) {
                      dim, xs.r, x.shape());
     int64_t off = 0;
     for (size_t d = 0; d < is.size(); ++d) off += (int64_t(d) == dim ? (v < 0 ? v + xs.r : v) : idx[d]) * xstr[d];
-    src[size_t(e)] = off;
+    src[e] = off;
     for (int64_t d = int64_t(is.size()) - 1; d >= 0; --d) {
       if (++idx[size_t(d)] < is[size_t(d)]) break;
       idx[size_t(d)] = 0;
@@ -271,16 +272,17 @@ Tensor gather(const Tensor& x, int64_t dim0, const Tensor& index) {
     using T = decltype(t);
     const T* px = x.data<const T>();
     T* py = y.data<T>();
-    for (size_t e = 0; e < src.size(); ++e) py[e] = px[src[e]];
+    for (int64_t e = 0; e < src_t.numel(); ++e) py[e] = px[src[e]];
   });
-  return record("gather", y, {x}, [src = std::move(src), s = dims_of(x.shape()), dim, index](const Tensor& gy) {
+  return record("gather", y, {x}, [src_t, s = dims_of(x.shape()), dim, index](const Tensor& gy) {
     if (detail::creating_graph()) return Grads{scatter_add(zeros(s, gy.dtype()), dim, index, gy)};
     Tensor g = zeros(s, gy.dtype());  // scatter-add: repeated indices accumulate
     with_float(gy.dtype(), "gather", [&](auto t) {
       using T = decltype(t);
       const T* pg = gy.data<const T>();
       T* px = g.data<T>();
-      for (size_t e = 0; e < src.size(); ++e) px[src[e]] += pg[e];
+      const int64_t* src = src_t.data<const int64_t>();
+      for (int64_t e = 0; e < src_t.numel(); ++e) px[src[e]] += pg[e];
     });
     return Grads{g};
   });
@@ -295,11 +297,12 @@ Tensor index_select(const Tensor& x, int64_t dim0, const Tensor& index) {
   const auto [outer, r, inner] = detail::split_at(x.shape(), dim);
   const int64_t n = index.numel();
   const int64_t* pi = index.data<const int64_t>();
-  detail::PooledVector<int64_t> rows(static_cast<size_t>(n));
+  const Tensor rows_t = empty({n}, DType::i64);  // from the storage cache: a long index list never reaches the heap
+  int64_t* rows = rows_t.data<int64_t>();
   for (int64_t i = 0; i < n; ++i) {
     ELBO_CHECK_VALUE(pi[i] >= -r && pi[i] < r, "index_select: index {} is out of range for dim {} of size {} (input {})",
                      pi[i], dim, r, x.shape());
-    rows[size_t(i)] = pi[i] < 0 ? pi[i] + r : pi[i];
+    rows[i] = pi[i] < 0 ? pi[i] + r : pi[i];
   }
   Dims out = dims_of(x.shape());
   out[size_t(dim)] = n;
@@ -308,19 +311,20 @@ Tensor index_select(const Tensor& x, int64_t dim0, const Tensor& index) {
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < n; ++i)
       std::memcpy(static_cast<char*>(y.raw()) + size_t((o * n + i) * inner) * es,
-                  static_cast<const char*>(x.raw()) + size_t((o * r + rows[size_t(i)]) * inner) * es, size_t(inner) * es);
-  return record("index_select", y, {x}, [rows = std::move(rows), s = dims_of(x.shape()), dim, index](const Tensor& gy) {
+                  static_cast<const char*>(x.raw()) + size_t((o * r + rows[i]) * inner) * es, size_t(inner) * es);
+  return record("index_select", y, {x}, [rows_t, s = dims_of(x.shape()), dim, index](const Tensor& gy) {
     if (detail::creating_graph()) return Grads{index_add(zeros(s, gy.dtype()), dim, index, gy)};
     Tensor g = zeros(s, gy.dtype());
     const auto [outer, r, inner] = detail::split_at(s, dim);
-    const int64_t n = int64_t(rows.size());
+    const int64_t n = rows_t.numel();
+    const int64_t* rows = rows_t.data<const int64_t>();
     with_float(gy.dtype(), "index_select", [&](auto t) {
       using T = decltype(t);
       const T* pg = gy.data<const T>();
       T* px = g.data<T>();
       for (int64_t o = 0; o < outer; ++o)
         for (int64_t i = 0; i < n; ++i)
-          for (int64_t k = 0; k < inner; ++k) px[(o * r + rows[size_t(i)]) * inner + k] += pg[(o * n + i) * inner + k];
+          for (int64_t k = 0; k < inner; ++k) px[(o * r + rows[i]) * inner + k] += pg[(o * n + i) * inner + k];
     });
     return Grads{g};
   });

@@ -134,6 +134,8 @@ CLI::Option* ModelFlags::add(CLI::App& app) {
 }
 
 models::VaeOptions ModelFlags::options(const training::Session& s) const {
+  ELBO_CHECK(!s.sequences, "{} holds stroke sequences; this model trains on images (elbo-seqvae trains on strokes)",
+             s.opt.data);
   models::VaeOptions o;
   o.arch = models::parse_arch(arch), o.hidden = s.opt.hidden, o.latent = s.opt.latent, o.height = s.train.height,
   o.width = s.train.width;

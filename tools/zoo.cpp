@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "autograd/error.h"
+#include "parallel/communicator.h"
 
 namespace elbo::zoo {
 
@@ -98,13 +99,22 @@ std::string command_line(int argc, char** argv) {
 }
 
 int run_main(const char* prog, const std::function<int()>& body) {
-  try {
-    return body();
-  } catch (const std::exception& e) {
-    std::string msg = e.what();
+  const auto one_line = [](std::string msg) {
     for (char& ch : msg)
       if (ch == '\n') ch = ' ';
-    std::cerr << prog << ": " << msg << "\n";
+    return msg;
+  };
+  try {
+    return body();
+  } catch (const parallel::CollectiveError& e) {  // every rank has it: rank 0 says it, all exit cleanly
+    if (parallel::world_rank() == 0) std::cerr << prog << ": " << one_line(e.what()) << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    if (parallel::world_size() > 1) {  // this rank alone: say which, then end the whole job
+      std::cerr << prog << ": rank " << parallel::world_rank() << ": " << one_line(e.what()) << std::endl;
+      parallel::abort_job(1);
+    }
+    std::cerr << prog << ": " << one_line(e.what()) << "\n";
     return 1;
   }
 }

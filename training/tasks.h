@@ -101,6 +101,7 @@ class ViTask : public Task {
   const char* figure() const override { return "elbo"; }
   Tensor loss(const Tensor& x, const std::vector<int64_t>& ids, Generator& gen, int64_t step) override;
   void after_step() override { local_.step(ids_); }
+  bool data_parallel() const override { return false; }
   nn::NamedTensors state() const override;
   void load_state(const std::map<std::string, Tensor>& state, const std::string& file) override;
   Tensor score(const Tensor& x, Generator& gen) override;

@@ -11,14 +11,18 @@
 #include "autograd/threads.h"
 #include "models/image.h"
 #include "models/plot.h"
+#include "parallel/data_parallel.h"
 #include "training/checkpoint.h"
 #include "training/report.h"
 
 namespace elbo::training {
 namespace fs = std::filesystem;
 
-Session::Session(const Options& o) : opt(o) {
+Session::Session(const Options& o) : opt(o), comm(parallel::make_world()) {
   if (o.threads > 0) set_num_threads(o.threads);
+  if (o.batch % comm->size() != 0)
+    throw parallel::CollectiveError(fmt::format(
+        "--batch {} is not divisible by the {} ranks of this job (--batch is the global batch)", o.batch, comm->size()));
   const int64_t limit = o.limit > 0 ? o.limit : INT64_MAX;
   binarize = models::parse_binarize(o.binarize);
   if (fs::exists(fs::path(o.data) / "strokes-train.bin")) {
@@ -33,7 +37,17 @@ Session::Session(const Options& o) : opt(o) {
   }
   data_name = fs::path(o.data).filename().string();
   if (data_name.empty()) data_name = fs::path(o.data).parent_path().filename().string();
-  fs::create_directories(o.out);
+  if (comm->size() > 1) {  // every rank must run the same command on the same data
+    uint64_t fp = parallel::fingerprint(o.command);
+    fp = parallel::fingerprint(fmt::format("{} {} {}", train_size(), test_size(), sequences), fp);
+    const Tensor& first = sequences ? Tensor() : train.images;
+    if (first.defined())
+      fp = parallel::fingerprint(std::string_view(static_cast<const char*>(first.raw()), size_t(first.numel()) * 4), fp);
+    for (const auto& set : {&train_seq, &test_seq})
+      fp = parallel::fingerprint(std::string_view(reinterpret_cast<const char*>(set->xy.data()), set->xy.size() * 2), fp);
+    parallel::check_same(*comm, fp, "the command line or the data");
+  }
+  if (root()) fs::create_directories(o.out);
 }
 
 std::string Session::checkpoint_path() const { return path("checkpoint.safetensors"); }
@@ -67,40 +81,63 @@ double evaluate(Task& t, const Tensor& x, int64_t batch, Generator& gen) {
 
 namespace {
 
-// One epoch of minibatch steps; returns the mean training figure (-loss).
-double train_epoch(Session& s, Task& t, optim::Optimizer& opt, Generator& gen, int epoch, int epochs, int64_t& step,
-                   SummaryWriter* tb) {
+// The seeds of a data-parallel job's streams (trainer.h): splitmix64 of the seed and the indices.
+uint64_t mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// One epoch of minibatch steps; returns the mean training figure (-loss) over the global batches.
+// order_gen draws the minibatch order, gen the step's own randomness (the same generator in one process).
+double train_epoch(Session& s, Task& t, optim::Optimizer& opt, Generator& order_gen, Generator& gen, int epoch,
+                   int epochs, int64_t& step, SummaryWriter* tb, parallel::GradientReducer* reducer) {
   const Options& o = s.opt;
+  const int rank = s.comm->rank(), ranks = s.comm->size();
   const int64_t n = s.train_size(), nb = (n + o.batch - 1) / o.batch;
-  const std::vector<int64_t> order = models::permutation(n, gen);
+  const std::vector<int64_t> order = models::permutation(n, order_gen);
   const std::vector<Tensor> params = o.clip > 0 ? t.module().parameters() : std::vector<Tensor>();
-  Progress bar(fmt::format("epoch {}/{}", epoch + 1, epochs), n, o.quiet);
+  Progress bar(fmt::format("epoch {}/{}", epoch + 1, epochs), n, o.quiet || !s.root());
   double running = 0;
   for (int64_t b = 0; b < nb; ++b) {
-    const int64_t lo = b * o.batch, hi = std::min(n, lo + o.batch);
-    const Tensor x =
-        s.sequences ? Tensor() : models::binarize(models::rows(s.train.images, order, lo, hi), s.binarize, gen);
+    const int64_t glo = b * o.batch, ghi = std::min(n, glo + o.batch), len = ghi - glo;
+    const int64_t lo = glo + len * rank / ranks, hi = glo + len * (rank + 1) / ranks;  // this rank's share
+    const Tensor x = s.sequences || hi == lo
+                         ? Tensor()
+                         : models::binarize(models::rows(s.train.images, order, lo, hi), s.binarize, gen);
     const std::vector<int64_t> ids(order.begin() + lo, order.begin() + hi);
-    auto diverged = [&](const std::string& what) {
-      return Error(fmt::format("training diverged at epoch {} step {}: {} (try a smaller --lr); the last good "
+    auto diverged = [&](const std::string& what) {  // the loss is global: every rank sees it alike
+      return parallel::CollectiveError(fmt::format("training diverged at epoch {} step {}: {} (try a smaller --lr); the last good "
                                "checkpoint is {}", epoch + 1, step, what, s.checkpoint_path()));
     };
     Tensor loss;
-    try {
-      loss = t.loss(x, ids, gen, ++step);
-    } catch (const ValueError& e) {  // a distribution's parameters left their support (a scale of 0, NaN)
-      throw diverged(e.what());
-    }
-    const double l = loss.item();
-    if (!std::isfinite(l)) throw diverged(fmt::format("the loss is {}", l));
-    if (tb) tb->add_scalar("train/loss", l, step);
+    ++step;
     opt.zero_grad();
-    loss.backward();
+    double l = 0;
+    if (hi > lo) {
+      try {
+        loss = t.loss(x, ids, gen, step);
+      } catch (const ValueError& e) {  // a distribution's parameters left their support (a scale of 0, NaN)
+        throw diverged(e.what());
+      }
+      l = loss.item();
+      if (!reducer && !std::isfinite(l)) throw diverged(fmt::format("the loss is {}", l));
+      // with ranks: each rank's mean weighted by its share, so the summed gradient is the global mean's
+      (reducer ? loss * (double(hi - lo) / double(len)) : loss).backward();
+    }
+    if (reducer) {
+      double sum[1] = {l * double(hi - lo)};
+      reducer->all_reduce(sum);
+      l = sum[0] / double(len);
+      if (!std::isfinite(l)) throw diverged(fmt::format("the loss is {}", l));
+    }
+    if (tb) tb->add_scalar("train/loss", l, step);
     if (o.clip > 0) optim::clip_grad_norm_(params, o.clip);
     opt.step();
     t.after_step();
-    running += l * double(hi - lo);
-    bar.update(hi, -running / double(hi), t.figure());
+    running += l * double(len);
+    bar.update(ghi, -running / double(ghi), t.figure());
   }
   bar.finish();
   return -running / double(n);
@@ -163,30 +200,43 @@ void write_run_readme(const Session& s, Task& t, const std::map<std::string, dou
 
 std::map<std::string, double> run(Session& s, Task& t) {
   const Options& o = s.opt;
+  parallel::Communicator& comm = *s.comm;
+  const bool root = s.root(), ranks = comm.size() > 1;
+  ELBO_CHECK(!ranks || t.data_parallel(), "{} keeps per-example state in one process and does not run "
+             "data-parallel: start it without mpirun", t.describe());
   Generator gen(o.seed + 1);
   optim::Adam opt(t.module().parameters(), {.lr = o.lr});
   if (!o.load.empty()) nn::load(t.module(), o.load);
   int start_epoch = 0;
   const int64_t steps_per_epoch = (s.train_size() + o.batch - 1) / o.batch;
-  if (o.resume) {
+  if (o.resume && root) {
     if (!fs::exists(s.checkpoint_path()))
       throw IOError(fmt::format("--resume: no checkpoint at {}", s.checkpoint_path()));
     std::map<std::string, Tensor> task_state;
     start_epoch = int(load_checkpoint(s.checkpoint_path(), t.module(), opt, gen, task_state));
     t.load_state(task_state, s.checkpoint_path());
   }
+  std::unique_ptr<parallel::GradientReducer> reducer;
+  if (ranks) {  // rank 0's model (and optimizer state on --resume) on every rank
+    start_epoch = parallel::broadcast_value(comm, start_epoch);
+    parallel::broadcast_module(comm, t.module());
+    if (o.resume) parallel::broadcast_optimizer(comm, opt);
+    reducer = std::make_unique<parallel::GradientReducer>(comm, t.module().parameters());
+  }
   // the instruction set the kernels run (ELBO_ARCH forces one) and the threads: every run says where it ran
   const std::string kernels(kernels::arch_name());
   const std::map<std::string, std::string> labels{
       {"model", t.describe()}, {"data", s.data_name}, {"binarize", s.sequences ? "none" : o.binarize}, {"kernels", kernels}};
-  if (!o.quiet)
-    std::cerr << fmt::format("{} on {} ({}; kernels {}, {} threads)\n", t.describe(), s.data_name,
+  if (!o.quiet && root)
+    std::cerr << fmt::format("{} on {} ({}; kernels {}, {} threads{})\n", t.describe(), s.data_name,
                              s.sequences ? fmt::format("{} sequences", s.train_size())
                                          : fmt::format("{} binarization", o.binarize),
-                             kernels, num_threads());
-  Metrics metrics(s.path("metrics.jsonl"), o.eval_only ? INT64_MAX : start_epoch);
+                             kernels, num_threads(),
+                             ranks ? fmt::format(" per rank, {} ranks on {}", comm.size(), comm.name()) : "");
+  std::unique_ptr<Metrics> metrics;
+  if (root) metrics = std::make_unique<Metrics>(s.path("metrics.jsonl"), o.eval_only ? INT64_MAX : start_epoch);
   std::unique_ptr<SummaryWriter> tb;
-  if (!o.eval_only) {
+  if (!o.eval_only && root) {
     if (!o.resume)  // a fresh run into an old --out starts its log anew, as metrics.jsonl
       for (const auto& e : fs::directory_iterator(o.out))
         if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) fs::remove(e.path());
@@ -198,20 +248,32 @@ std::map<std::string, double> run(Session& s, Task& t) {
   const int epochs = o.eval_only ? start_epoch : o.epochs;
   for (int epoch = start_epoch; epoch < epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
-    const double train_figure = train_epoch(s, t, opt, gen, epoch, epochs, step, tb.get());
+    const double reduce0 = reducer ? reducer->seconds() : 0;
+    double train_figure = 0;
+    if (ranks) {
+      Generator order(mix(o.seed ^ mix(uint64_t(epoch)))), mine(mix(o.seed ^ mix(uint64_t(epoch) ^ mix(comm.rank() + 1))));
+      train_figure = train_epoch(s, t, opt, order, mine, epoch, epochs, step, tb.get(), reducer.get());
+    } else {
+      train_figure = train_epoch(s, t, opt, gen, gen, epoch, epochs, step, tb.get(), nullptr);
+    }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     train_seconds += secs;
     examples += double(s.train_size());
+    if (!root) continue;  // rank 0 alone evaluates, reports and saves
     Generator eval_gen(o.seed + 2);
     const double test = evaluate_test(s, t, eval_gen);
     train_curve.push_back(train_figure);
     test_curve.push_back(test);
-    metrics.write({{"epoch", epoch + 1},
-                   {fmt::format("train_{}", t.figure()), train_figure},
-                   {fmt::format("test_{}", t.figure()), test},
-                   {"seconds", secs},
-                   {"examples_per_sec", double(s.train_size()) / secs}},
-                  labels);
+    std::map<std::string, double> row{{"epoch", epoch + 1},
+                                      {fmt::format("train_{}", t.figure()), train_figure},
+                                      {fmt::format("test_{}", t.figure()), test},
+                                      {"seconds", secs},
+                                      {"examples_per_sec", double(s.train_size()) / secs}};
+    if (reducer) {
+      row["ranks"] = comm.size();
+      row["allreduce_ms_per_step"] = 1e3 * (reducer->seconds() - reduce0) / double(steps_per_epoch);
+    }
+    metrics->write(row, labels);
     if (tb) {
       tb->add_scalar(fmt::format("train/{}", t.figure()), train_figure, step);
       tb->add_scalar(fmt::format("test/{}", t.figure()), test, step);
@@ -225,13 +287,18 @@ std::map<std::string, double> run(Session& s, Task& t) {
                                t.figure(), train_figure, t.figure(), test, secs, double(s.train_size()) / secs);
     save_checkpoint(s.checkpoint_path(), t.module(), opt, gen, epoch + 1, t.state(), t.describe());
   }
+  std::map<std::string, double> figures;
+  if (!root) return figures;  // the other ranks are done
   if (!o.eval_only) nn::save(t.module(), o.save.empty() ? s.path("model.safetensors") : o.save);
   Generator eval_gen(o.seed + 2);
-  std::map<std::string, double> figures;
   figures[fmt::format("test_{}", t.figure())] = evaluate_test(s, t, eval_gen);
   figures["seconds"] = train_seconds;
   figures["examples_per_sec"] = train_seconds > 0 ? examples / train_seconds : 0;
   figures["epochs"] = epochs;
+  if (reducer) {
+    figures["ranks"] = comm.size();
+    figures["allreduce_ms_per_step"] = reducer->calls() ? 1e3 * reducer->seconds() / double(reducer->calls()) : 0;
+  }
   t.finish(s, eval_gen, figures);
   if (!train_curve.empty()) plot_training_curve(s, t, train_curve, test_curve, start_epoch, figures);
   if (tb) {

@@ -14,6 +14,7 @@
 #include "../models/dataset.h"
 #include "../models/strokes.h"
 #include "../nn/nn.h"
+#include "../parallel/communicator.h"
 #include "tensorboard.h"
 
 namespace elbo::training {
@@ -42,9 +43,20 @@ struct Options {
 
 // The data of a run, loaded once: images (MNIST-style IDX files) or, when --data holds strokes-*.bin
 // (elbo-data strokes), variable-length sequences, whose tasks make their batches from row ids.
+//
+// Under mpirun (a build with MPI) the session is one rank of a data-parallel job: every rank loads the
+// same data; --batch is the global batch, which the world size must divide; each rank trains on its
+// share of every global batch (rows [lo + len r / N, lo + len (r + 1) / N) of the batch's len rows) and
+// the gradients are summed across ranks before each step (parallel/data_parallel.h). Rank 0 alone
+// evaluates and writes metrics, images, checkpoints and the final line. Random streams: in a job of N > 1
+// ranks the minibatch order of epoch e comes from a generator seeded by (seed, e), the same on every
+// rank, and rank r's sampling (binarization, z ~ q) from one seeded by (seed, e, r), so a --resume at an
+// epoch boundary continues bitwise; a one-process run keeps its single generator, as before.
 struct Session {
   explicit Session(const Options& o);
   Options opt;
+  std::shared_ptr<parallel::Communicator> comm;  // this process's place in the job (one rank when alone)
+  bool root() const { return comm->rank() == 0; }
   models::Dataset train, test;
   bool sequences = false;
   models::StrokeSet train_seq, test_seq;
@@ -77,6 +89,8 @@ class Task {
   virtual Tensor score_rows(const std::vector<int64_t>& ids, Generator& gen);
   // Images and extra figures once training is done.
   virtual void finish(Session& s, Generator& gen, std::map<std::string, double>& figures) = 0;
+  // False for a task whose state is per example and lives in one process (non-amortized VI).
+  virtual bool data_parallel() const { return true; }
   // Extra TensorBoard summaries after each epoch (histograms of the latents, say); step is the global step.
   virtual void summaries(Session&, SummaryWriter&, int64_t /*step*/) {}
 };

@@ -202,8 +202,10 @@ std::map<std::string, double> run(Session& s, Task& t) {
   const Options& o = s.opt;
   parallel::Communicator& comm = *s.comm;
   const bool root = s.root(), ranks = comm.size() > 1;
-  ELBO_CHECK(!ranks || t.data_parallel(), "{} keeps per-example state in one process and does not run "
-             "data-parallel: start it without mpirun", t.describe());
+  if (ranks && !t.data_parallel())
+    throw parallel::CollectiveError(fmt::format(
+        "{} keeps per-example state in one process and does not run data-parallel: start it without mpirun",
+        t.describe()));
   Generator gen(o.seed + 1);
   optim::Adam opt(t.module().parameters(), {.lr = o.lr});
   if (!o.load.empty()) nn::load(t.module(), o.load);

@@ -1,5 +1,6 @@
 #include "parallel/communicator.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <string_view>
 #include <thread>
@@ -42,13 +43,21 @@ void Pending::wait() {
   impl_.reset();
 }
 
-std::chrono::duration<double> timeout() {
-  static const double seconds = [] {
+namespace {
+std::atomic<double>& deadline() {
+  static std::atomic<double> seconds = [] {
     const char* t = std::getenv("ELBO_MPI_TIMEOUT");
     const double v = t ? std::atof(t) : 300.0;
     return v > 0 ? v : 300.0;
   }();
-  return std::chrono::duration<double>(seconds);
+  return seconds;
+}
+}  // namespace
+
+std::chrono::duration<double> timeout() { return std::chrono::duration<double>(deadline().load()); }
+void set_timeout(double seconds) {
+  ELBO_CHECK_VALUE(seconds > 0, "set_timeout: {} s must be positive", seconds);
+  deadline() = seconds;
 }
 
 bool launched_by_mpi() {

@@ -73,8 +73,9 @@ bool built_with_mpi();
 // PMI_RANK).
 bool launched_by_mpi();
 
-// The deadline of every wait, from ELBO_MPI_TIMEOUT (seconds; default 300).
+// The deadline of every wait: ELBO_MPI_TIMEOUT (seconds; default 300) unless set_timeout changed it.
 std::chrono::duration<double> timeout();
+void set_timeout(double seconds);  // > 0
 
 // A rank stopped answering within timeout().
 struct TimeoutError : Error {

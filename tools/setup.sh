@@ -8,7 +8,8 @@ packages=(g++ cmake ninja-build pkg-config libxsimd-dev libfmt-dev doctest-dev l
           zlib1g-dev libpng-dev libcli11-dev libopenblas-dev
           libcairo2-dev fonts-dejavu-core  # plots with words: cairo draws the text in DejaVu Sans
           clang-16 libclang-rt-16-dev   # the fuzz targets: libFuzzer and clang's sanitizer runtimes
-          python3-protobuf)             # tests/training/check_tfevents.py reads the TensorBoard logs back
+          python3-protobuf              # tests/training/check_tfevents.py reads the TensorBoard logs back
+          libopenmpi-dev openmpi-bin)   # data-parallel training (parallel/): mpirun and the MPI library
 if [[ ${1:-} == --data ]]; then
   packages+=(dataset-fashion-mnist)
   command -v npm >/dev/null || packages+=(npm)

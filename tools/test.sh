@@ -2,7 +2,8 @@
 # Sets up the machine, then runs the whole test suite through ctest in three builds:
 #   release  build/       Release, -Werror: every suite (the 10,000-step memory soak runs only on demand:
 #                         ctest --test-dir build -C soak -L soak)
-#   asan     build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer (g++): every suite
+#   asan     build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer (g++), built without
+#                         MPI (-DELBO_MPI=OFF: the one-process build must build and pass too): every suite
 #                         again, with the caches off (ELBO_NO_CACHE=1) so freed tensor storage and tape
 #                         objects go back to the system where ASan can see misuse and LSan can see leaks;
 #                         then the core suites with the caches on
@@ -27,7 +28,7 @@ if stage asan; then
   banner "sanitizer build and tests (build-asan/)"
   # -O1 -g1: quick to build, readable stack traces, fast enough to run every suite
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" \
-        -DELBO_SANITIZE=address,undefined -DELBO_BUILD_TESTS=ON -DELBO_BUILD_BENCH=OFF >/dev/null
+        -DELBO_SANITIZE=address,undefined -DELBO_BUILD_TESTS=ON -DELBO_BUILD_BENCH=OFF -DELBO_MPI=OFF >/dev/null
   cmake --build build-asan --parallel "$jobs"
   # third-party caches kept until exit (fontconfig); quietly, so a run's last line stays its JSON
   export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
@@ -42,7 +43,8 @@ if stage fuzz; then
   banner "fuzz build and the label fuzz (build-fuzz/)"
   cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" -DELBO_FUZZ=ON -DELBO_SANITIZE=address,undefined \
-        -DELBO_BUILD_TESTS=OFF -DELBO_BUILD_BENCH=OFF "-DELBO_FUZZ_SECONDS=${ELBO_FUZZ_SECONDS:-60}" >/dev/null
+        -DELBO_BUILD_TESTS=OFF -DELBO_BUILD_BENCH=OFF -DELBO_MPI=OFF "-DELBO_FUZZ_SECONDS=${ELBO_FUZZ_SECONDS:-60}" \
+        >/dev/null
   cmake --build build-fuzz --parallel "$jobs" --target elbo_fuzzers
   ctest --test-dir build-fuzz --output-on-failure --parallel "$jobs" -L fuzz "$@"
 fi

@@ -37,7 +37,7 @@ void Pending::wait() {
       throw TimeoutError(fmt::format("{} did not finish within {:.0f} s (ELBO_MPI_TIMEOUT): another rank stopped "
                                      "answering or died", what, limit.count()));
     }
-    if (++spins > 1000) std::this_thread::sleep_for(std::chrono::microseconds(50));  // spin briefly, then doze
+    if (++spins > 1000) std::this_thread::yield();  // spin, then let another thread of this core run
   }
   impl_->finish();
   impl_.reset();

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <string>
 
+#include <models/strokes.h>
+
 #include "test_util.h"
 #include "zoo_harness.h"
 
@@ -73,6 +75,26 @@ TEST_CASE("mpirun -np 2 elbo-vae trains one model; rank 0 alone reports and writ
   const Run ae = mpirun(2, tool("elbo-ae") + " --data " + data() + kFlags + " --epochs 1 --out test_mpi_ae");
   INFO(ae.err);
   CHECK(ae.status == 0);
+  // stroke sequences: 16 random characters written as the three split files
+  fs::create_directories("test_mpi_strokes");
+  elbo::Generator g(2);
+  elbo::models::StrokeSet set;
+  set.scale = 30;
+  for (int i = 0; i < 16; ++i) {
+    std::vector<int16_t> xy;
+    std::vector<uint8_t> pen;
+    const int n = 3 + int(g.below(8));
+    for (int k = 0; k < n; ++k) xy.push_back(int16_t(g.below(60)) - 30), xy.push_back(int16_t(g.below(60)) - 30),
+                                pen.push_back(k + 1 == n || k == 2);
+    set.add(uint32_t(i), xy, pen);
+  }
+  for (const char* split : {"train", "valid", "test"})
+    elbo::models::write_strokes(std::string("test_mpi_strokes/strokes-") + split + ".bin", set);
+  const Run seq = mpirun(2, tool("elbo-seqvae") + " --data test_mpi_strokes --batch 8 --hidden 16 --latent 4 "
+                            "--mixtures 2 --quiet --threads 1 --epochs 2 --out test_mpi_seqvae");
+  INFO(seq.err);
+  CHECK(seq.status == 0);
+  CHECK(seq.out.find("\"ranks\": 2") != std::string::npos);
   const Run vi = mpirun(2, tool("elbo-vi") + " --data " + data() + kFlags + " --epochs 1 --out test_mpi_vi");
   CHECK(vi.status != 0);
   CHECK(count(vi.err, "does not run data-parallel: start it without mpirun") == 1);

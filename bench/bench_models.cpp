@@ -26,18 +26,9 @@ const bool kKernelsInContext = [] {
   return true;
 }();
 
-// Times training steps (forward, backward, Adam) of model on one batch, and counts their allocations.
-template <class M> void time_steps(benchmark::State& state, M& model, Generator& gen) {
-  const int64_t batch = state.range(0);
-  optim::Adam opt(model.parameters(), {.lr = 1e-3});
-  const Tensor x = bernoulli(rand({batch, 784}, gen), gen);
-  auto step = [&] {
-    opt.zero_grad();
-    const Tensor loss = models::loss(model, x, gen, models::Objective{}, 1);
-    loss.backward();
-    opt.step();
-    return loss;
-  };
+// Times step() (one training step, returning its loss) after three warm-up steps, and counts the heap
+// allocations of the timed steps; items are examples (batch per step).
+template <class Step> void time_loop(benchmark::State& state, int64_t batch, Step&& step) {
   for (int i = 0; i < 3; ++i) step();  // warm the allocator cache and the thread pool
   const int64_t news0 = testing::heap_allocations.load();
   int64_t steps = 0;
@@ -47,6 +38,20 @@ template <class M> void time_steps(benchmark::State& state, M& model, Generator&
   }
   state.counters["allocs_per_step"] = double(testing::heap_allocations.load() - news0) / double(std::max<int64_t>(steps, 1));
   state.SetItemsProcessed(state.iterations() * batch);
+}
+
+// Times training steps (forward, backward, Adam) of model on one batch, and counts their allocations.
+template <class M> void time_steps(benchmark::State& state, M& model, Generator& gen) {
+  const int64_t batch = state.range(0);
+  optim::Adam opt(model.parameters(), {.lr = 1e-3});
+  const Tensor x = bernoulli(rand({batch, 784}, gen), gen);
+  time_loop(state, batch, [&] {
+    opt.zero_grad();
+    const Tensor loss = models::loss(model, x, gen, models::Objective{}, 1);
+    loss.backward();
+    opt.step();
+    return loss;
+  });
 }
 
 void train_step(benchmark::State& state, models::Arch arch) {
@@ -124,23 +129,14 @@ void BM_SeqVaeTrainStep(benchmark::State& state) {
   optim::Adam opt(model.parameters(), {.lr = 1e-3});
   const std::vector<Tensor> params = model.parameters();
   const models::Objective obj{.warmup_steps = 1000, .free_bits = 0.2};
-  auto step = [&] {
+  time_loop(state, batch, [&] {
     opt.zero_grad();
     const Tensor loss = models::loss(model, x, gen, obj, 2000);
     loss.backward();
     optim::clip_grad_norm_(params, 1.0);
     opt.step();
     return loss;
-  };
-  for (int i = 0; i < 3; ++i) step();
-  const int64_t news0 = testing::heap_allocations.load();
-  int64_t steps = 0;
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(step());
-    ++steps;
-  }
-  state.counters["allocs_per_step"] = double(testing::heap_allocations.load() - news0) / double(std::max<int64_t>(steps, 1));
-  state.SetItemsProcessed(state.iterations() * batch);
+  });
 }
 
 // --iw K on a batch of test-sized inputs: K samples per example in chunks, no gradient.

@@ -21,32 +21,15 @@ using elbo::testing::zoo::slurp;
 
 namespace {
 
-struct Run {
-  int status;
-  std::string out, err;
-  double seconds;
-};
+using Run = elbo::testing::zoo::Result;
 
 // mpirun -np <np> <args> with the environment CI needs (see tests/parallel/CMakeLists.txt); `args` names
 // binaries relative to the tools or tests directory.
 Run mpirun(int np, const std::string& args, const std::string& env = "") {
-  const std::string err_file = "test_mpi_stderr.txt";
-  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
-                          "OMPI_MCA_btl_vader_single_copy_mechanism=none " + env + " " + ELBO_MPIEXEC +
-                          " --oversubscribe -np " + std::to_string(np) + " " + args + " 2>" + err_file;
-  const auto t0 = std::chrono::steady_clock::now();
-  Run r{-1, "", "", 0};
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.err = slurp(err_file);
-  fs::remove(err_file);
-  return r;
+  return elbo::testing::zoo::run_shell("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+                                       "OMPI_MCA_btl_vader_single_copy_mechanism=none " + env + " " +
+                                           ELBO_MPIEXEC + " --oversubscribe -np " + std::to_string(np) + " " + args,
+                                       "test_mpi_stderr.txt");
 }
 
 std::string tool(const std::string& name) { return std::string(ELBO_TOOLS_DIR) + "/" + name; }

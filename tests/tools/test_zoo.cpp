@@ -12,42 +12,18 @@
 
 #include "test_util.h"
 #include "tfevents_check.h"
+#include "zoo_harness.h"
 
 using namespace elbo;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int status;
-  std::string out, err;
-  std::string last_line() const {
-    const auto end = out.find_last_not_of('\n');
-    if (end == std::string::npos) return "";
-    const auto start = out.rfind('\n', end);
-    return out.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
-  }
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
-}
+using elbo::testing::zoo::Result;
+using elbo::testing::zoo::slurp;
 
 Result run(const std::string& args) {
-  const std::string err_file = "test_zoo_stderr.txt";
-  const std::string cmd = std::string(ELBO_TOOLS_DIR) + "/" + args + " 2>" + err_file;
-  Result r{-1, "", ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  r.err = slurp(err_file);
-  fs::remove(err_file);
-  return r;
+  return elbo::testing::zoo::run_shell(std::string(ELBO_TOOLS_DIR) + "/" + args, "test_zoo_stderr.txt");
 }
 
 // 28x28 images: a bright bar at a random row or column, in IDX files like MNIST's.

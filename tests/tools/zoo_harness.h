@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -46,6 +48,34 @@ inline pid_t spawn(const std::vector<std::string>& args, const std::string& log)
   posix_spawn_file_actions_destroy(&fa);
   REQUIRE_MESSAGE(rc == 0, "posix_spawn ", exe, ": ", std::strerror(rc));
   return pid;
+}
+
+// A shell command's exit status, standard output, standard error (through err_file) and wall time.
+struct Result {
+  int status;
+  std::string out, err;
+  double seconds = 0;
+  std::string last_line() const {
+    const auto end = out.find_last_not_of('\n');
+    if (end == std::string::npos) return "";
+    const auto start = out.rfind('\n', end);
+    return out.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+  }
+};
+inline Result run_shell(const std::string& cmd, const std::string& err_file) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Result r{-1, "", ""};
+  FILE* p = popen((cmd + " 2>" + err_file).c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.err = slurp(err_file);
+  fs::remove(err_file);
+  return r;
 }
 
 // waitpid's status as a shell reports it: the exit code, or 128 + the signal that ended the process.

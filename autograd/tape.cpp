@@ -49,7 +49,8 @@ template <class Inputs> std::string shapes_of(const Inputs& inputs) {
 }
 }  // namespace
 
-thread_local bool t_in_backward = false;  // backward's own ops are checked as backward, not forward
+thread_local bool t_in_backward = false;
+thread_local detail::BackwardObserver* t_observer = nullptr;  // backward's own ops are checked as backward, not forward
 
 AnomalyGuard::AnomalyGuard() : prev_(t_anomaly) { t_anomaly = true; }
 AnomalyGuard::~AnomalyGuard() { t_anomaly = prev_; }
@@ -128,6 +129,8 @@ Tensor checked(const Node& n, size_t i, const Edge& e, const Tensor& g) {
   return g.dtype() == e.dtype ? g : g.to(e.dtype);
 }
 }  // namespace
+
+void detail::set_backward_observer(BackwardObserver* o) { t_observer = o; }
 
 void run_backward(const Tensor& root, bool retain_graph) {
   ELBO_CHECK(root.defined(), "backward: called on an undefined tensor");
@@ -225,6 +228,21 @@ void run_backward(std::span<const Tensor> roots, std::span<const Tensor> seeds0,
     for (const Edge& e : order[i]->inputs)
       if (e.node) visit(e.node);
   std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a->seq > b->seq; });
+  // With an observer: how many gradients each leaf still expects in this pass (few leaves: a flat list)
+  detail::BackwardObserver* observer = in_backward.prev ? nullptr : t_observer;
+  detail::PooledVector<std::pair<const TensorImpl*, int64_t>> pending;
+  const auto pending_of = [&](const TensorImpl* leaf) -> int64_t* {
+    for (auto& [l, k] : pending)
+      if (l == leaf) return &k;
+    return nullptr;
+  };
+  if (observer)
+    for (const auto& n : order)
+      for (const Edge& e : n->inputs)
+        if (e.leaf) {
+          if (int64_t* k = pending_of(e.leaf.get())) ++*k;
+          else pending.emplace_back(e.leaf.get(), 1);
+        }
   for (const auto& n : order) {
     Tensor g = std::move(n->grad);
     n->grad = Tensor();
@@ -247,6 +265,12 @@ void run_backward(std::span<const Tensor> roots, std::span<const Tensor> seeds0,
         if (e.node) accumulate(e.node->grad, gi);
         else to_leaf(e.leaf, gi);
       }
+    }
+    if (observer) {
+      for (const Edge& e : n->inputs)  // each of this node's leaves has one gradient fewer to wait for
+        if (e.leaf)
+          if (int64_t* k = pending_of(e.leaf.get()); k && --*k == 0) observer->leaf_done(e.leaf.get());
+      observer->node_done();
     }
     if (!retain_graph) {
       n->backward = nullptr;

@@ -147,6 +147,15 @@ class AnomalyGuard {
 bool anomaly_enabled();
 
 namespace detail {
+// Told, on this thread, as backward passes run: when a leaf's gradient is complete for this pass (every
+// node that feeds it has run) and after each node. Data-parallel training starts a gradient bucket's
+// all-reduce as soon as its parameters are done, and keeps the transfers moving between nodes.
+struct BackwardObserver {
+  virtual ~BackwardObserver() = default;
+  virtual void leaf_done(const TensorImpl* leaf) = 0;
+  virtual void node_done() = 0;
+};
+void set_backward_observer(BackwardObserver* o);  // this thread's; nullptr for none
 // True when `out` should get a node: recording is on and some input requires grad. Also runs anomaly
 // mode's check of the forward output.
 bool should_record(const char* name, const Tensor& out, std::span<const Tensor> inputs);

@@ -54,6 +54,14 @@ std::atomic<double>& deadline() {
 }
 }  // namespace
 
+bool Pending::poll() {
+  if (!impl_) return true;
+  if (!impl_->test()) return false;
+  impl_->finish();
+  impl_.reset();
+  return true;
+}
+
 std::chrono::duration<double> timeout() { return std::chrono::duration<double>(deadline().load()); }
 void set_timeout(double seconds) {
   ELBO_CHECK_VALUE(seconds > 0, "set_timeout: {} s must be positive", seconds);

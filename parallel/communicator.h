@@ -30,6 +30,7 @@ class Pending {
   Pending& operator=(Pending&&) noexcept;
   ~Pending();  // waits, if still in flight
   void wait();
+  bool poll();  // one test without waiting: true (and done) when it has finished
   bool done() const { return impl_ == nullptr; }
 
   struct Impl {

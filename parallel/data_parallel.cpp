@@ -1,6 +1,7 @@
 #include "parallel/data_parallel.h"
 
 #include <chrono>
+#include <algorithm>
 #include <cstring>
 
 #include "autograd/ops.h"
@@ -31,32 +32,72 @@ GradientReducer::GradientReducer(Communicator& comm, std::vector<Tensor> params,
     buckets_[i].flat = zeros({int64_t(sizes[i] / (d == DType::f64 ? 8 : 4))}, d);
   }
   scalars_.resize(params_.size());
+  bucket_of_.resize(params_.size());
+  for (size_t b = 0; b < buckets_.size(); ++b)
+    for (const Slot& s : buckets_[b].slots) bucket_of_[s.param] = b;
+  for (size_t k = 0; k < params_.size(); ++k) index_.emplace_back(params_[k].impl(), k);
+  std::sort(index_.begin(), index_.end());
+  remaining_.resize(buckets_.size());
+  inflight_.reserve(buckets_.size() + 1);
+}
+
+GradientReducer::~GradientReducer() {
+  if (observing_) detail::set_backward_observer(nullptr);
+}
+
+void GradientReducer::begin_backward() {
+  for (size_t b = 0; b < buckets_.size(); ++b) remaining_[b] = int64_t(buckets_[b].slots.size());
+  next_ = 0;
+  observing_ = true;
+  detail::set_backward_observer(this);
+}
+
+void GradientReducer::leaf_done(const TensorImpl* leaf) {
+  const auto it = std::lower_bound(index_.begin(), index_.end(), std::make_pair(leaf, size_t(0)));
+  if (it == index_.end() || it->first != leaf) return;  // not one of ours
+  --remaining_[bucket_of_[it->second]];
+  if (next_ < buckets_.size() && remaining_[next_] == 0) {
+    const auto t0 = std::chrono::steady_clock::now();
+    while (next_ < buckets_.size() && remaining_[next_] == 0) launch(next_++);
+    seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+}
+
+void GradientReducer::node_done() {
+  if (inflight_.empty()) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (Pending& p : inflight_) p.poll();  // MPI moves non-blocking collectives only inside MPI calls
+  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void GradientReducer::launch(size_t bi) {
+  Bucket& b = buckets_[bi];
+  const size_t es = b.flat.dtype() == DType::f64 ? 8 : 4;
+  char* flat = static_cast<char*>(b.flat.raw());
+  for (const Slot& s : b.slots) {
+    const Tensor& p = params_[s.param];
+    const Tensor g = p.grad();
+    const size_t bytes = size_t(p.numel()) * es;
+    if (g.defined()) std::memcpy(flat + s.offset * es, g.raw(), bytes);
+    else std::memset(flat + s.offset * es, 0, bytes);
+  }
+  if (b.flat.dtype() == DType::f64)
+    inflight_.push_back(comm_.iall_reduce(std::span<double>(b.flat.data<double>(), size_t(b.flat.numel())), Reduce::sum));
+  else
+    inflight_.push_back(comm_.iall_reduce(std::span<float>(b.flat.data<float>(), size_t(b.flat.numel())), Reduce::sum));
 }
 
 void GradientReducer::all_reduce(std::span<double> extra) {
   const auto t0 = std::chrono::steady_clock::now();
+  if (observing_) detail::set_backward_observer(nullptr), observing_ = false;
+  else next_ = 0;  // no begin_backward: nothing was launched yet
   scalars_.resize(params_.size() + extra.size());
   for (size_t k = 0; k < params_.size(); ++k) scalars_[k] = params_[k].grad().defined() ? 1 : 0;
   std::copy(extra.begin(), extra.end(), scalars_.begin() + long(params_.size()));
-  std::vector<Pending> inflight;
-  inflight.reserve(buckets_.size() + 1);
-  for (Bucket& b : buckets_) {
-    const size_t es = b.flat.dtype() == DType::f64 ? 8 : 4;
-    char* flat = static_cast<char*>(b.flat.raw());
-    for (const Slot& s : b.slots) {
-      const Tensor& p = params_[s.param];
-      const Tensor g = p.grad();
-      const size_t bytes = size_t(p.numel()) * es;
-      if (g.defined()) std::memcpy(flat + s.offset * es, g.raw(), bytes);
-      else std::memset(flat + s.offset * es, 0, bytes);
-    }
-    if (b.flat.dtype() == DType::f64)
-      inflight.push_back(comm_.iall_reduce(std::span<double>(b.flat.data<double>(), size_t(b.flat.numel())), Reduce::sum));
-    else
-      inflight.push_back(comm_.iall_reduce(std::span<float>(b.flat.data<float>(), size_t(b.flat.numel())), Reduce::sum));
-  }
-  inflight.push_back(comm_.iall_reduce(std::span<double>(scalars_), Reduce::sum));
-  for (Pending& p : inflight) p.wait();
+  while (next_ < buckets_.size()) launch(next_++);
+  inflight_.push_back(comm_.iall_reduce(std::span<double>(scalars_), Reduce::sum));
+  for (Pending& p : inflight_) p.wait();
+  inflight_.clear();
   for (Bucket& b : buckets_) {
     const size_t es = b.flat.dtype() == DType::f64 ? 8 : 4;
     const char* flat = static_cast<const char*>(b.flat.raw());

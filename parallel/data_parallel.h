@@ -10,19 +10,27 @@
 #include <vector>
 
 #include "../nn/module.h"
+#include "../autograd/tape.h"
 #include "../nn/optim.h"
 #include "communicator.h"
 
 namespace elbo::parallel {
 
-class GradientReducer {
+class GradientReducer : public detail::BackwardObserver {
  public:
   // bucket_bytes: the size of one flattened all-reduce (25 MiB by default, as PyTorch's DDP).
   GradientReducer(Communicator& comm, std::vector<Tensor> params, size_t bucket_bytes = size_t(25) << 20);
   // Replaces every parameter's gradient by its sum over the ranks (a gradient undefined on one rank counts
   // as zeros there; one undefined on every rank stays undefined), and sums `extra` (a loss, say) along.
   void all_reduce(std::span<double> extra = {});
-  double seconds() const { return seconds_; }  // time in all_reduce so far (copies and communication)
+  // Optional, right before backward(): each bucket's all-reduce then starts during the backward pass as
+  // soon as all its gradients are complete (buckets in one order on every rank, as MPI requires), and the
+  // transfers are moved along between the pass's nodes; all_reduce() launches the rest and finishes.
+  void begin_backward();
+  ~GradientReducer() override;
+  // time spent on the all-reduce so far: copies, starting and polling transfers during the backward
+  // pass (begin_backward), and all_reduce()
+  double seconds() const { return seconds_; }
   int64_t calls() const { return calls_; }
   int64_t buckets() const { return int64_t(buckets_.size()); }
 
@@ -34,6 +42,15 @@ class GradientReducer {
     Tensor flat;  // f32 or f64, the parameters' dtype
     std::vector<Slot> slots;
   };
+  void leaf_done(const TensorImpl* leaf) override;
+  void node_done() override;
+  void launch(size_t bucket);  // copy its gradients in and start its all-reduce
+  std::vector<std::pair<const TensorImpl*, size_t>> index_;  // parameter impl -> its index, sorted
+  std::vector<size_t> bucket_of_;     // per parameter
+  std::vector<int64_t> remaining_;    // per bucket: parameters not yet done in this pass
+  size_t next_ = 0;                   // the next bucket to launch
+  bool observing_ = false;
+  std::vector<Pending> inflight_;
   Communicator& comm_;
   std::vector<Tensor> params_;
   std::vector<Bucket> buckets_;

@@ -123,7 +123,9 @@ double train_epoch(Session& s, Task& t, optim::Optimizer& opt, Generator& order_
       }
       l = loss.item();
       if (!reducer && !std::isfinite(l)) throw diverged(fmt::format("the loss is {}", l));
-      // with ranks: each rank's mean weighted by its share, so the summed gradient is the global mean's
+      // with ranks: each rank's mean weighted by its share, so the summed gradient is the global mean's;
+      // the buckets' all-reduces start during the backward pass
+      if (reducer) reducer->begin_backward();
       (reducer ? loss * (double(hi - lo) / double(len)) : loss).backward();
     }
     if (reducer) {

@@ -2,7 +2,8 @@
 //   ddp_check equivalence  the zoo's autoencoder (a deterministic loss) on 2 ranks x global batch 128
 //                          against 1 process x batch 128, 100 Adam steps: parameters bitwise identical
 //                          across ranks after every step, and within the bound below of the one-process run
-//   ddp_check vae          the zoo's VAE (each rank its own noise): bitwise identical across ranks every step
+//   ddp_check vae          the zoo's VAE (each rank its own noise), small buckets, all-reduces started during
+//                          the backward pass or after it: bitwise identical across ranks every step
 //   ddp_check optimizer    rank 0's Adam state reaches a fresh optimizer on every rank
 //   ddp_check stall        rank 1 stops answering: rank 0's all-reduce gives up after ELBO_MPI_TIMEOUT
 //   ddp_check die          rank 1 dies mid-training: mpirun ends the job (no hang)
@@ -121,6 +122,7 @@ void vae(parallel::Communicator& comm) {
     const int64_t glo = (step % 4) * 128, lo = glo + 64 * comm.rank();
     opt.zero_grad();
     const Tensor loss = models::loss(m, narrow(x, 0, lo, 64), noise, {}, step);
+    if (step % 2 == 0) reducer.begin_backward();  // every other step the buckets go out during the backward pass
     (loss * 0.5).backward();
     double sum[1] = {loss.item() * 64};
     reducer.all_reduce(sum);

@@ -40,6 +40,63 @@ template <class T> struct PackBuffers {
   }
 };
 
+// Packs op(B)[pc:pc+kc, jc:jc+nc] into NR-wide panels, zero-padded.
+template <class T>
+void pack_b_block(const Table<T>& t, bool tb, const T* b, int64_t ldb, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
+                  T* pb) {
+  const int64_t NR = t.gemm_nr;
+  for (int64_t jp = 0; jp < nc; jp += NR) {
+    T* dst = pb + jp * kc;
+    const int64_t w = std::min(NR, nc - jp);
+    if (tb) {  // B is [n, k]: the panel is the transpose of a w x kc block
+      t.transpose(b + (jc + jp) * ldb + pc, ldb, dst, NR, w, kc);
+    } else {
+      for (int64_t p = 0; p < kc; ++p) {
+        const T* src = b + (pc + p) * ldb + jc + jp;
+        T* d = dst + p * NR;
+        for (int64_t j = 0; j < w; ++j) d[j] = src[j];
+      }
+    }
+    if (w < NR)
+      for (int64_t p = 0; p < kc; ++p)
+        for (int64_t j = w; j < NR; ++j) dst[p * NR + j] = T(0);
+  }
+}
+
+// Packs op(A)[ic:ic+mc, pc:pc+kc] into MR-tall panels, zero-padded, then sweeps the tiles against the
+// packed B block pb (nc columns).
+template <class T>
+void sweep_a(const Table<T>& t, bool ta, const T* a, int64_t lda, int64_t m, int64_t mcb, int64_t pc, int64_t kc,
+             const T* pb, int64_t jc, int64_t nc, T alpha, T beta_here, T* c, int64_t ldc, const T* bias, T* pa) {
+  const int64_t MR = t.gemm_mr, NR = t.gemm_nr;
+  for (int64_t ic = 0; ic < m; ic += mcb) {
+    const int64_t mc = std::min(mcb, m - ic);
+    for (int64_t ip = 0; ip < mc; ip += MR) {
+      T* dst = pa + ip * kc;
+      const int64_t h = std::min(MR, mc - ip);
+      if (ta) {  // A is [k, m]: each row of the panel is contiguous
+        for (int64_t p = 0; p < kc; ++p) {
+          const T* src = a + (pc + p) * lda + ic + ip;
+          T* d = dst + p * MR;
+          for (int64_t i = 0; i < h; ++i) d[i] = src[i];
+        }
+      } else {  // A is [m, k]: read each row contiguously
+        for (int64_t i = 0; i < h; ++i) {
+          const T* src = a + (ic + ip + i) * lda + pc;
+          for (int64_t p = 0; p < kc; ++p) dst[p * MR + i] = src[p];
+        }
+      }
+      if (h < MR)
+        for (int64_t p = 0; p < kc; ++p)
+          for (int64_t i = h; i < MR; ++i) dst[p * MR + i] = T(0);
+    }
+    for (int64_t jp = 0; jp < nc; jp += NR)
+      for (int64_t ip = 0; ip < mc; ip += MR)
+        t.gemm_micro(kc, pa + ip * kc, pb + jp * kc, c + (ic + ip) * ldc + jc + jp, ldc, alpha, beta_here,
+                     std::min(MR, mc - ip), std::min(NR, nc - jp), pc == 0 && bias ? bias + jc + jp : nullptr);
+  }
+}
+
 template <class T>
 void gemm_serial(const Table<T>& t, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                  int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc, const T* bias) {
@@ -53,53 +110,33 @@ void gemm_serial(const Table<T>& t, bool ta, bool tb, int64_t m, int64_t n, int6
     for (int64_t pc = 0; pc < k; pc += kcb) {
       const int64_t kc = std::min(kcb, k - pc);
       const T beta_here = pc == 0 ? beta : T(1);
-      // pack op(B)[pc:pc+kc, jc:jc+nc] into NR-wide panels, zero-padded
-      for (int64_t jp = 0; jp < nc; jp += NR) {
-        T* dst = pb + jp * kc;
-        const int64_t w = std::min(NR, nc - jp);
-        if (tb) {  // B is [n, k]: the panel is the transpose of a w x kc block
-          t.transpose(b + (jc + jp) * ldb + pc, ldb, dst, NR, w, kc);
-        } else {
-          for (int64_t p = 0; p < kc; ++p) {
-            const T* src = b + (pc + p) * ldb + jc + jp;
-            T* d = dst + p * NR;
-            for (int64_t j = 0; j < w; ++j) d[j] = src[j];
-          }
-        }
-        if (w < NR)
-          for (int64_t p = 0; p < kc; ++p)
-            for (int64_t j = w; j < NR; ++j) dst[p * NR + j] = T(0);
-      }
-      for (int64_t ic = 0; ic < m; ic += mcb) {
-        const int64_t mc = std::min(mcb, m - ic);
-        // pack op(A)[ic:ic+mc, pc:pc+kc] into MR-tall panels, zero-padded
-        for (int64_t ip = 0; ip < mc; ip += MR) {
-          T* dst = pa + ip * kc;
-          const int64_t h = std::min(MR, mc - ip);
-          if (ta) {  // A is [k, m]: each row of the panel is contiguous
-            for (int64_t p = 0; p < kc; ++p) {
-              const T* src = a + (pc + p) * lda + ic + ip;
-              T* d = dst + p * MR;
-              for (int64_t i = 0; i < h; ++i) d[i] = src[i];
-            }
-          } else {  // A is [m, k]: read each row contiguously
-            for (int64_t i = 0; i < h; ++i) {
-              const T* src = a + (ic + ip + i) * lda + pc;
-              for (int64_t p = 0; p < kc; ++p) dst[p * MR + i] = src[p];
-            }
-          }
-          if (h < MR)
-            for (int64_t p = 0; p < kc; ++p)
-              for (int64_t i = h; i < MR; ++i) dst[p * MR + i] = T(0);
-        }
-        for (int64_t jp = 0; jp < nc; jp += NR)
-          for (int64_t ip = 0; ip < mc; ip += MR)
-            t.gemm_micro(kc, pa + ip * kc, pb + jp * kc, c + (ic + ip) * ldc + jc + jp, ldc, alpha, beta_here,
-                         std::min(MR, mc - ip), std::min(NR, nc - jp), pc == 0 && bias ? bias + jc + jp : nullptr);
-      }
+      pack_b_block(t, tb, b, ldb, pc, kc, jc, nc, pb);
+      sweep_a(t, ta, a, lda, m, mcb, pc, kc, pb, jc, nc, alpha, beta_here, c, ldc, bias, pa);
     }
   }
 }
+
+// gemm_serial over columns [j0, j1) of a B packed whole by pack_b (j0 a multiple of NR).
+template <class T>
+void gemm_packed_serial(const Table<T>& t, bool ta, int64_t m, int64_t n, int64_t k, int64_t j0, int64_t j1, T alpha,
+                        const T* a, int64_t lda, const T* packed, T beta, T* c, int64_t ldc, const T* bias) {
+  const int64_t MR = t.gemm_mr, NR = t.gemm_nr;
+  static thread_local PackBuffers<T> buf;
+  T* pa = buf.get(buf.a, buf.na, size_t(kMC + MR) * kKCTall);
+  const int64_t kcb = balanced(k, kKC, 1), mcb = balanced(m, kMC, MR);
+  for (int64_t jc = 0; jc < n; jc += kNC) {  // the packed layout: NC blocks, in each the K blocks
+    const int64_t nc = std::min(kNC, n - jc), ncp = (nc + NR - 1) / NR * NR;
+    const int64_t lo = std::max(j0, jc), hi = std::min(j1, jc + nc);
+    for (int64_t pc = 0; pc < k; pc += kcb) {
+      const int64_t kc = std::min(kcb, k - pc);
+      if (lo < hi)
+        sweep_a(t, ta, a, lda, m, mcb, pc, kc, packed + jc * k + pc * ncp + (lo - jc) * kc, lo, hi - lo, alpha,
+                pc == 0 ? beta : T(1), c, ldc, bias, pa);
+    }
+  }
+}
+
+
 
 }  // namespace
 
@@ -154,6 +191,44 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a
     });
   }
 }
+
+int gemm_nr(bool f64) { return f64 ? current().f64.gemm_nr : current().f32.gemm_nr; }
+
+int64_t packed_b_size(int64_t k, int64_t n, int nr) {
+  int64_t total = 0;
+  for (int64_t jc = 0; jc < n; jc += kNC) total += (std::min(kNC, n - jc) + nr - 1) / nr * nr * k;
+  return total;
+}
+
+template <class T> void pack_b(bool tb, int64_t k, int64_t n, const T* b, int64_t ldb, T* packed) {
+  const Table<T>& t = current().get<T>();
+  const int64_t NR = t.gemm_nr, kcb = balanced(k, kKC, 1);
+  for (int64_t jc = 0; jc < n; jc += kNC) {
+    const int64_t nc = std::min(kNC, n - jc), ncp = (nc + NR - 1) / NR * NR;
+    for (int64_t pc = 0; pc < k; pc += kcb)
+      pack_b_block(t, tb, b, ldb, pc, std::min(kcb, k - pc), jc, nc, packed + jc * k + pc * ncp);
+  }
+}
+
+template <class T>
+void gemm_packed_b(bool ta, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* packed,
+                   T beta, T* c, int64_t ldc, const T* bias) {
+  if (m <= 0 || n <= 0) return;
+  const Table<T>& t = current().get<T>();
+  const int64_t NR = t.gemm_nr;
+  if (num_threads() == 1 || 2.0 * double(m) * double(n) * double(k) < 4e6)
+    return gemm_packed_serial(t, ta, m, n, k, 0, n, alpha, a, lda, packed, beta, c, ldc, bias);
+  parallel_for((n + NR - 1) / NR, 1, [&](int64_t p0, int64_t p1) {
+    gemm_packed_serial(t, ta, m, n, k, p0 * NR, std::min(n, p1 * NR), alpha, a, lda, packed, beta, c, ldc, bias);
+  });
+}
+
+template void pack_b<float>(bool, int64_t, int64_t, const float*, int64_t, float*);
+template void pack_b<double>(bool, int64_t, int64_t, const double*, int64_t, double*);
+template void gemm_packed_b<float>(bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, float,
+                                   float*, int64_t, const float*);
+template void gemm_packed_b<double>(bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
+                                    double, double*, int64_t, const double*);
 
 template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
                           int64_t, float, float*, int64_t, const float*);

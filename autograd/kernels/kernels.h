@@ -50,6 +50,17 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
           const T* b, int64_t ldb, T beta, T* c, int64_t ldc, const T* bias = nullptr);
 
+// One op(B) for many products (a recurrent layer's W_hh at every time step): pack_b lays op(B) [k, n] out
+// once in gemm's panel layout, into packed_b_size(k, n) elements at a 64-byte aligned address (the
+// micro-kernels load its panels aligned; tensor storage is); gemm_packed_b then computes
+// C = alpha * op(A) @ op(B) + beta * C (+ bias) as gemm would, without packing B again.
+int64_t packed_b_size(int64_t k, int64_t n, int nr);  // nr: the table's gemm_nr (gemm_nr() below)
+int gemm_nr(bool f64);
+template <class T> void pack_b(bool trans_b, int64_t k, int64_t n, const T* b, int64_t ldb, T* packed);
+template <class T>
+void gemm_packed_b(bool trans_a, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* packed,
+                   T beta, T* c, int64_t ldc, const T* bias = nullptr);
+
 // Convolution (conv.cpp, conv_direct.cpp), NCHW as torch: x [n, c, h, w] with weight w [o, c, kh, kw]
 // gives y [n, o, ho, wo], y[b, oc, i, j] = sum over (ci, di, dj) of w[oc, ci, di, dj] *
 // x[b, ci, i*stride - pad + di, j*stride - pad + dj] (0 outside the image). The forward pass and the input

@@ -8,7 +8,7 @@
 //   saved [N, W]  what the cell kernel leaves for the gradient (kernels.h: W = 4H for GRU, 6H for LSTM)
 // The reverse direction is the same walk with sequence b's step s reading and writing its element
 // L_b - 1 - s. Backward walks the steps back, carrying dh (and dc) per row; W_hh's gradient is one GEMM
-// over all packed rows at the end.
+// over all packed rows at the end. W_hh is packed into the GEMM's panel layout once per pass, not per step.
 #include <algorithm>
 
 #include "autograd/kernels/thread_pool.h"
@@ -87,10 +87,18 @@ Plan make_plan(RecurrentCell cell, const Tensor& xp, const Tensor& h0, const Ten
 // Rows per parallel task: enough work per task to pay for the hand-off.
 int64_t row_grain(int64_t h) { return std::max<int64_t>(1, 4096 / h); }
 
+// W_hh in the GEMM's panel layout, packed once for every time step (op(B) = W^T forward, W backward).
+template <class T> Tensor packed_weight(const T* w, bool transposed, int64_t k, int64_t n, DType dtype) {
+  Tensor packed = empty({kernels::packed_b_size(k, n, kernels::gemm_nr(dtype == DType::f64))}, dtype);
+  kernels::pack_b<T>(transposed, k, n, w, transposed ? k : n, packed.data<T>());
+  return packed;
+}
+
 template <class T>
 void scan_forward(const Plan& p, const T* xp, const T* h0, const T* c0, const T* w, const T* bias, T* y, T* hprev,
                   T* saved, T* cstate) {
   const int64_t h = p.h, fin = p.t * p.b;  // y's first row of final states
+  const Tensor wt = packed_weight(w, true, h, p.gates, sizeof(T) == 8 ? DType::f64 : DType::f32);
   for (int64_t i = 0; i < p.b; ++i) {
     const int64_t seq = p.perm[size_t(i)];
     std::copy(h0 + seq * h, h0 + (seq + 1) * h, hprev + i * h);
@@ -99,8 +107,8 @@ void scan_forward(const Plan& p, const T* xp, const T* h0, const T* c0, const T*
   for (int64_t s = 0; s < p.steps(); ++s) {
     const int64_t rows = p.active[size_t(s)], o = p.off[size_t(s)];
     const int64_t next = s + 1 < p.steps() ? p.active[size_t(s + 1)] : 0;
-    kernels::gemm<T>(false, true, rows, p.gates, h, T(1), hprev + o * h, h, w, h, T(0), saved + o * p.width, p.width,
-                     bias);
+    kernels::gemm_packed_b<T>(false, rows, p.gates, h, T(1), hprev + o * h, h, wt.data<const T>(), T(0),
+                              saved + o * p.width, p.width, bias);
     kernels::parallel_for(rows, row_grain(h), [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) {
         const int64_t seq = p.perm[size_t(i)], r = p.row(p.time_of(s, seq), seq);
@@ -127,6 +135,7 @@ template <class T>
 void scan_backward(const Plan& p, const T* gy, const T* w, const T* hprev, const T* saved, T* dxp, T* dh0, T* dc0,
                    T* dw, T* db, T* dh, T* dc, T* dg) {
   const int64_t h = p.h, fin = p.t * p.b;
+  const Tensor wp = packed_weight(w, false, p.gates, h, sizeof(T) == 8 ? DType::f64 : DType::f32);
   for (int64_t i = 0; i < p.b; ++i) {
     const int64_t seq = p.perm[size_t(i)];
     std::copy(gy + (fin + seq) * h, gy + (fin + seq + 1) * h, dh + i * h);
@@ -150,7 +159,8 @@ void scan_backward(const Plan& p, const T* gy, const T* w, const T* hprev, const
       }
     });
     // dh of the rows still running = (GRU: dh z +) dg W_hh
-    kernels::gemm<T>(false, false, rows, h, p.gates, T(1), dg + o * p.gates, p.gates, w, h, p.lstm ? T(0) : T(1), dh, h);
+    kernels::gemm_packed_b<T>(false, rows, h, p.gates, T(1), dg + o * p.gates, p.gates, wp.data<const T>(),
+                              p.lstm ? T(0) : T(1), dh, h);
   }
   for (int64_t i = 0; i < p.b; ++i) {
     const int64_t seq = p.perm[size_t(i)];

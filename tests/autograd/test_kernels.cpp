@@ -381,3 +381,41 @@ TEST_CASE("recurrent cell kernels match their scalar twins on every instruction 
   }
   set_arch(before);
 }
+
+TEST_CASE("gemm_packed_b equals gemm for every transpose form, across K and N blocks, on every instruction set") {
+  const std::string before(arch_name());
+  const int prev = kernels::num_threads();
+  for (const auto& arch : archs()) {
+    CAPTURE(arch);
+    REQUIRE(set_arch(arch));
+    for (int threads : {1, 2}) {
+      kernels::set_num_threads(threads);
+      for (const auto& [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{5, 7, 3}, {64, 1100, 300}, {37, 96, 520}}) {
+        for (const bool ta : {false, true})
+          for (const bool tb : {false, true}) {
+            CAPTURE(m);
+            CAPTURE(n);
+            CAPTURE(k);
+            CAPTURE(ta);
+            CAPTURE(tb);
+            CAPTURE(threads);
+            const auto a = values<float>(size_t(m * k), -1, 1, 1), b = values<float>(size_t(k * n), -1, 1, 2);
+            const auto bias = values<float>(size_t(n), -1, 1, 3);
+            std::vector<float> c1 = values<float>(size_t(m * n), -1, 1, 4), c2 = c1;
+            const Tensor packed = empty({packed_b_size(k, n, gemm_nr(false))});  // 64-byte aligned storage
+            pack_b<float>(tb, k, n, b.data(), tb ? k : n, packed.data<float>());
+            gemm_packed_b<float>(ta, m, n, k, 0.5f, a.data(), ta ? m : k, packed.data<const float>(), 1.0f, c1.data(), n,
+                                 bias.data());
+            gemm<float>(ta, tb, m, n, k, 0.5f, a.data(), ta ? m : k, b.data(), tb ? k : n, 1.0f, c2.data(), n, bias.data());
+            for (size_t i = 0; i < c1.size(); ++i)
+              if (!close(c1[i], c2[i], 1e-5)) {
+                FAIL_CHECK("element " << i << ": " << c1[i] << " vs " << c2[i]);
+                break;
+              }
+          }
+      }
+    }
+  }
+  kernels::set_num_threads(prev);
+  set_arch(before);
+}

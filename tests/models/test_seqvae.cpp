@@ -142,4 +142,12 @@ TEST_CASE("sequence VAE: samples end with the end-of-character point; temperatur
   CHECK_ERROR_HAS(ar.posterior(x), "the model without a latent has no posterior");
   CHECK_ERROR_HAS(m.log_prob(x), "log_prob(x) is the model without a latent");
   CHECK_ERROR_HAS(parse_cell("rnn"), "cell 'rnn' is not lstm or gru");
+  SeqVaeOptions bad = small();
+  bad.mixtures = 0;
+  CHECK_ERROR_HAS(SeqVae(bad, gen), "StrokeDecoder: latent 3, dec_hidden 5 and mixtures 0 must be positive");
+  bad = small();
+  bad.enc_hidden = 0;
+  CHECK_ERROR_HAS(SeqVae(bad, gen), "SeqVae: enc_hidden 0 must be positive");
+  CHECK_ERROR_HAS(m.decoder().sample(z, 4, 0, 1.0, gen), "count 4 and max_len 0 must be positive");
+  CHECK_ERROR_HAS(m.likelihood(z).sample(gen, {2}), "draws one sequence per z");
 }

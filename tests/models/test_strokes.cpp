@@ -136,4 +136,11 @@ TEST_CASE("strokes: the scale is the offsets' standard deviation; batches are pa
   CHECK(head(t, 1).size() == 1);
   CHECK(head(t, 1).points() == 5);
   CHECK_ERROR_HAS(stroke_batch(t, order, 1, 3), "stroke_batch: rows [1, 3) of 2");
+  const std::vector<int64_t> far{5};
+  CHECK_ERROR_HAS(stroke_batch(t, far, 0, 1), "stroke_batch: sequence 5 of a set of 2");
+  StrokeSet u;
+  const std::vector<int16_t> three{1, 2, 3};
+  CHECK_ERROR_HAS(u.add(1, three, pen), "strokes: a sequence needs 2 offsets per pen state, got 3 and 2");
+  u.scale = 0;
+  CHECK_ERROR_HAS(write_strokes(scratch("zero.bin").string(), u), "scale 0 must be positive");
 }

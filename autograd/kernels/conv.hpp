@@ -13,6 +13,8 @@
 namespace elbo::kernels::simd {
 
 template <class Arch> constexpr bool kWideRegs = std::is_same_v<Arch, xsimd::avx512f>;  // 32 vector registers
+// 256-bit AVX registers and their shuffles: the AVX2 unit, and the AVX-512 unit (a superset).
+template <class Arch> constexpr bool kAvx = kWideRegs<Arch> || std::is_same_v<Arch, xsimd::fma3<xsimd::avx2>>;
 template <class Arch> constexpr int kDirectRT = kWideRegs<Arch> ? 4 : 2;  // rows per direct tile
 template <class Arch> constexpr int kDirectOT = kWideRegs<Arch> ? 6 : 5;  // channels per direct tile
 template <class Arch> constexpr int kTallRT = kWideRegs<Arch> ? 7 : 6;    // rows per one-channel tile
@@ -166,15 +168,57 @@ template <class Arch> void transpose_block(const double* s, int64_t lds, double*
   }
 }
 
-// d[j*ldd + i] = s[i*lds + j] for i < rows, j < cols: whole W x W blocks with AVX-512, the rest scalar.
+// The 8 x 8 (f32) and 4 x 4 (f64) blocks in 256-bit registers: unpack pairs of rows, interleave pairs of
+// those within 128-bit lanes, then swap 128-bit halves across rows. transpose8 turns r[i] = row i into
+// r[j] = column j in place.
+template <class Arch> [[gnu::always_inline]] inline void transpose8(__m256 (&r)[8]) {
+  __m256 t[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int h = 0; h < 2; ++h) {  // r[4h + m]: rows 4h..4h+3 of column m (low half) and m + 4 (high half)
+    r[4 * h] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0x44);
+    r[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0xee);
+    r[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0x44);
+    r[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0xee);
+  }
+  for (int m = 0; m < 4; ++m) {
+    t[m] = _mm256_permute2f128_ps(r[m], r[4 + m], 0x20);
+    t[4 + m] = _mm256_permute2f128_ps(r[m], r[4 + m], 0x31);
+  }
+  for (int j = 0; j < 8; ++j) r[j] = t[j];
+}
+template <class Arch> void transpose_block256(const float* s, int64_t lds, float* d, int64_t ldd) {
+  __m256 r[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(s + i * lds);
+  transpose8<Arch>(r);
+  for (int j = 0; j < 8; ++j) _mm256_storeu_ps(d + j * ldd, r[j]);
+}
+template <class Arch> void transpose_block256(const double* s, int64_t lds, double* d, int64_t ldd) {
+  __m256d r[4];
+  for (int i = 0; i < 4; ++i) r[i] = _mm256_loadu_pd(s + i * lds);
+  const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+  const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+  _mm256_storeu_pd(d, _mm256_permute2f128_pd(t0, t2, 0x20));
+  _mm256_storeu_pd(d + ldd, _mm256_permute2f128_pd(t1, t3, 0x20));
+  _mm256_storeu_pd(d + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));
+  _mm256_storeu_pd(d + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));
+}
+
+// d[j*ldd + i] = s[i*lds + j] for i < rows, j < cols: whole W x W blocks in the widest registers the unit
+// has (AVX-512: 64 bytes, AVX2: 32 bytes), the rest scalar.
 template <class Arch, class T>
 void transpose(const T* s, int64_t lds, T* d, int64_t ldd, int64_t rows, int64_t cols) {
-  constexpr int64_t W = 64 / sizeof(T);
+  constexpr int64_t W = (kWideRegs<Arch> ? 64 : 32) / sizeof(T);
   int64_t r0 = 0;
-  if constexpr (kWideRegs<Arch>) {
+  if constexpr (kAvx<Arch>) {
     for (; r0 + W <= rows; r0 += W) {
       int64_t c0 = 0;
-      for (; c0 + W <= cols; c0 += W) transpose_block<Arch>(s + r0 * lds + c0, lds, d + c0 * ldd + r0, ldd);
+      for (; c0 + W <= cols; c0 += W) {
+        if constexpr (kWideRegs<Arch>) transpose_block<Arch>(s + r0 * lds + c0, lds, d + c0 * ldd + r0, ldd);
+        else transpose_block256<Arch>(s + r0 * lds + c0, lds, d + c0 * ldd + r0, ldd);
+      }
       for (int64_t j = c0; j < cols; ++j)
         for (int64_t i = r0; i < r0 + W; ++i) d[j * ldd + i] = s[i * lds + j];
     }

@@ -71,25 +71,9 @@ void sweep_a(const Table<T>& t, bool ta, const T* a, int64_t lda, int64_t m, int
   const int64_t MR = t.gemm_mr, NR = t.gemm_nr;
   for (int64_t ic = 0; ic < m; ic += mcb) {
     const int64_t mc = std::min(mcb, m - ic);
-    for (int64_t ip = 0; ip < mc; ip += MR) {
-      T* dst = pa + ip * kc;
-      const int64_t h = std::min(MR, mc - ip);
-      if (ta) {  // A is [k, m]: each row of the panel is contiguous
-        for (int64_t p = 0; p < kc; ++p) {
-          const T* src = a + (pc + p) * lda + ic + ip;
-          T* d = dst + p * MR;
-          for (int64_t i = 0; i < h; ++i) d[i] = src[i];
-        }
-      } else {  // A is [m, k]: read each row contiguously
-        for (int64_t i = 0; i < h; ++i) {
-          const T* src = a + (ic + ip + i) * lda + pc;
-          for (int64_t p = 0; p < kc; ++p) dst[p * MR + i] = src[p];
-        }
-      }
-      if (h < MR)
-        for (int64_t p = 0; p < kc; ++p)
-          for (int64_t i = h; i < MR; ++i) dst[p * MR + i] = T(0);
-    }
+    for (int64_t ip = 0; ip < mc; ip += MR)
+      t.gemm_pack_a(ta, ta ? a + pc * lda + ic + ip : a + (ic + ip) * lda + pc, lda, std::min(MR, mc - ip), kc,
+                    pa + ip * kc);
     for (int64_t jp = 0; jp < nc; jp += NR)
       for (int64_t ip = 0; ip < mc; ip += MR)
         t.gemm_micro(kc, pa + ip * kc, pb + jp * kc, c + (ic + ip) * ldc + jc + jp, ldc, alpha, beta_here,

@@ -3,73 +3,154 @@
 // (MR = 6 rows, NR = two SIMD batches), updated with one broadcast of A and two loads of B per k step.
 // gemm_micro reads A from a packed panel; conv_micro reads each row of A through its own pointer (the
 // indirect convolution of Dukhan 2019, "The Indirect Convolution Algorithm"), so a convolution needs no
-// im2col buffer. Packing and blocking live in gemm.cpp and conv.cpp (baseline flags); this file is
-// included only by arch_*.cpp.
+// im2col buffer. pack_a packs A's panels with the unit's shuffles; B's packing and the blocking live in
+// gemm.cpp and conv.cpp (baseline flags). This file is included only by arch_*.cpp.
+#include <immintrin.h>
+
 #include <xsimd/xsimd.hpp>
+
+#include "conv.hpp"  // kAvx
 
 namespace elbo::kernels::simd {
 
 constexpr int kGemmMR = 6;  // conv_micro names its six row pointers
 
-// Writes the register tile to C: c = alpha * acc (+ beta * c) (+ bias[j]), only mr x nr of it. bias (one
-// value per column, may be null) is readable for the tile's nr columns.
-template <class Arch, class T, class B>
-void store_tile(B* c0, B* c1, T* c, int64_t ldc, T alpha, T beta, int64_t mr, int64_t nr, const T* bias) {
-  constexpr int64_t W = B::size, MR = kGemmMR, NR = 2 * W;
-  const B va(alpha), vb(beta);
-  for (int i = 0; i < MR; ++i) {
-    c0[i] = va * c0[i];
-    c1[i] = va * c1[i];
+// Writes an R x V-batch register tile to C: c = alpha * acc (+ beta * c) (+ bias[j]), only mr x nr of it
+// (mr <= R, nr <= V * W). bias (one value per column, may be null) is readable for the tile's nr columns.
+template <class Arch, class T, int R, int V, class B>
+void store_tile(B (&acc)[R][V], T* c, int64_t ldc, T alpha, T beta, int64_t mr, int64_t nr, const T* bias) {
+  constexpr int64_t W = B::size, N = V * W;
+  if (alpha != T(1)) {  // alpha = 1 (every call but the fused scalings) leaves the sums as they are
+    const B va(alpha);
+#pragma GCC unroll 16
+    for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) acc[i][v] = va * acc[i][v];
   }
   if (bias) {
-    alignas(64) T bt[NR] = {};
+    alignas(64) T bt[N] = {};
     for (int64_t j = 0; j < nr; ++j) bt[j] = bias[j];
-    const B b0 = B::load_aligned(bt), b1 = B::load_aligned(bt + W);
-    for (int i = 0; i < MR; ++i) {
-      c0[i] = c0[i] + b0;
-      c1[i] = c1[i] + b1;
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+      const B bv = B::load_aligned(bt + v * W);
+#pragma GCC unroll 16
+      for (int i = 0; i < R; ++i) acc[i][v] = acc[i][v] + bv;
     }
   }
-  if (mr == MR && nr == NR) {
-    for (int i = 0; i < MR; ++i) {
+  if (mr == R && nr == N) {
+    const B vb(beta);
+#pragma GCC unroll 16
+    for (int i = 0; i < R; ++i) {
       T* ci = c + i * ldc;
-      if (beta == T(0)) {
-        c0[i].store_unaligned(ci);
-        c1[i].store_unaligned(ci + W);
-      } else {
-        xsimd::fma(vb, B::load_unaligned(ci), c0[i]).store_unaligned(ci);
-        xsimd::fma(vb, B::load_unaligned(ci + W), c1[i]).store_unaligned(ci + W);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) {
+        if (beta == T(0)) acc[i][v].store_unaligned(ci + v * W);
+        else xsimd::fma(vb, B::load_unaligned(ci + v * W), acc[i][v]).store_unaligned(ci + v * W);
       }
     }
     return;
   }
-  alignas(64) T tile[MR * NR];
-  for (int i = 0; i < MR; ++i) {
-    c0[i].store_aligned(tile + i * NR);
-    c1[i].store_aligned(tile + i * NR + W);
-  }
+  alignas(64) T tile[R * N];
+  for (int i = 0; i < R; ++i)
+    for (int v = 0; v < V; ++v) acc[i][v].store_aligned(tile + i * N + v * W);
   for (int64_t i = 0; i < mr; ++i)
     for (int64_t j = 0; j < nr; ++j)
-      c[i * ldc + j] = beta == T(0) ? tile[i * NR + j] : beta * c[i * ldc + j] + tile[i * NR + j];
+      c[i * ldc + j] = beta == T(0) ? tile[i * N + j] : beta * c[i * ldc + j] + tile[i * N + j];
+}
+
+// An R x (V batches) tile from MR-row and NR-column packed panels: R < MR serves the bottom edge of C and
+// V = 1 its right edge (nr <= W), so a ragged edge costs its own rows and columns, not a whole tile's.
+// Every element's sum runs the same k steps in the same order whichever tile computes it.
+template <class Arch, class T, int R, int V>
+void gemm_tile(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, T beta, int64_t mr, int64_t nr,
+               const T* bias) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr int64_t W = B::size, MR = kGemmMR, NR = 2 * W;
+  B acc[R][V];
+#pragma GCC unroll 16
+  for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) acc[i][v] = B(T(0));
+  for (int64_t p = 0; p < k; ++p) {
+    B b[V];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) b[v] = B::load_aligned(pb + p * NR + v * W);
+    const T* ap = pa + p * MR;
+#pragma GCC unroll 16
+    for (int i = 0; i < R; ++i) {
+      const B a(ap[i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) acc[i][v] = xsimd::fma(a, b[v], acc[i][v]);
+    }
+  }
+  store_tile<Arch, T, R, V>(acc, c, ldc, alpha, beta, mr, nr, bias);
+}
+
+template <class Arch, class T, int V>
+void gemm_rows(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, T beta, int64_t mr, int64_t nr,
+               const T* bias) {
+  static_assert(kGemmMR == 6);
+  switch (mr) {
+    case 1: return gemm_tile<Arch, T, 1, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
+    case 2: return gemm_tile<Arch, T, 2, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
+    case 3: return gemm_tile<Arch, T, 3, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
+    case 4: return gemm_tile<Arch, T, 4, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
+    case 5: return gemm_tile<Arch, T, 5, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
+    default: return gemm_tile<Arch, T, 6, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
+  }
 }
 
 template <class Arch, class T>
 void gemm_micro(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
                 int64_t nr, const T* bias) {
-  using B = xsimd::batch<T, Arch>;
-  constexpr int64_t W = B::size, MR = kGemmMR, NR = 2 * W;
-  B c0[MR], c1[MR];
-  for (int i = 0; i < MR; ++i) c0[i] = c1[i] = B(T(0));
-  for (int64_t p = 0; p < k; ++p) {
-    const B b0 = B::load_aligned(pb + p * NR), b1 = B::load_aligned(pb + p * NR + W);
-    const T* ap = pa + p * MR;
-    for (int i = 0; i < MR; ++i) {
-      const B a(ap[i]);
-      c0[i] = xsimd::fma(a, b0, c0[i]);
-      c1[i] = xsimd::fma(a, b1, c1[i]);
+  if (mr == kGemmMR && nr > int64_t(xsimd::batch<T, Arch>::size))
+    return gemm_tile<Arch, T, kGemmMR, 2>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
+  if (nr > int64_t(xsimd::batch<T, Arch>::size)) return gemm_rows<Arch, T, 2>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
+  return gemm_rows<Arch, T, 1>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
+}
+
+// Packs rows [0, h) of an A block into an MR-row panel: dst[p*MR + i] = A(i, p) for p < kc, zero for
+// i >= h. A(i, p) is a[i*lda + p] (A as stored, rows contiguous) or, with ta, a[p*lda + i]. With 256-bit
+// registers a full panel of f32 goes through 8 x 8 transposes (two zero rows): each column is stored 8 wide
+// over the next one's start, the eighth 6 wide, so nothing lands past the panel.
+template <class Arch, class T>
+void pack_a(bool ta, const T* a, int64_t lda, int64_t h, int64_t kc, T* dst) {
+  constexpr int64_t MR = kGemmMR;
+  int64_t p = 0;
+  if (ta) {
+    for (; p < kc; ++p) {
+      const T* src = a + p * lda;
+      T* d = dst + p * MR;
+      if (h == MR) {
+#pragma GCC unroll 6
+        for (int64_t i = 0; i < MR; ++i) d[i] = src[i];
+      } else {
+        for (int64_t i = 0; i < MR; ++i) d[i] = i < h ? src[i] : T(0);
+      }
+    }
+    return;
+  }
+  if constexpr (kAvx<Arch> && sizeof(T) == 4) {
+    if (h == MR) {
+      for (; p + 8 <= kc; p += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 6; ++i) r[i] = _mm256_loadu_ps(a + i * lda + p);
+        r[6] = r[7] = _mm256_setzero_ps();
+        transpose8<Arch>(r);
+        float* d = dst + p * MR;
+        for (int q = 0; q < 7; ++q) _mm256_storeu_ps(d + q * MR, r[q]);
+        _mm_storeu_ps(d + 7 * MR, _mm256_castps256_ps128(r[7]));
+        _mm_storel_pi(reinterpret_cast<__m64*>(d + 7 * MR + 4), _mm256_extractf128_ps(r[7], 1));
+      }
     }
   }
-  store_tile<Arch>(c0, c1, c, ldc, alpha, beta, mr, nr, bias);
+  for (int64_t i = 0; i < MR; ++i) {
+    const T* src = a + i * lda;
+    if (i < h)
+      for (int64_t q = p; q < kc; ++q) dst[q * MR + i] = src[q];
+    else
+      for (int64_t q = p; q < kc; ++q) dst[q * MR + i] = T(0);
+  }
 }
 
 // As gemm_micro, with row p of B read through a pointer: NR contiguous values at bp[p] (any alignment).
@@ -78,18 +159,18 @@ void gemm_micro_rows(int64_t k, const T* pa, const T* const* bp, T* c, int64_t l
                      int64_t nr, const T* bias) {
   using B = xsimd::batch<T, Arch>;
   constexpr int64_t W = B::size, MR = kGemmMR;
-  B c0[MR], c1[MR];
-  for (int i = 0; i < MR; ++i) c0[i] = c1[i] = B(T(0));
+  B acc[MR][2];
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = B(T(0));
   for (int64_t p = 0; p < k; ++p) {
     const B b0 = B::load_unaligned(bp[p]), b1 = B::load_unaligned(bp[p] + W);
     const T* ap = pa + p * MR;
     for (int i = 0; i < MR; ++i) {
       const B a(ap[i]);
-      c0[i] = xsimd::fma(a, b0, c0[i]);
-      c1[i] = xsimd::fma(a, b1, c1[i]);
+      acc[i][0] = xsimd::fma(a, b0, acc[i][0]);
+      acc[i][1] = xsimd::fma(a, b1, acc[i][1]);
     }
   }
-  store_tile<Arch>(c0, c1, c, ldc, alpha, beta, mr, nr, bias);
+  store_tile<Arch, T, MR, 2>(acc, c, ldc, alpha, beta, mr, nr, bias);
 }
 
 // c[i*ldc + j] (+)= sum over t < taps, k < kc of a[t*MR + i][k*cs] * pb[(t*kc + k)*NR + j] for the whole

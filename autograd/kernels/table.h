@@ -24,6 +24,8 @@ template <class T> struct Table {
   int gemm_mr, gemm_nr;
   void (*gemm_micro)(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
                      int64_t nr, const T* bias);
+  // dst[p*MR + i] = op(A)(i, p) for i < h (zero for h <= i < MR), p < kc: one A panel (gemm.hpp).
+  void (*gemm_pack_a)(bool ta, const T* a, int64_t lda, int64_t h, int64_t kc, T* dst);
   // gemm_micro with row p of B read from bp[p] (NR contiguous values) instead of a packed panel.
   void (*gemm_micro_rows)(int64_t k, const T* pa, const T* const* bp, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
                           int64_t nr, const T* bias);

@@ -123,31 +123,41 @@ TEST_CASE("sum and reduce_sum match the scalar twin; large sums are thread-count
   set_arch(before);
 }
 
-TEST_CASE("gemm matches the reference for every transpose form, odd sizes and beta") {
+namespace {
+// Sizes around the micro-tile's edges: every row count of a bottom tile (m mod 6 = 0..5), one-batch and
+// two-batch right tiles (n around 4, 8, 16, 32 lanes), K across a block boundary and the tall path.
+template <class T> void check_gemm(const std::string& arch) {
+  for (auto [m, n, k] : {std::array<int64_t, 3>{1, 1, 1}, {5, 7, 3}, {13, 33, 17}, {128, 40, 400}, {70, 300, 260},
+                         {1100, 45, 300}, {2, 9, 11}, {3, 17, 8}, {4, 31, 16}, {7, 15, 23}, {8, 16, 9},
+                         {9, 4, 24}, {10, 5, 40}, {11, 63, 7}, {12, 65, 33}, {6, 32, 257}}) {
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      const auto A = values<T>(size_t(m * k), -1, 1, 1), B = values<T>(size_t(k * n), -1, 1, 2);
+      auto C = values<T>(size_t(m * n), -1, 1, 3), R = C;
+      const int64_t lda = ta ? m : k, ldb = tb ? k : n;
+      const auto bias = values<T>(size_t(n), -1, 1, 4);
+      for (int form = 0; form < 4; ++form) {  // beta 0, beta 1, beta 0 with a bias per column, alpha 1
+        const T beta = form == 1 ? T(1) : T(0), alpha = form == 3 ? T(1) : T(0.5);
+        const T* bp = form == 2 ? bias.data() : nullptr;
+        gemm<T>(ta, tb, m, n, k, alpha, A.data(), lda, B.data(), ldb, beta, C.data(), n, bp);
+        ref::gemm<T>(ta, tb, m, n, k, alpha, A.data(), lda, B.data(), ldb, beta, R.data(), n, bp);
+        double worst = 0;
+        for (size_t i = 0; i < C.size(); ++i) worst = std::max(worst, std::abs(double(C[i]) - double(R[i])));
+        const double tol = (sizeof(T) == 4 ? 1e-4 : 1e-12) * std::sqrt(double(k));
+        CHECK_MESSAGE(worst < tol, arch, " m ", m, " n ", n, " k ", k, " ta ", ta, " tb ", tb, " form ", form);
+      }
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("gemm matches the reference for every transpose form, edge tiles, beta and alpha, f32 and f64") {
   const std::string before(arch_name());
   for (const auto& a : archs()) {
     CAPTURE(a);
     REQUIRE(set_arch(a));
-    for (auto [m, n, k] : {std::array<int64_t, 3>{1, 1, 1}, {5, 7, 3}, {13, 33, 17}, {128, 40, 400}, {70, 300, 260},
-                           {1100, 45, 300}}) {  // the last is tall: K in one block
-      for (int t = 0; t < 4; ++t) {
-        const bool ta = t & 1, tb = t & 2;
-        const auto A = values<float>(size_t(m * k), -1, 1, 1), B = values<float>(size_t(k * n), -1, 1, 2);
-        auto C = values<float>(size_t(m * n), -1, 1, 3), R = C;
-        const int64_t lda = ta ? m : k, ldb = tb ? k : n;
-        const auto bias = values<float>(size_t(n), -1, 1, 4);
-        for (int form = 0; form < 3; ++form) {  // beta 0, beta 1, beta 0 with a bias per column
-          const float beta = form == 1 ? 1.0f : 0.0f;
-          const float* bp = form == 2 ? bias.data() : nullptr;
-          gemm<float>(ta, tb, m, n, k, 0.5f, A.data(), lda, B.data(), ldb, beta, C.data(), n, bp);
-          ref::gemm<float>(ta, tb, m, n, k, 0.5f, A.data(), lda, B.data(), ldb, beta, R.data(), n, bp);
-          double worst = 0;
-          for (size_t i = 0; i < C.size(); ++i) worst = std::max(worst, std::abs(double(C[i]) - double(R[i])));
-          CHECK_MESSAGE(worst < 1e-4 * std::sqrt(double(k)), "m ", m, " n ", n, " k ", k, " ta ", ta, " tb ", tb,
-                        " form ", form);
-        }
-      }
-    }
+    check_gemm<float>(a);
+    check_gemm<double>(a);
   }
   set_arch(before);
 }

@@ -27,6 +27,17 @@ int64_t balanced(int64_t n, int64_t most, int64_t unit) {
   return std::min(most, (size + unit - 1) / unit * unit);
 }
 
+// The micro-kernels' time for an m x n product per k step, in FMA issue slots: a tile of R rows and V
+// batches issues R * V FMAs, and takes at least 8 slots (two FMA pipes, four cycles of latency on each of
+// its accumulator chains), so thin edge tiles cost more than their share.
+int64_t tile_cost(int64_t m, int64_t n, int64_t mr, int64_t nr) {
+  const int64_t w = nr / 2, edge_r = m % mr, edge_c = n % nr, vc = edge_c == 0 ? 0 : edge_c <= w ? 1 : 2;
+  const auto tile = [](int64_t r, int64_t v) { return r == 0 || v == 0 ? 0 : std::max<int64_t>(r * v, 8); };
+  const int64_t row_cost = (n / nr) * tile(mr, 2) + tile(mr, vc);  // one full row of tiles
+  const int64_t edge_cost = (n / nr) * tile(edge_r, 2) + tile(edge_r, vc);
+  return (m / mr) * row_cost + edge_cost;
+}
+
 template <class T> struct PackBuffers {
   struct Free { void operator()(T* p) const { std::free(p); } };
   std::unique_ptr<T, Free> a, b;
@@ -137,11 +148,9 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a
   const Table<T>& t = current().get<T>();
   const int64_t MR = t.gemm_mr, NR = t.gemm_nr;
   // Few columns (a latent head's 20 or 40) fill little of an NR-wide panel: compute C^T = op(B)^T op(A)^T,
-  // the small side on the MR rows, then transpose it into C. Each element's sum is the same k-loop.
-  const auto tiles = [](int64_t rows, int64_t cols, int64_t mr, int64_t nr) {
-    return ((rows + mr - 1) / mr) * ((cols + nr - 1) / nr);
-  };
-  if (5 * tiles(n, m, MR, NR) < 4 * tiles(m, n, MR, NR)) {
+  // the small side on the MR rows, then transpose it into C, when the tile model (tile_cost) says that is
+  // cheaper; the transpose of C is small beside the product. Each element's sum is the same k-loop.
+  if (tile_cost(n, m, MR, NR) < tile_cost(m, n, MR, NR)) {
     static thread_local PackBuffers<T> tbuf;
     T* ct = tbuf.get(tbuf.a, tbuf.na, size_t(m * n));
     gemm<T>(!tb, !ta, n, m, k, alpha, b, ldb, a, lda, T(0), ct, m, nullptr);

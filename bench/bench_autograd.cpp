@@ -10,6 +10,7 @@
 #ifdef ELBO_BENCH_OPENBLAS
 #include <cblas.h>
 extern "C" void openblas_set_num_threads(int);
+extern "C" char* openblas_get_corename(void);
 #endif
 
 using namespace elbo;
@@ -40,6 +41,15 @@ void gemm_shapes(benchmark::internal::Benchmark* b) {
     }
   b->ArgNames({"M", "N", "K", "ta", "tb", "threads"});
 }
+
+#ifdef ELBO_BENCH_OPENBLAS
+// The kernel family OpenBLAS picked (OPENBLAS_CORETYPE may force it: Haswell is its AVX2 family, SkylakeX
+// its AVX-512 one), beside elbo_kernels in the report's context.
+const bool kOpenblasInContext = [] {
+  benchmark::AddCustomContext("openblas_core", openblas_get_corename());
+  return true;
+}();
+#endif
 
 void set_counters(benchmark::State& st, int64_t m, int64_t n, int64_t k) {
   st.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(m * n * k), benchmark::Counter::kIsIterationInvariantRate,

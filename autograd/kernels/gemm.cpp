@@ -51,27 +51,11 @@ template <class T> struct PackBuffers {
   }
 };
 
-// Packs op(B)[pc:pc+kc, jc:jc+nc] into NR-wide panels, zero-padded.
+// Packs op(B)[pc:pc+kc, jc:jc+nc] into NR-wide panels, zero-padded (the table's gemm_pack_b).
 template <class T>
 void pack_b_block(const Table<T>& t, bool tb, const T* b, int64_t ldb, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
                   T* pb) {
-  const int64_t NR = t.gemm_nr;
-  for (int64_t jp = 0; jp < nc; jp += NR) {
-    T* dst = pb + jp * kc;
-    const int64_t w = std::min(NR, nc - jp);
-    if (tb) {  // B is [n, k]: the panel is the transpose of a w x kc block
-      t.transpose(b + (jc + jp) * ldb + pc, ldb, dst, NR, w, kc);
-    } else {
-      for (int64_t p = 0; p < kc; ++p) {
-        const T* src = b + (pc + p) * ldb + jc + jp;
-        T* d = dst + p * NR;
-        for (int64_t j = 0; j < w; ++j) d[j] = src[j];
-      }
-    }
-    if (w < NR)
-      for (int64_t p = 0; p < kc; ++p)
-        for (int64_t j = w; j < NR; ++j) dst[p * NR + j] = T(0);
-  }
+  t.gemm_pack_b(tb, tb ? b + jc * ldb + pc : b + pc * ldb + jc, ldb, kc, nc, pb);
 }
 
 // Packs op(A)[ic:ic+mc, pc:pc+kc] into MR-tall panels, zero-padded, then sweeps the tiles against the
@@ -82,9 +66,7 @@ void sweep_a(const Table<T>& t, bool ta, const T* a, int64_t lda, int64_t m, int
   const int64_t MR = t.gemm_mr, NR = t.gemm_nr;
   for (int64_t ic = 0; ic < m; ic += mcb) {
     const int64_t mc = std::min(mcb, m - ic);
-    for (int64_t ip = 0; ip < mc; ip += MR)
-      t.gemm_pack_a(ta, ta ? a + pc * lda + ic + ip : a + (ic + ip) * lda + pc, lda, std::min(MR, mc - ip), kc,
-                    pa + ip * kc);
+    t.gemm_pack_a(ta, ta ? a + pc * lda + ic : a + ic * lda + pc, lda, mc, kc, pa);
     for (int64_t jp = 0; jp < nc; jp += NR)
       for (int64_t ip = 0; ip < mc; ip += MR)
         t.gemm_micro(kc, pa + ip * kc, pb + jp * kc, c + (ic + ip) * ldc + jc + jp, ldc, alpha, beta_here,
@@ -149,8 +131,9 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a
   const int64_t MR = t.gemm_mr, NR = t.gemm_nr;
   // Few columns (a latent head's 20 or 40) fill little of an NR-wide panel: compute C^T = op(B)^T op(A)^T,
   // the small side on the MR rows, then transpose it into C, when the tile model (tile_cost) says that is
-  // cheaper; the transpose of C is small beside the product. Each element's sum is the same k-loop.
-  if (tile_cost(n, m, MR, NR) < tile_cost(m, n, MR, NR)) {
+  // at least a twentieth cheaper (transposing C and packing the other way cost a few percent). Each
+  // element's sum is the same k-loop.
+  if (20 * tile_cost(n, m, MR, NR) < 19 * tile_cost(m, n, MR, NR)) {
     static thread_local PackBuffers<T> tbuf;
     T* ct = tbuf.get(tbuf.a, tbuf.na, size_t(m * n));
     gemm<T>(!tb, !ta, n, m, k, alpha, b, ldb, a, lda, T(0), ct, m, nullptr);

@@ -3,7 +3,7 @@
 // (MR = 6 rows, NR = two SIMD batches), updated with one broadcast of A and two loads of B per k step.
 // gemm_micro reads A from a packed panel; conv_micro reads each row of A through its own pointer (the
 // indirect convolution of Dukhan 2019, "The Indirect Convolution Algorithm"), so a convolution needs no
-// im2col buffer. pack_a packs A's panels with the unit's shuffles; B's packing and the blocking live in
+// im2col buffer. pack_a and pack_b pack the panels with the unit's registers; the blocking lives in
 // gemm.cpp and conv.cpp (baseline flags). This file is included only by arch_*.cpp.
 #include <immintrin.h>
 
@@ -109,27 +109,40 @@ void gemm_micro(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha,
   return gemm_rows<Arch, T, 1>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
 }
 
+// Packs a kc x nc block of op(B) into NR-column panels, panel jp at dst + jp*kc (the last zero-padded):
+// dst[jp*kc + p*NR + j] = op(B)(p, jp + j), where op(B)(p, j) is b[p*ldb + j], or with tb b[j*ldb + p]
+// (then each panel is a transpose of B's rows).
+template <class Arch, class T> void pack_b(bool tb, const T* b, int64_t ldb, int64_t kc, int64_t nc, T* dst) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr int64_t W = B::size, NR = 2 * W;
+  for (int64_t jp = 0; jp < nc; jp += NR) {
+    T* d = dst + jp * kc;
+    const int64_t w = std::min(NR, nc - jp);
+    if (tb) {
+      transpose<Arch>(b + jp * ldb, ldb, d, NR, w, kc);
+    } else if (w == NR) {
+      for (int64_t p = 0; p < kc; ++p) {
+        const T* src = b + p * ldb + jp;
+        B::load_unaligned(src).store_aligned(d + p * NR);
+        B::load_unaligned(src + W).store_aligned(d + p * NR + W);
+      }
+      continue;
+    } else {
+      for (int64_t p = 0; p < kc; ++p)
+        for (int64_t j = 0; j < w; ++j) d[p * NR + j] = b[p * ldb + jp + j];
+    }
+    for (int64_t p = 0; p < kc; ++p)
+      for (int64_t j = w; j < NR; ++j) d[p * NR + j] = T(0);
+  }
+}
+
 // Packs rows [0, h) of an A block into an MR-row panel: dst[p*MR + i] = A(i, p) for p < kc, zero for
-// i >= h. A(i, p) is a[i*lda + p] (A as stored, rows contiguous) or, with ta, a[p*lda + i]. With 256-bit
-// registers a full panel of f32 goes through 8 x 8 transposes (two zero rows): each column is stored 8 wide
-// over the next one's start, the eighth 6 wide, so nothing lands past the panel.
-template <class Arch, class T>
-void pack_a(bool ta, const T* a, int64_t lda, int64_t h, int64_t kc, T* dst) {
+// i >= h, where A(i, p) is a[i*lda + p] (A as stored, rows contiguous). With 256-bit registers a full
+// panel of f32 goes through 8 x 8 transposes (two zero rows): each column is stored 8 wide over the next
+// one's start, the eighth 6 wide, so nothing lands past the panel.
+template <class Arch, class T> void pack_a_rows(const T* a, int64_t lda, int64_t h, int64_t kc, T* dst) {
   constexpr int64_t MR = kGemmMR;
   int64_t p = 0;
-  if (ta) {
-    for (; p < kc; ++p) {
-      const T* src = a + p * lda;
-      T* d = dst + p * MR;
-      if (h == MR) {
-#pragma GCC unroll 6
-        for (int64_t i = 0; i < MR; ++i) d[i] = src[i];
-      } else {
-        for (int64_t i = 0; i < MR; ++i) d[i] = i < h ? src[i] : T(0);
-      }
-    }
-    return;
-  }
   if constexpr (kAvx<Arch> && sizeof(T) == 4) {
     if (h == MR) {
       for (; p + 8 <= kc; p += 8) {
@@ -150,6 +163,30 @@ void pack_a(bool ta, const T* a, int64_t lda, int64_t h, int64_t kc, T* dst) {
       for (int64_t q = p; q < kc; ++q) dst[q * MR + i] = src[q];
     else
       for (int64_t q = p; q < kc; ++q) dst[q * MR + i] = T(0);
+  }
+}
+
+// Packs an mc x kc block of op(A) into MR-row panels, panel ip at dst + ip*kc (the last one zero-padded).
+// op(A)(i, p) is a[i*lda + p], or with ta a[p*lda + i]: then each row of A is read once, front to back,
+// its values dealt to the panels (reading one panel's six values per row would stride through A).
+template <class Arch, class T> void pack_a(bool ta, const T* a, int64_t lda, int64_t mc, int64_t kc, T* dst) {
+  constexpr int64_t MR = kGemmMR;
+  if (!ta) {
+    for (int64_t ip = 0; ip < mc; ip += MR) pack_a_rows<Arch>(a + ip * lda, lda, std::min(MR, mc - ip), kc, dst + ip * kc);
+    return;
+  }
+  const int64_t full = mc / MR * MR, h = mc - full;
+  for (int64_t p = 0; p < kc; ++p) {
+    const T* src = a + p * lda;
+    for (int64_t ip = 0; ip < full; ip += MR) {
+      T* d = dst + ip * kc + p * MR;
+#pragma GCC unroll 6
+      for (int64_t i = 0; i < MR; ++i) d[i] = src[ip + i];
+    }
+    if (h) {
+      T* d = dst + full * kc + p * MR;
+      for (int64_t i = 0; i < MR; ++i) d[i] = i < h ? src[full + i] : T(0);
+    }
   }
 }
 

@@ -24,8 +24,10 @@ template <class T> struct Table {
   int gemm_mr, gemm_nr;
   void (*gemm_micro)(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
                      int64_t nr, const T* bias);
-  // dst[p*MR + i] = op(A)(i, p) for i < h (zero for h <= i < MR), p < kc: one A panel (gemm.hpp).
-  void (*gemm_pack_a)(bool ta, const T* a, int64_t lda, int64_t h, int64_t kc, T* dst);
+  // An mc x kc block of op(A) as MR-row panels, panel ip at dst + ip*kc (zero-padded) (gemm.hpp).
+  void (*gemm_pack_a)(bool ta, const T* a, int64_t lda, int64_t mc, int64_t kc, T* dst);
+  // A kc x nc block of op(B) as NR-column panels, panel jp at dst + jp*kc (zero-padded) (gemm.hpp).
+  void (*gemm_pack_b)(bool tb, const T* b, int64_t ldb, int64_t kc, int64_t nc, T* dst);
   // gemm_micro with row p of B read from bp[p] (NR contiguous values) instead of a packed panel.
   void (*gemm_micro_rows)(int64_t k, const T* pa, const T* const* bp, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
                           int64_t nr, const T* bias);

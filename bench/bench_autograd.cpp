@@ -4,7 +4,11 @@
 
 #include <autograd/kernels/kernels.h>
 #include <autograd/kernels/ref.h>
+#include <autograd/kernels/thread_pool.h>
 #include <elbo/elbo.h>
+#include <immintrin.h>
+
+#include <string>
 #include <vector>
 
 #ifdef ELBO_BENCH_OPENBLAS
@@ -90,6 +94,64 @@ static void BM_OpenblasSgemm(benchmark::State& st) {
 }
 BENCHMARK(BM_OpenblasSgemm)->Apply(gemm_shapes)->UseRealTime();
 #endif
+
+// The FMA peak of the instruction set the kernels run (ELBO_ARCH may force it), per thread count: twelve
+// independent chains of fused multiply-adds in the widest registers of that set (SSE2 has no FMA: a
+// multiply and an add count as one), one chain set per thread. The yardstick for "the step's time against
+// its FMA-bound time" in bench/compare.py.
+namespace {
+constexpr int kChains = 12;
+__attribute__((target("avx512f"))) float fma_chains_avx512(int64_t n) {
+  __m512 a[kChains];
+  for (int i = 0; i < kChains; ++i) a[i] = _mm512_set1_ps(0.001f * float(i));
+  const __m512 b = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(0.001f);
+  for (int64_t k = 0; k < n; ++k)
+#pragma GCC unroll 12
+    for (int i = 0; i < kChains; ++i) a[i] = _mm512_fmadd_ps(a[i], b, c);
+  for (int i = 1; i < kChains; ++i) a[0] = _mm512_add_ps(a[0], a[i]);
+  alignas(64) float out[16];
+  _mm512_store_ps(out, a[0]);
+  return out[0] + out[15];
+}
+__attribute__((target("avx2,fma"))) float fma_chains_avx2(int64_t n) {
+  __m256 a[kChains];
+  for (int i = 0; i < kChains; ++i) a[i] = _mm256_set1_ps(0.001f * float(i));
+  const __m256 b = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(0.001f);
+  for (int64_t k = 0; k < n; ++k)
+#pragma GCC unroll 12
+    for (int i = 0; i < kChains; ++i) a[i] = _mm256_fmadd_ps(a[i], b, c);
+  for (int i = 1; i < kChains; ++i) a[0] = _mm256_add_ps(a[0], a[i]);
+  return _mm_cvtss_f32(_mm256_castps256_ps128(a[0]));
+}
+float fma_chains_sse2(int64_t n) {
+  __m128 a[kChains];
+  for (int i = 0; i < kChains; ++i) a[i] = _mm_set1_ps(0.001f * float(i));
+  const __m128 b = _mm_set1_ps(0.999f), c = _mm_set1_ps(0.001f);
+  for (int64_t k = 0; k < n; ++k)
+#pragma GCC unroll 12
+    for (int i = 0; i < kChains; ++i) a[i] = _mm_add_ps(_mm_mul_ps(a[i], b), c);
+  for (int i = 1; i < kChains; ++i) a[0] = _mm_add_ps(a[0], a[i]);
+  return _mm_cvtss_f32(a[0]);
+}
+}  // namespace
+
+static void BM_FmaPeak(benchmark::State& st) {
+  const int threads = int(st.range(0));
+  const std::string arch(kernels::arch_name());
+  const int lanes = arch == "avx512" ? 16 : arch == "avx2" ? 8 : 4;
+  float (*chains)(int64_t) = arch == "avx512" ? fma_chains_avx512 : arch == "avx2" ? fma_chains_avx2 : fma_chains_sse2;
+  constexpr int64_t n = 1 << 20;
+  set_num_threads(threads);
+  for (auto _ : st) {
+    kernels::parallel_for(threads, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) benchmark::DoNotOptimize(chains(n));
+    });
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(n) * kChains * lanes * threads,
+                                              benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  st.SetLabel(arch);
+}
+BENCHMARK(BM_FmaPeak)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
 
 // Elementwise kernels (SIMD, dispatched) beside their scalar twins, single-threaded.
 static void BM_UnaryKernel(benchmark::State& st) {

@@ -5,9 +5,16 @@ ratio table (examples per second, medians over repetitions) as Markdown.
   bench/compare.py [--build build] [--model mlp conv iwae planar iaf] [--batch 32 128 512] [--threads 1 2] [--rounds R]
                    [--arch sse2|avx2|avx512]
 
+--arch avx2 or avx512 runs both sides on that instruction set (ELBO_ARCH for elbo; ATEN_CPU_CAPABILITY and
+OPENBLAS_CORETYPE for PyTorch, see torch_steps.py --isa).
+
 With --rounds R the two sides take turns R times, so each ratio pairs measurements minutes apart at
 most; the table then shows the medians over rounds and the ratio's range (the load of a shared machine
 drifts over a run, and one side measured in a quiet minute would otherwise skew the ratio).
+
+Each row also gives the step's FMA-bound time (its floating-point operations, FLOPS_PER_EXAMPLE below, over
+the FMA peak BM_FmaPeak measures for the instruction set and thread count in the same run) and each side's
+share of it: 100% would be a step that does nothing but its products at the peak.
 
 iwae is the --iw 5000 evaluation of the MLP VAE (BM_IwaeEval/5000/<threads>, 100 inputs per call).
 For 2 threads the PyTorch column is its faster two-core setting (see torch_steps.py), named in the table.
@@ -22,6 +29,28 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# Floating-point operations per example (a multiply-add counts two), for the FMA-bound columns: the products
+# of the layers, forward and backward (weight gradients of every layer, input gradients of all but the first).
+#   mlp: 784-400-(20+20) encoder, 20-400-784 decoder. Forward multiply-adds 313,600 + 16,000 + 8,000 + 313,600
+#        = 651,200; backward 651,200 (weights) + 337,600 (inputs) -> 1,640,000 multiply-adds.
+#   conv: conv 1->32 and 32->64 (4x4, stride 2: 100,352 and 1,605,632), linear 3136->40 (125,440), linear
+#        20->3136 (62,720), transposed convs 64->32 and 32->1 (1,605,632 and 100,352): forward 3,600,128;
+#        backward 3,600,128 + 3,499,776 -> 10,700,032 multiply-adds.
+#   iwae: per input, the encoder once (329,600) and the decoder for each of the 5000 samples (321,600), forward.
+FLOPS_PER_EXAMPLE = {"mlp": 2 * 1_640_000, "conv": 2 * 10_700_032, "iwae": 2 * (329_600 + 5000 * 321_600)}
+
+
+def fma_peak(build, threads, arch):
+    """GFLOP/s of BM_FmaPeak (the kernels' instruction set's FMA peak) per thread count, medians of 5."""
+    filt = "|".join(f"^BM_FmaPeak/threads:{t}(/real_time)?$" for t in threads)
+    env = dict(os.environ, **({"ELBO_ARCH": arch} if arch else {}))
+    out = subprocess.run([os.path.join(build, "bench", "elbo_bench"), f"--benchmark_filter={filt}",
+                          "--benchmark_repetitions=5", "--benchmark_report_aggregates_only=true",
+                          "--benchmark_format=json"], check=True, capture_output=True, text=True, env=env).stdout
+    return {int(b["run_name"].split("threads:")[1].split("/")[0]): b["GFLOP/s"] / 1e9
+            for b in json.loads(out)["benchmarks"] if b.get("aggregate_name") == "median"}
 
 
 def elbo_side(build, name, batches, threads, repetitions, arch):
@@ -40,9 +69,9 @@ def elbo_side(build, name, batches, threads, repetitions, arch):
     return res
 
 
-def torch_side(model, batches, threads):
+def torch_side(model, batches, threads, arch):
     cmd = [sys.executable, os.path.join(HERE, "torch_steps.py"), "--model", model, "--batch", *map(str, batches),
-           "--threads", *map(str, threads)]
+           "--threads", *map(str, threads)] + (["--isa", arch] if arch in ("avx2", "avx512") else [])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return {j["name"]: (j["examples_per_sec"], j.get("setting", "")) for j in map(json.loads, out.strip().splitlines())}
 
@@ -55,20 +84,25 @@ def main():
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repetitions", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=1)
-    ap.add_argument("--arch", default="", help="force elbo's instruction set (ELBO_ARCH): sse2 | avx2 | avx512")
+    ap.add_argument("--arch", default="", help="force elbo's instruction set (ELBO_ARCH): sse2 | avx2 | avx512; "
+                    "avx2 and avx512 hold PyTorch and OpenBLAS to the same one (torch_steps.py --isa)")
     a = ap.parse_args()
     ranged = a.rounds > 1
+    peak = fma_peak(a.build, a.threads, a.arch)
+    print("FMA peak (BM_FmaPeak, GFLOP/s): " + ", ".join(f"{t} thread(s) {g:.0f}" for t, g in sorted(peak.items())))
+    print()
     print("| benchmark | batch | threads | elbo ex/s | PyTorch ex/s | ratio |" + (" ratio range |" if ranged else "")
-          + " PyTorch setting |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if ranged else "") + " --- |")
+          + " FMA-bound ms | elbo % of bound | PyTorch % of bound | PyTorch setting |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if ranged else "") + " ---: | ---: | ---: | --- |")
     for model in a.model:
         name = {"mlp": "VaeMlpTrainStep", "conv": "ConvVaeTrainStep", "iwae": "IwaeEval", "planar": "VaePlanarTrainStep",
                 "iaf": "VaeIafTrainStep"}[model]
         fixed128 = [b for b in a.batch if b == 128] or [128]
         batches = {"mlp": a.batch, "conv": fixed128, "planar": fixed128, "iaf": fixed128, "iwae": [5000]}[model]
         rounds = [(elbo_side(a.build, name, batches, a.threads, a.repetitions, a.arch),
-                   torch_side(model, batches, a.threads)) for _ in range(a.rounds)]
-        print(f"| elbo kernels: {rounds[0][0]['_kernels']} | | | | | |" + (" |" if ranged else "") + " |", flush=True)
+                   torch_side(model, batches, a.threads, a.arch)) for _ in range(a.rounds)]
+        print(f"| elbo kernels: {rounds[0][0]['_kernels']} | | | | | |" + (" |" if ranged else "") + " | | | |",
+              flush=True)
         for b in batches:
             for t in a.threads:
                 key = f"{name}/{b}/{t}"
@@ -80,7 +114,15 @@ def main():
                 p = statistics.median(ps) if ps else 0
                 ratio = f"{statistics.median(rs):.2f}" if rs else "-"
                 span = f" {min(rs):.2f}-{max(rs):.2f} |" if ranged and rs else (" - |" if ranged else "")
-                print(f"| {name} | {b} | {t} | {e:,.0f} | {p:,.0f} | {ratio} |{span} {setting} |", flush=True)
+                flops, g = FLOPS_PER_EXAMPLE.get(model), peak.get(t)
+                if flops and g:  # the step (or call) time at the FMA peak, and each side's share of it
+                    per_step = 100 if model == "iwae" else b
+                    bound = f"{flops * per_step / (g * 1e9) * 1e3:.3f} | {100 * e * flops / (g * 1e9):.0f}% | " \
+                            f"{100 * p * flops / (g * 1e9):.0f}%"
+                else:
+                    bound = "- | - | -"
+                print(f"| {name} | {b} | {t} | {e:,.0f} | {p:,.0f} | {ratio} |{span} {bound} | {setting} |", flush=True)
+
 
 if __name__ == "__main__":
     main()

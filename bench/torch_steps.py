@@ -12,6 +12,9 @@ torch is imported): torch.set_num_threads(n) with OpenBLAS on 1 thread, and torc
 OpenBLAS on n threads; the faster is reported ("setting" names it). On this machine the second is
 usually PyTorch's best two-core setting for the MLP, but its OpenBLAS threads spin and suffer most when
 other processes load the cores.
+--isa avx2|avx512 holds PyTorch to one instruction set, as ELBO_ARCH holds elbo: ATEN_CPU_CAPABILITY for
+its own kernels and OPENBLAS_CORETYPE (Haswell, SkylakeX) for OpenBLAS's. Without it both pick their own
+(Debian's PyTorch 1.13 and OpenBLAS 0.3.21 pick AVX2 and Haswell even on AVX-512 CPUs).
 """
 import argparse
 import json
@@ -219,6 +222,9 @@ def run_one(model, batch, steps, repeats, threads):
     return times[len(times) // 2]
 
 
+OPENBLAS_CORES = {"avx2": "Haswell", "avx512": "SkylakeX"}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="mlp", choices=["mlp", "conv", "iwae", "planar", "iaf"])
@@ -226,6 +232,7 @@ def main():
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--isa", default="", choices=["", "avx2", "avx512"])
     ap.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)  # torch threads in a child
     a = ap.parse_args()
     if a.child:  # one configuration, OPENBLAS_NUM_THREADS already set by the parent
@@ -240,12 +247,15 @@ def main():
             best = None
             for torch_threads, blas_threads in settings:
                 env = dict(os.environ, OPENBLAS_NUM_THREADS=str(blas_threads), OMP_NUM_THREADS=str(torch_threads))
+                if a.isa:
+                    env.update(ATEN_CPU_CAPABILITY=a.isa, OPENBLAS_CORETYPE=OPENBLAS_CORES[a.isa])
                 out = subprocess.run([sys.executable, __file__, "--child", str(torch_threads), "--model", a.model,
                                       "--batch", str(batch), "--steps", str(a.steps), "--repeats", str(a.repeats)],
                                      env=env, check=True, capture_output=True, text=True).stdout
                 sec = json.loads(out.strip().splitlines()[-1])["sec"]
                 if best is None or sec < best[0]:
-                    best = (sec, f"torch {torch_threads} thread(s), OpenBLAS {blas_threads}")
+                    best = (sec, f"torch {torch_threads} thread(s), OpenBLAS {blas_threads}"
+                                 + (f", {a.isa}" if a.isa else ""))
             sec, setting = best
             examples = 100 if a.model == "iwae" else batch
             print(json.dumps({"name": f"{name}/{batch}/{threads}", "ms_median": sec * 1e3,

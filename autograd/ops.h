@@ -187,6 +187,10 @@ enum class Reduction { none, sum, mean, batchmean };
 // Stable for any logit: max(x, 0) - x * t + log1p(exp(-|x|)), as torch.
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
                                         Reduction reduction = Reduction::mean);
+// binary_cross_entropy_with_logits(logits, target, Reduction::none) summed over the last n dims (a
+// Bernoulli likelihood's log-density per example, negated), row by row without the elementwise loss
+// tensor; its gradient is one pass too. logits and target: one shape.
+Tensor binary_cross_entropy_with_logits_sum(const Tensor& logits, const Tensor& target, int64_t n);
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
 // 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target); beta = 0 is l1_loss

@@ -152,6 +152,7 @@ constexpr const char* kDoubleBackward[] = {
     "add", "sub", "mul", "div", "pow", "maximum", "minimum", "where", "remainder",  // binary
     "sum", "max", "min", "logsumexp",                                              // reductions
     "matmul", "linear", "binary_cross_entropy_with_logits",                        // products, losses
+    "binary_cross_entropy_with_logits_sum",
     "reshape", "expand", "permute", "cat", "narrow", "gather", "index_select",     // shape
     "index_add", "scatter_add", "clone", "to",
     "diagonal", "diag_embed", "tril", "triu", "cholesky", "solve_triangular"};                  // linalg

@@ -43,8 +43,16 @@ Tensor Bernoulli::sample(Generator& gen, const Shape& sample_shape) const {
 // the usual "continuous" score for x in (0, 1).
 Tensor Bernoulli::log_prob(const Tensor& value) const { return -bce(value); }
 
-// -sum(bce): the sum first, so the negation touches one number per example, not every pixel.
-Tensor Bernoulli::log_prob_sum(const Tensor& value, int64_t n) const { return -sum_rightmost(bce(value), n); }
+// -sum(bce): the sum first, so the negation touches one number per example, not every pixel; in the common
+// case one fused pass (no per-pixel loss tensor).
+Tensor Bernoulli::log_prob_sum(const Tensor& value, int64_t n) const {
+  if (value.shape() == logits_.shape() && value.dtype() == dtype()) {
+    check_floating(kName, "value", value);
+    validate(kName, "value", value, Constraint::unit_interval);
+    return -binary_cross_entropy_with_logits_sum(logits_, value, n);
+  }
+  return -sum_rightmost(bce(value), n);
+}
 
 Tensor Bernoulli::bce(const Tensor& value) const {
   check_floating(kName, "value", value);

@@ -249,21 +249,14 @@ void wgrad_panels(const Table<T>& tb, const ConvGeom& g, const T* xt, const T* g
   for (int64_t pc = 0; pc < kall; pc += kKC) {
     const int64_t kc = std::min(kKC, kall - pc);
     const T beta = first && pc == 0 ? T(0) : T(1);
-    // A: pa[ip][pp*MR + i] = gy[b, ip*MR + i, q] for pixel pc + pp = b*p + q
+    // A: pa[ip][pp*MR + i] = gy[b, ip*MR + i, q] for pixel pc + pp = b*p + q, one image's run of pixels
+    // at a time (rows of gy, packed as a GEMM's A rows)
     for (int64_t ip = 0; ip < mp; ++ip)
-      for (int64_t i = 0; i < mr; ++i) {
-        T* d = pa + ip * kc * mr + i;
-        const int64_t oi = ip * mr + i;
-        if (oi >= g.o) {
-          for (int64_t pp = 0; pp < kc; ++pp) d[pp * mr] = T(0);
-          continue;
-        }
-        for (int64_t pp = 0; pp < kc;) {
-          const int64_t b = (pc + pp) / p, q = (pc + pp) % p, run = std::min(kc - pp, p - q);
-          const T* s = gy + (b * g.o + oi) * p + q;
-          for (int64_t r = 0; r < run; ++r) d[(pp + r) * mr] = s[r];
-          pp += run;
-        }
+      for (int64_t pp = 0; pp < kc;) {
+        const int64_t b = (pc + pp) / p, q = (pc + pp) % p, run = std::min(kc - pp, p - q);
+        tb.gemm_pack_a(false, gy + (b * g.o + ip * mr) * p + q, p, std::min(mr, g.o - ip * mr), run,
+                       pa + ip * kc * mr + pp * mr);
+        pp += run;
       }
     // The block's pixels: where each starts reading (tap (0, 0), maybe outside) in xt.
     int64_t base[kKC], ih0[kKC], iw0[kKC];

@@ -1,6 +1,10 @@
 // Losses, composed from stable primitives (their gradients come for free).
 #include "autograd/ops/common.h"
 
+#include <algorithm>
+
+#include "autograd/kernels/thread_pool.h"
+
 using elbo::detail::Dims;
 
 namespace elbo {
@@ -34,6 +38,69 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
     return Grads{gy * dx, gt ? gy * -x : Tensor()};
   });
   return reduce(l, r);
+}
+
+// Each row (the last n dims) in chunks that stay in L1: the loss of a chunk, then its sum; the gradient
+// sigmoid(x) - t scaled by the row's incoming gradient in place. Rows split over the threads; a row's sum
+// does not depend on the thread count.
+Tensor binary_cross_entropy_with_logits_sum(const Tensor& logits, const Tensor& target, int64_t n) {
+  constexpr const char* op = "binary_cross_entropy_with_logits_sum";
+  ELBO_CHECK_SHAPE(logits.shape() == target.shape(), "{}: logits {} and target {} must have the same shape", op,
+                   logits.shape(), target.shape());
+  ELBO_CHECK_SHAPE(n >= 0 && n <= logits.dim(), "{}: cannot sum the last {} dims of {}", op, n, logits.shape());
+  const DType d = detail::promote(op, logits, target);
+  const Tensor x = logits.to(d), t = target.to(d);
+  const int64_t lead = x.dim() - n;
+  int64_t cols = 1;
+  for (int64_t i = lead; i < x.dim(); ++i) cols *= x.size(i);
+  const IntList out_shape(x.shape().data(), size_t(lead));
+  Tensor y = empty(out_shape, d);
+  const int64_t rows = y.numel();
+  constexpr int64_t kChunk = 1024;
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, cols));
+  with_float(d, op, [&](auto z) {
+    using T = decltype(z);
+    const T *px = x.data<const T>(), *pt = t.data<const T>();
+    T* py = y.data<T>();
+    kernels::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+      alignas(64) T buf[kChunk];
+      for (int64_t r = r0; r < r1; ++r) {
+        T acc = 0;
+        for (int64_t c0 = 0; c0 < cols; c0 += kChunk) {
+          const size_t len = size_t(std::min(kChunk, cols - c0));
+          kernels::binary<T>(kernels::Binary::bce_logits, {px + r * cols + c0, len}, {pt + r * cols + c0, len},
+                             {buf, len});
+          acc += kernels::sum<T>({buf, len});
+        }
+        py[r] = acc;
+      }
+    });
+  });
+  const bool gt = t.requires_grad();
+  return record(op, y, {x, t}, [x, t, gt, rows, cols](const Tensor& gy) {
+    if (detail::creating_graph()) {  // recorded ops, so the gradient is differentiable again
+      const Tensor g = expand(reshape(gy, {rows, 1}), {rows, cols});
+      const Tensor gx = reshape(g * (sigmoid(reshape(x, {rows, cols})) - reshape(t, {rows, cols})), x.shape());
+      return Grads{gx, gt ? reshape(g * -reshape(x, {rows, cols}), x.shape()) : Tensor()};
+    }
+    Tensor gx = empty(x.shape(), x.dtype());
+    with_float(x.dtype(), "binary_cross_entropy_with_logits_sum", [&](auto z) {
+      using T = decltype(z);
+      const T *px = x.data<const T>(), *pt = t.data<const T>(), *pg = gy.data<const T>();
+      T* pd = gx.data<T>();
+      kernels::parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, cols)), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const size_t len = size_t(cols);
+          T* row = pd + r * cols;
+          kernels::binary<T>(kernels::Binary::sigmoid_sub, {px + r * cols, len}, {pt + r * cols, len}, {row, len});
+          kernels::binary<T>(kernels::Binary::mul, {row, len}, {pg + r, 1}, {row, len});
+        }
+      });
+    });
+    Tensor gtarget;
+    if (gt) gtarget = reshape(expand(reshape(gy, {rows, 1}), {rows, cols}) * -reshape(x, {rows, cols}), x.shape());
+    return Grads{gx, gtarget};
+  });
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction r) {

@@ -4,6 +4,7 @@
 #include "test_util.h"
 
 using namespace elbo;
+using elbo::testing::all_close;
 using elbo::testing::uniform;
 
 TEST_CASE("binary_cross_entropy_with_logits: values, reductions, gradchecks") {
@@ -34,6 +35,32 @@ TEST_CASE("binary_cross_entropy_with_logits is stable for |logit| up to 100") {
   CHECK(g[2] == doctest::Approx(-1));
   CHECK(g[3] == doctest::Approx(1));
   for (double d : g) CHECK(std::isfinite(d));
+}
+
+TEST_CASE("binary_cross_entropy_with_logits_sum equals the loss summed over the last n dims, with its gradients") {
+  Generator gen(3);
+  // rows longer than one chunk (1024), a scalar output (n = dim), n = 0, and f32
+  for (auto [shape, n] : {std::pair<Shape, int64_t>{{3, 5}, 1}, {{2, 3, 4}, 2}, {{2, 1500}, 1}, {{4, 3}, 2}, {{3, 2}, 0}}) {
+    CAPTURE(shape);
+    const Tensor x = uniform(shape, gen, -4, 4), t = uniform(shape, gen, 0, 1);
+    const Tensor want = n == 0 ? binary_cross_entropy_with_logits(x, t, Reduction::none)
+                               : sum(binary_cross_entropy_with_logits(x, t, Reduction::none),
+                                     n == 1 ? Shape{-1} : Shape{-1, -2});
+    const Tensor got = binary_cross_entropy_with_logits_sum(x, t, n);
+    REQUIRE(got.shape() == want.shape());
+    CHECK(all_close(got, want, 1e-12, 1e-12));
+    const Tensor got32 = binary_cross_entropy_with_logits_sum(x.to(DType::f32), t.to(DType::f32), n);
+    CHECK(got32.dtype() == DType::f32);
+    CHECK(all_close(got32.to(DType::f64), want, 1e-4, 1e-5));
+  }
+  CHECK(gradcheck([](auto& in) { return binary_cross_entropy_with_logits_sum(in[0], in[1], 1); },
+                  {uniform({3, 4}, gen, -3, 3), uniform({3, 4}, gen, 0, 1)}));
+  CHECK(gradcheck([](auto& in) { return binary_cross_entropy_with_logits_sum(in[0], in[1], 2); },
+                  {uniform({2, 2, 3}, gen, -3, 3), uniform({2, 2, 3}, gen, 0, 1)}));
+  CHECK_ERROR_HAS(binary_cross_entropy_with_logits_sum(ones({2, 3}), ones({2, 2}), 1),
+                  "binary_cross_entropy_with_logits_sum: logits [2, 3] and target [2, 2] must have the same shape");
+  CHECK_ERROR_HAS(binary_cross_entropy_with_logits_sum(ones({2, 3}), ones({2, 3}), 3),
+                  "binary_cross_entropy_with_logits_sum: cannot sum the last 3 dims of [2, 3]");
 }
 
 TEST_CASE("mse_loss") {

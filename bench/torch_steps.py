@@ -13,8 +13,10 @@ OpenBLAS on n threads; the faster is reported ("setting" names it). On this mach
 usually PyTorch's best two-core setting for the MLP, but its OpenBLAS threads spin and suffer most when
 other processes load the cores.
 --isa avx2|avx512 holds PyTorch to one instruction set, as ELBO_ARCH holds elbo: ATEN_CPU_CAPABILITY for
-its own kernels and OPENBLAS_CORETYPE (Haswell, SkylakeX) for OpenBLAS's. Without it both pick their own
-(Debian's PyTorch 1.13 and OpenBLAS 0.3.21 pick AVX2 and Haswell even on AVX-512 CPUs).
+its own kernels, OPENBLAS_CORETYPE (Haswell, SkylakeX) for OpenBLAS's, and for avx2 ONEDNN_MAX_CPU_ISA=AVX2
+for the oneDNN convolutions (which otherwise run AVX-512 whatever ATEN_CPU_CAPABILITY says). Without it
+each picks its own: on an AVX-512 CPU, Debian's PyTorch 1.13 and OpenBLAS 0.3.21 pick AVX2 and Haswell,
+oneDNN 2.6 AVX-512.
 """
 import argparse
 import json
@@ -249,6 +251,8 @@ def main():
                 env = dict(os.environ, OPENBLAS_NUM_THREADS=str(blas_threads), OMP_NUM_THREADS=str(torch_threads))
                 if a.isa:
                     env.update(ATEN_CPU_CAPABILITY=a.isa, OPENBLAS_CORETYPE=OPENBLAS_CORES[a.isa])
+                    if a.isa == "avx2":
+                        env.update(ONEDNN_MAX_CPU_ISA="AVX2")
                 out = subprocess.run([sys.executable, __file__, "--child", str(torch_threads), "--model", a.model,
                                       "--batch", str(batch), "--steps", str(a.steps), "--repeats", str(a.repeats)],
                                      env=env, check=True, capture_output=True, text=True).stdout

@@ -115,25 +115,24 @@ void gemm_micro(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha,
 template <class Arch, class T> void pack_b(bool tb, const T* b, int64_t ldb, int64_t kc, int64_t nc, T* dst) {
   using B = xsimd::batch<T, Arch>;
   constexpr int64_t W = B::size, NR = 2 * W;
-  for (int64_t jp = 0; jp < nc; jp += NR) {
-    T* d = dst + jp * kc;
-    const int64_t w = std::min(NR, nc - jp);
-    if (tb) {
-      transpose<Arch>(b + jp * ldb, ldb, d, NR, w, kc);
-    } else if (w == NR) {
-      for (int64_t p = 0; p < kc; ++p) {
-        const T* src = b + p * ldb + jp;
-        B::load_unaligned(src).store_aligned(d + p * NR);
-        B::load_unaligned(src + W).store_aligned(d + p * NR + W);
+  const int64_t full = nc / NR * NR, w = nc - full;  // whole panels, and the last one's width
+  if (tb) {
+    for (int64_t jp = 0; jp < nc; jp += NR) transpose<Arch>(b + jp * ldb, ldb, dst + jp * kc, NR, std::min(NR, nc - jp), kc);
+  } else {  // row by row, each row of B read once front to back and dealt to the panels
+    for (int64_t p = 0; p < kc; ++p) {
+      const T* src = b + p * ldb;
+      for (int64_t jp = 0; jp < full; jp += NR) {
+        T* d = dst + jp * kc + p * NR;
+        B::load_unaligned(src + jp).store_aligned(d);
+        B::load_unaligned(src + jp + W).store_aligned(d + W);
       }
-      continue;
-    } else {
-      for (int64_t p = 0; p < kc; ++p)
-        for (int64_t j = 0; j < w; ++j) d[p * NR + j] = b[p * ldb + jp + j];
+      if (w)
+        for (int64_t j = 0; j < w; ++j) dst[full * kc + p * NR + j] = src[full + j];
     }
-    for (int64_t p = 0; p < kc; ++p)
-      for (int64_t j = w; j < NR; ++j) d[p * NR + j] = T(0);
   }
+  if (w)
+    for (int64_t p = 0; p < kc; ++p)
+      for (int64_t j = w; j < NR; ++j) dst[full * kc + p * NR + j] = T(0);
 }
 
 // Packs rows [0, h) of an A block into an MR-row panel: dst[p*MR + i] = A(i, p) for p < kc, zero for

@@ -126,7 +126,7 @@ template <class T> void pack_forward_weight(const ConvGeom& g, const T* w, int64
 template <class T>
 void forward_block(const Table<T>& tb, const ConvGeom& g, const T* x, const T* bias, T* y, const T* pb,
                    const T* zero, T* yt) {
-  const int64_t mr = tb.gemm_mr, nr = tb.gemm_nr, taps = g.kh * g.kw, k = taps * g.c, p = g.ho * g.wo,
+  const int64_t mr = tb.conv_mr, nr = tb.gemm_nr, taps = g.kh * g.kw, k = taps * g.c, p = g.ho * g.wo,
                 m = g.n * p, hw = g.h * g.w, panels = ceil_div(g.o, nr), opad = panels * nr;
   const T* ptr[kTapGroup * kMaxMR];
   const T* img[kMaxMR];
@@ -190,7 +190,7 @@ void pack_phase_weight(const ConvGeom& g, const T* w, const Phase& ph, const Pha
 template <class T>
 void phase_block(const Table<T>& tb, const ConvGeom& g, const Phase& ph, const Phase& pw, const T* y, const T* pb,
                  const T* zero, T* xt) {
-  const int64_t mr = tb.gemm_mr, nr = tb.gemm_nr, nt = ph.ni * pw.ni, k = nt * g.o, p = g.ho * g.wo,
+  const int64_t mr = tb.conv_mr, nr = tb.gemm_nr, nt = ph.ni * pw.ni, k = nt * g.o, p = g.ho * g.wo,
                 m = g.n * ph.nh * pw.nh, panels = ceil_div(g.c, nr), cpad = panels * nr;
   const T* ptr[kTapGroup * kMaxMR];
   const T* src[kMaxMR];
@@ -243,7 +243,7 @@ template <class T> void to_channels_last(const Table<T>& tb, const T* x, T* xt, 
 template <class T>
 void wgrad_panels(const Table<T>& tb, const ConvGeom& g, const T* xt, const T* gy, int64_t nb, bool first, T* dwt,
                   T* pa, T* pbuf, int64_t jp0, int64_t jp1) {
-  const int64_t mr = tb.gemm_mr, nr = tb.gemm_nr, taps = g.kh * g.kw, ncols = taps * g.c, p = g.ho * g.wo,
+  const int64_t mr = tb.conv_mr, nr = tb.gemm_nr, taps = g.kh * g.kw, ncols = taps * g.c, p = g.ho * g.wo,
                 hw = g.h * g.w, kall = nb * p, mp = ceil_div(g.o, mr);
   const T* zero_pixel = xt + nb * hw * g.c;
   for (int64_t pc = 0; pc < kall; pc += kKC) {
@@ -254,7 +254,7 @@ void wgrad_panels(const Table<T>& tb, const ConvGeom& g, const T* xt, const T* g
     for (int64_t ip = 0; ip < mp; ++ip)
       for (int64_t pp = 0; pp < kc;) {
         const int64_t b = (pc + pp) / p, q = (pc + pp) % p, run = std::min(kc - pp, p - q);
-        tb.gemm_pack_a(false, gy + (b * g.o + ip * mr) * p + q, p, std::min(mr, g.o - ip * mr), run,
+        tb.conv_pack_a(false, gy + (b * g.o + ip * mr) * p + q, p, std::min(mr, g.o - ip * mr), run,
                        pa + ip * kc * mr + pp * mr);
         pp += run;
       }
@@ -297,9 +297,11 @@ void wgrad_panels(const Table<T>& tb, const ConvGeom& g, const T* xt, const T* g
           j += run;
         }
       }
+      const T* prow[kKC];  // the packed rows, for the conv-tile kernel (A is in conv_mr-row panels)
+      for (int64_t pp = 0; pp < kc; ++pp) prow[pp] = pbuf + pp * nr;
       for (int64_t ip = 0; ip < mp; ++ip)
-        tb.gemm_micro(kc, pa + ip * kc * mr, pbuf, dwt + ip * mr * ncols + jp * nr, ncols, T(1), beta,
-                      std::min(mr, g.o - ip * mr), cols, nullptr);
+        tb.gemm_micro_rows(kc, pa + ip * kc * mr, prow, dwt + ip * mr * ncols + jp * nr, ncols, T(1), beta,
+                           std::min(mr, g.o - ip * mr), cols, nullptr);
     }
   }
 }
@@ -337,7 +339,7 @@ template <class T> void conv_input_grad(const ConvGeom& g, const T* y, const T* 
   const Table<T>& tb = current().get<T>();
   if (g.n == 0) return;
   if (direct::input_grad_fits(g, tb.lanes)) return direct::input_grad(tb, g, y, w, bias, x, aligned(work));
-  const int64_t nr = tb.gemm_nr, mr = tb.gemm_mr, hw = g.h * g.w, p = g.ho * g.wo, s = g.stride,
+  const int64_t nr = tb.gemm_nr, mr = tb.conv_mr, hw = g.h * g.w, p = g.ho * g.wo, s = g.stride,
                 cpad = ceil_div(g.c, nr) * nr;
   // Phase tables: row phases [0, s), column phases [s, 2s); then each (rh, rw) phase's packed weight.
   Phase* phase = reinterpret_cast<Phase*>(aligned(work));

@@ -1,6 +1,7 @@
 #pragma once
 // The GEMM micro-kernels, templated on the architecture: an MR x NR tile of C held in registers
-// (MR = 6 rows, NR = two SIMD batches), updated with one broadcast of A and two loads of B per k step.
+// (NR = two SIMD batches; MR = 6 rows with 16 vector registers, 12 with AVX-512's 32), updated with one
+// broadcast of A per row and two loads of B per k step.
 // gemm_micro reads A from a packed panel; conv_micro reads each row of A through its own pointer (the
 // indirect convolution of Dukhan 2019, "The Indirect Convolution Algorithm"), so a convolution needs no
 // im2col buffer. pack_a and pack_b pack the panels with the unit's registers; the blocking lives in
@@ -13,7 +14,10 @@
 
 namespace elbo::kernels::simd {
 
-constexpr int kGemmMR = 6;  // conv_micro names its six row pointers
+// Rows of the GEMM tile: 6 x 2 accumulators + 2 of B + 1 broadcast fill AVX2's 16 registers; AVX-512's 32
+// take 12 x 2 + 3, which halves the loads of B and the tile stores per multiply-add.
+template <class Arch> constexpr int kGemmMR = kWideRegs<Arch> ? 12 : 6;
+constexpr int kConvMR = 6;  // the convolution tiles' rows (conv_micro names its six row pointers)
 
 // Writes an R x V-batch register tile to C: c = alpha * acc (+ beta * c) (+ bias[j]), only mr x nr of it
 // (mr <= R, nr <= V * W). bias (one value per column, may be null) is readable for the tile's nr columns.
@@ -65,7 +69,7 @@ template <class Arch, class T, int R, int V>
 void gemm_tile(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, T beta, int64_t mr, int64_t nr,
                const T* bias) {
   using B = xsimd::batch<T, Arch>;
-  constexpr int64_t W = B::size, MR = kGemmMR, NR = 2 * W;
+  constexpr int64_t W = B::size, MR = kGemmMR<Arch>, NR = 2 * W;
   B acc[R][V];
 #pragma GCC unroll 16
   for (int i = 0; i < R; ++i)
@@ -89,22 +93,34 @@ void gemm_tile(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, 
 template <class Arch, class T, int V>
 void gemm_rows(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, T beta, int64_t mr, int64_t nr,
                const T* bias) {
-  static_assert(kGemmMR == 6);
+  constexpr int MR = kGemmMR<Arch>;
+  static_assert(MR == 6 || MR == 12);
   switch (mr) {
     case 1: return gemm_tile<Arch, T, 1, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
     case 2: return gemm_tile<Arch, T, 2, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
     case 3: return gemm_tile<Arch, T, 3, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
     case 4: return gemm_tile<Arch, T, 4, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
     case 5: return gemm_tile<Arch, T, 5, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
-    default: return gemm_tile<Arch, T, 6, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
   }
+  if constexpr (MR == 12) {
+    switch (mr) {
+      case 6: return gemm_tile<Arch, T, 6, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
+      case 7: return gemm_tile<Arch, T, 7, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
+      case 8: return gemm_tile<Arch, T, 8, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
+      case 9: return gemm_tile<Arch, T, 9, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
+      case 10: return gemm_tile<Arch, T, 10, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
+      case 11: return gemm_tile<Arch, T, 11, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
+    }
+  }
+  return gemm_tile<Arch, T, MR, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
 }
 
 template <class Arch, class T>
 void gemm_micro(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
                 int64_t nr, const T* bias) {
-  if (mr == kGemmMR && nr > int64_t(xsimd::batch<T, Arch>::size))
-    return gemm_tile<Arch, T, kGemmMR, 2>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
+  constexpr int MR = kGemmMR<Arch>;
+  if (mr == MR && nr > int64_t(xsimd::batch<T, Arch>::size))
+    return gemm_tile<Arch, T, MR, 2>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
   if (nr > int64_t(xsimd::batch<T, Arch>::size)) return gemm_rows<Arch, T, 2>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
   return gemm_rows<Arch, T, 1>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
 }
@@ -137,12 +153,11 @@ template <class Arch, class T> void pack_b(bool tb, const T* b, int64_t ldb, int
 
 // Packs rows [0, h) of an A block into an MR-row panel: dst[p*MR + i] = A(i, p) for p < kc, zero for
 // i >= h, where A(i, p) is a[i*lda + p] (A as stored, rows contiguous). With 256-bit registers a full
-// panel of f32 goes through 8 x 8 transposes (two zero rows): each column is stored 8 wide over the next
-// one's start, the eighth 6 wide, so nothing lands past the panel.
-template <class Arch, class T> void pack_a_rows(const T* a, int64_t lda, int64_t h, int64_t kc, T* dst) {
-  constexpr int64_t MR = kGemmMR;
+// panel of f32 goes through 8 x 8 transposes: six rows (two zero rows; each column is stored 8 wide over
+// the next one's start, the eighth 6 wide, so nothing lands past the panel), or twelve as 8 + 4.
+template <class Arch, class T, int MR> void pack_a_rows(const T* a, int64_t lda, int64_t h, int64_t kc, T* dst) {
   int64_t p = 0;
-  if constexpr (kAvx<Arch> && sizeof(T) == 4) {
+  if constexpr (kAvx<Arch> && sizeof(T) == 4 && MR == 6) {
     if (h == MR) {
       for (; p + 8 <= kc; p += 8) {
         __m256 r[8];
@@ -153,6 +168,23 @@ template <class Arch, class T> void pack_a_rows(const T* a, int64_t lda, int64_t
         for (int q = 0; q < 7; ++q) _mm256_storeu_ps(d + q * MR, r[q]);
         _mm_storeu_ps(d + 7 * MR, _mm256_castps256_ps128(r[7]));
         _mm_storel_pi(reinterpret_cast<__m64*>(d + 7 * MR + 4), _mm256_extractf128_ps(r[7], 1));
+      }
+    }
+  }
+  if constexpr (kAvx<Arch> && sizeof(T) == 4 && MR == 12) {
+    if (h == MR) {
+      for (; p + 8 <= kc; p += 8) {
+        __m256 r[8], s[8];
+        for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(a + i * lda + p);
+        for (int i = 0; i < 4; ++i) s[i] = _mm256_loadu_ps(a + (8 + i) * lda + p);
+        s[4] = s[5] = s[6] = s[7] = _mm256_setzero_ps();
+        transpose8<Arch>(r);
+        transpose8<Arch>(s);
+        float* d = dst + p * MR;
+        for (int q = 0; q < 8; ++q) {
+          _mm256_storeu_ps(d + q * MR, r[q]);
+          _mm_storeu_ps(d + q * MR + 8, _mm256_castps256_ps128(s[q]));
+        }
       }
     }
   }
@@ -168,10 +200,10 @@ template <class Arch, class T> void pack_a_rows(const T* a, int64_t lda, int64_t
 // Packs an mc x kc block of op(A) into MR-row panels, panel ip at dst + ip*kc (the last one zero-padded).
 // op(A)(i, p) is a[i*lda + p], or with ta a[p*lda + i]: then each row of A is read once, front to back,
 // its values dealt to the panels (reading one panel's six values per row would stride through A).
-template <class Arch, class T> void pack_a(bool ta, const T* a, int64_t lda, int64_t mc, int64_t kc, T* dst) {
-  constexpr int64_t MR = kGemmMR;
+template <class Arch, class T, int MR> void pack_a(bool ta, const T* a, int64_t lda, int64_t mc, int64_t kc, T* dst) {
   if (!ta) {
-    for (int64_t ip = 0; ip < mc; ip += MR) pack_a_rows<Arch>(a + ip * lda, lda, std::min(MR, mc - ip), kc, dst + ip * kc);
+    for (int64_t ip = 0; ip < mc; ip += MR)
+      pack_a_rows<Arch, T, MR>(a + ip * lda, lda, std::min<int64_t>(MR, mc - ip), kc, dst + ip * kc);
     return;
   }
   const int64_t full = mc / MR * MR, h = mc - full;
@@ -179,7 +211,7 @@ template <class Arch, class T> void pack_a(bool ta, const T* a, int64_t lda, int
     const T* src = a + p * lda;
     for (int64_t ip = 0; ip < full; ip += MR) {
       T* d = dst + ip * kc + p * MR;
-#pragma GCC unroll 6
+#pragma GCC unroll 12
       for (int64_t i = 0; i < MR; ++i) d[i] = src[ip + i];
     }
     if (h) {
@@ -194,7 +226,7 @@ template <class Arch, class T>
 void gemm_micro_rows(int64_t k, const T* pa, const T* const* bp, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
                      int64_t nr, const T* bias) {
   using B = xsimd::batch<T, Arch>;
-  constexpr int64_t W = B::size, MR = kGemmMR;
+  constexpr int64_t W = B::size, MR = kConvMR;
   B acc[MR][2];
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = B(T(0));
   for (int64_t p = 0; p < k; ++p) {
@@ -217,7 +249,7 @@ template <class Arch, class T>
 void conv_micro(int64_t taps, int64_t kc, const T* const* a, int64_t cs, const T* pb, T* c, int64_t ldc,
                 bool accumulate) {
   using B = xsimd::batch<T, Arch>;
-  constexpr int64_t W = B::size, MR = kGemmMR, NR = 2 * W;
+  constexpr int64_t W = B::size, MR = kConvMR, NR = 2 * W;
   B c0[MR], c1[MR];
   for (int i = 0; i < MR; ++i) {
     c0[i] = accumulate ? B::load_unaligned(c + i * ldc) : B(T(0));

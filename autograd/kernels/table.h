@@ -28,7 +28,11 @@ template <class T> struct Table {
   void (*gemm_pack_a)(bool ta, const T* a, int64_t lda, int64_t mc, int64_t kc, T* dst);
   // A kc x nc block of op(B) as NR-column panels, panel jp at dst + jp*kc (zero-padded) (gemm.hpp).
   void (*gemm_pack_b)(bool tb, const T* b, int64_t ldb, int64_t kc, int64_t nc, T* dst);
-  // gemm_micro with row p of B read from bp[p] (NR contiguous values) instead of a packed panel.
+  // The convolutions' tiles: conv_mr rows (and gemm_nr columns), A packed by conv_pack_a as gemm_pack_a.
+  int conv_mr;
+  void (*conv_pack_a)(bool ta, const T* a, int64_t lda, int64_t mc, int64_t kc, T* dst);
+  // A conv_mr x NR tile as gemm_micro's, with A in conv_pack_a's panels and row p of B read from bp[p]
+  // (NR contiguous values) instead of a packed panel.
   void (*gemm_micro_rows)(int64_t k, const T* pa, const T* const* bp, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
                           int64_t nr, const T* bias);
   // Indirect convolution micro-kernel (gemm.hpp): an MR x NR tile of C from rows of A read through pointers.

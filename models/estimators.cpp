@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "distributions/chain.h"
 #include "distributions/transformed.h"
 
 namespace elbo::models {
@@ -127,6 +128,7 @@ Tensor location(const dist::AnyDistribution& q) {
     for (const dist::TransformPtr& f : t->transforms()) z = f->forward(z);
     return z;
   }
+  if (const auto* c = q.target<dist::Chain>()) return c->location();
   throw Error(fmt::format("location: {} has no mean and is not a TransformedDistribution", q.name()));
 }
 
@@ -148,6 +150,44 @@ LatentReport latent_report(const AmortizedModel& m, const Tensor& x, double thre
   const Tensor mu = cat(means, 0), var = mean(square(mu - mean(mu, {0}, true)), {0});
   for (double v : var.to_vector<double>()) r.active.push_back(v > threshold), r.active_units += v > threshold;
   if (factorized) r.kl_per_dim = mean(cat(kls, 0), {0}).to_vector<double>();
+  return r;
+}
+
+LayerReport layer_report(const AmortizedModel& m, const Tensor& x, Generator& gen, double threshold, int64_t batch) {
+  ELBO_CHECK_VALUE(batch >= 1, "layer_report: batch must be >= 1, got {}", batch);
+  NoGradGuard no_grad;
+  const dist::AnyDistribution prior = m.prior();
+  const auto* pc = prior.target<dist::Chain>();
+  std::vector<std::vector<Tensor>> means;  // [layer][batch]
+  std::vector<double> kl;
+  LayerReport r;
+  for (int64_t b = 0; b < x.size(0); b += batch) {
+    const dist::AnyDistribution q = m.posterior(narrow(x, 0, b, std::min(batch, x.size(0) - b)));
+    const auto* qc = q.target<dist::Chain>();
+    ELBO_CHECK((qc == nullptr) == (pc == nullptr) && (!qc || qc->sizes() == pc->sizes()),
+               "layer_report: the posterior ({}) and the prior ({}) must both be chains over the same layers, or "
+               "neither", q.name(), prior.name());
+    const Tensor z = q.sample(gen);
+    std::vector<Tensor> lq = qc ? qc->log_prob_layers(z) : std::vector<Tensor>{q.log_prob(z)};
+    std::vector<Tensor> lp = pc ? pc->log_prob_layers(z) : std::vector<Tensor>{prior.log_prob(z)};
+    std::vector<Tensor> mu = qc ? qc->layer_means(gen) : std::vector<Tensor>{location(q)};
+    if (means.empty()) {
+      means.resize(lq.size());
+      kl.assign(lq.size(), 0.0);
+      r.sizes = qc ? qc->sizes() : std::vector<int64_t>{q.event_shape().empty() ? 1 : q.event_shape()[0]};
+    }
+    for (size_t i = 0; i < lq.size(); ++i) {
+      kl[i] += sum(lq[i] - lp[i]).item();
+      means[i].push_back(mu[i]);
+    }
+  }
+  for (size_t i = 0; i < means.size(); ++i) {
+    const Tensor mu = cat(means[i], 0), var = mean(square(mu - mean(mu, {0}, true)), {0});
+    int64_t active = 0;
+    for (double v : var.to_vector<double>()) active += v > threshold;
+    r.active_units.push_back(active);
+    r.kl.push_back(kl[i] / double(x.size(0)));
+  }
   return r;
 }
 

@@ -72,4 +72,15 @@ struct LatentReport {
 };
 LatentReport latent_report(const AmortizedModel& m, const Tensor& x, double threshold = 0.01, int64_t batch = 500);
 
+// Per stochastic layer of a hierarchical model (posterior and prior dist::Chain over one layout; any other
+// model is one layer): the KL term E_q[log q(z_i | .) - log p(z_i | .)] by Monte Carlo (one z ~ q per
+// example, mean over x), and the active units by Burda et al.'s criterion, Var_x E_q[z_ij | z_{i-1}] >
+// threshold with z_{i-1} drawn from q (their code's statistic; the mean of q(z_1 | x) for the first).
+struct LayerReport {
+  std::vector<int64_t> sizes, active_units;
+  std::vector<double> kl;
+};
+LayerReport layer_report(const AmortizedModel& m, const Tensor& x, Generator& gen, double threshold = 0.01,
+                         int64_t batch = 500);
+
 }  // namespace elbo::models

@@ -2,9 +2,11 @@
 // elbo::models in one include: data sets and images, likelihood heads, architectures, the model
 // interface and its estimators, posterior flows and learned priors, and the zoo's models.
 #include "autoencoder.h"
+#include "checksum.h"
 #include "dataset.h"
 #include "estimators.h"
 #include "flows.h"
+#include "hierarchical.h"
 #include "idx.h"
 #include "image.h"
 #include "plot.h"

@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
   models::Objective obj;
   CLI::App app{"elbo-vae: train and evaluate a variational autoencoder"};
   zoo::add_common_flags(app, c);
-  model.add(app)->description(
+  int64_t stochastic_layers = 1;
+  model.add(app, {"burda"})->description(
       "bernoulli | gaussian | continuous-bernoulli | categorical | discretized-logistic | flow (all but bernoulli "
       "default to --binarize none; flow defaults to --lr 3e-4)");
   app.add_option("--levels", model.likelihood.levels, "categorical: intensity levels K")->capture_default_str()->check(CLI::Range(2, 256));
@@ -25,6 +26,14 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
   model.add_families(app);
+  app.add_option("--stochastic-layers", stochastic_layers, "burda: stochastic layers, 1 or 2 (Burda et al. 2016, section 5)")
+      ->capture_default_str();
+  app.add_option("--schedule", c.schedule, "a learning-rate schedule that also sets the epochs: burda (3^i passes at "
+                 "1e-3 * 10^(-i/7), i = 0..7; batch 20, Adam beta1 0.99 and eps 1e-4 unless given) or burda:I (stages "
+                 "0..I only)")
+      ->check(zoo::parses_with([](const std::string& v) { training::parse_schedule(v); }));
+  app.add_option("--adam-beta1", c.adam_beta1, "Adam's beta1")->capture_default_str()->check(CLI::Range(0.0, 0.999999));
+  app.add_option("--adam-eps", c.adam_eps, "Adam's epsilon")->capture_default_str()->check(zoo::positive_finite());
   app.add_option("--beta", obj.beta, "weight on the KL term")->capture_default_str()->check(zoo::non_negative_finite());
   app.add_option("--warmup", obj.warmup_steps, "KL warm-up: steps over which the KL weight ramps from 0 to beta")
       ->check(CLI::NonNegativeNumber);
@@ -37,6 +46,30 @@ int main(int argc, char** argv) {
                  "latent dim)\n");
     return 2;
   }
+  const bool burda = model.arch == "burda";
+  if (burda) {  // the paper's architecture is fixed: refuse what would change it
+    for (const char* flag : {"--latent", "--hidden", "--posterior", "--flow", "--prior", "--likelihood"})
+      if (app.count(flag) > 0) {
+        std::fprintf(stderr, "elbo-vae: --arch burda fixes its layers, posterior, prior and Bernoulli likelihood; "
+                     "drop %s (see --help)\n", flag);
+        return 2;
+      }
+  }
+  if (app.count("--stochastic-layers") > 0 && (!burda || stochastic_layers < 1 || stochastic_layers > 2)) {
+    std::fprintf(stderr, "elbo-vae: --stochastic-layers %lld: %s (see --help)\n", static_cast<long long>(stochastic_layers),
+                 burda ? "--arch burda builds 1 or 2 stochastic layers" : "needs --arch burda");
+    return 2;
+  }
+  if (!c.schedule.empty()) {
+    if (app.count("--epochs") > 0) {
+      std::fprintf(stderr, "elbo-vae: --schedule %s sets the epochs; drop --epochs (see --help)\n", c.schedule.c_str());
+      return 2;
+    }
+    // Burda et al. 2016 train with minibatches of 20 and Adam eps 1e-4; their code's beta1 is 0.99 (the text says 0.9)
+    if (app.count("--batch") == 0) c.batch = 20;
+    if (app.count("--adam-beta1") == 0) c.adam_beta1 = 0.99;
+    if (app.count("--adam-eps") == 0) c.adam_eps = 1e-4;
+  }
   c.command = zoo::command_line(argc, argv);
   // Binarizing suits the Bernoulli likelihood; the others model intensities, so they see the grayscale
   // pixels unless --binarize says otherwise.
@@ -47,6 +80,15 @@ int main(int argc, char** argv) {
   return zoo::run_main("elbo-vae", [&] {
     training::Session s(c);
     Generator init(c.seed);
+    if (burda) {
+      ELBO_CHECK(!s.sequences, "{} holds stroke sequences; --arch burda trains on images", c.data);
+      std::unique_ptr<models::HierarchicalVae> m = models::make_burda(stochastic_layers, s.train.dim(), init);
+      // the output bias starts at the logit of the training digits' mean, as in Burda et al.'s code
+      models::init_output_bias(*m, mean(s.train.images, {0}));
+      training::VaeTask task(*m, obj, c.iw);
+      training::run(s, task);
+      return 0;
+    }
     models::VAE vae(model.options(s), init);
     training::VaeTask task(vae, obj, c.iw);
     training::run(s, task);

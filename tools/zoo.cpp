@@ -134,8 +134,12 @@ void ModelFlags::add_families(CLI::App& app) {
       ->check(parses_with([](const std::string& v) { models::parse_prior(v); }));
 }
 
-CLI::Option* ModelFlags::add(CLI::App& app) {
-  app.add_option("--arch", arch, "mlp | conv")->capture_default_str()->check(CLI::IsMember({"mlp", "conv"}));
+CLI::Option* ModelFlags::add(CLI::App& app, const std::vector<std::string>& extra_archs) {
+  std::vector<std::string> archs{"mlp", "conv"};
+  archs.insert(archs.end(), extra_archs.begin(), extra_archs.end());
+  app.add_option("--arch", arch, fmt::format("{}", fmt::join(archs, " | ")))
+      ->capture_default_str()
+      ->check(CLI::IsMember(archs));
   return app.add_option("--likelihood", name,
                         "bernoulli | gaussian | continuous-bernoulli | categorical | discretized-logistic | flow")
       ->capture_default_str()

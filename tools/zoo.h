@@ -27,8 +27,9 @@ struct ModelFlags {
   models::LikelihoodOptions likelihood;  // its settings; the kind comes from `name`
   // Adds --posterior, --flow and --prior (the VAE's families; elbo-vae and elbo-vi --gap).
   void add_families(CLI::App& app);
-  // Adds --arch and --likelihood; returns the latter, for a binary to extend its help.
-  CLI::Option* add(CLI::App& app);
+  // Adds --arch (mlp | conv, and the binary's own extra architectures) and --likelihood; returns the
+  // latter, for a binary to extend its help.
+  CLI::Option* add(CLI::App& app, const std::vector<std::string>& extra_archs = {});
   // The model's options for these flags, sized to the session's images.
   models::VaeOptions options(const training::Session& s) const;
 };

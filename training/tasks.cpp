@@ -4,6 +4,7 @@
 #include <chrono>
 #include <numeric>
 
+#include "distributions/chain.h"
 #include "distributions/normal.h"
 #include "models/image.h"
 #include "models/plot.h"
@@ -47,6 +48,18 @@ void VaeTask::finish(Session& s, Generator& gen, std::map<std::string, double>& 
   }
   const models::LatentReport r = models::latent_report(m_, s.test_x);
   figures["active_units"] = double(r.active_units);
+  if (m_.posterior(narrow(s.test_x, 0, 0, 1)).target<dist::Chain>()) {
+    // a hierarchy: the KL and active units of each stochastic layer (Burda et al.'s statistic, estimators.h)
+    Generator g(s.opt.seed + 3);
+    const models::LayerReport lr = models::layer_report(m_, s.test_x, g);
+    double active = 0;
+    for (size_t i = 0; i < lr.sizes.size(); ++i) {
+      figures[fmt::format("active_units_layer{}", i + 1)] = double(lr.active_units[i]);
+      figures[fmt::format("kl_layer{}", i + 1)] = lr.kl[i];
+      active += double(lr.active_units[i]);
+    }
+    figures["active_units"] = active;
+  }
   for (size_t j = 0; j < r.kl_per_dim.size(); ++j) figures[fmt::format("kl_dim_{:02d}", j)] = r.kl_per_dim[j];
   plot_latents(s, r);
   if (iw_ > 0) {

@@ -14,6 +14,7 @@
 #include "parallel/data_parallel.h"
 #include "training/checkpoint.h"
 #include "training/report.h"
+#include "training/schedule.h"
 
 namespace elbo::training {
 namespace fs = std::filesystem;
@@ -100,6 +101,11 @@ double train_epoch(Session& s, Task& t, optim::Optimizer& opt, Generator& order_
   const std::vector<Tensor> params = o.clip > 0 ? t.module().parameters() : std::vector<Tensor>();
   Progress bar(fmt::format("epoch {}/{}", epoch + 1, epochs), n, o.quiet || !s.root());
   double running = 0;
+  // TensorBoard gets the loss of every step, or the mean of every `stride` steps when an epoch has more than
+  // 200 (a schedule of thousands of passes of small batches would otherwise log millions of points)
+  const int64_t stride = std::max<int64_t>(1, nb / 100);
+  double window = 0;
+  int64_t in_window = 0;
   for (int64_t b = 0; b < nb; ++b) {
     const int64_t glo = b * o.batch, ghi = std::min(n, glo + o.batch), len = ghi - glo;
     const int64_t lo = glo + len * rank / ranks, hi = glo + len * (rank + 1) / ranks;  // this rank's share
@@ -134,7 +140,9 @@ double train_epoch(Session& s, Task& t, optim::Optimizer& opt, Generator& order_
       l = sum[0] / double(len);
       if (!std::isfinite(l)) throw diverged(fmt::format("the loss is {}", l));
     }
-    if (tb) tb->add_scalar("train/loss", l, step);
+    window += l, ++in_window;
+    if (tb && (in_window == stride || b + 1 == nb)) tb->add_scalar("train/loss", window / double(in_window), step);
+    if (in_window == stride || b + 1 == nb) window = 0, in_window = 0;
     if (o.clip > 0) optim::clip_grad_norm_(params, o.clip);
     opt.step();
     t.after_step();
@@ -209,7 +217,8 @@ std::map<std::string, double> run(Session& s, Task& t) {
         "{} keeps per-example state in one process and does not run data-parallel: start it without mpirun",
         t.describe()));
   Generator gen(o.seed + 1);
-  optim::Adam opt(t.module().parameters(), {.lr = o.lr});
+  const Schedule schedule = o.schedule.empty() ? Schedule{} : parse_schedule(o.schedule);
+  optim::Adam opt(t.module().parameters(), {.lr = o.lr, .betas = {o.adam_beta1, o.adam_beta2}, .eps = o.adam_eps});
   if (!o.load.empty()) nn::load(t.module(), o.load);
   int start_epoch = 0;
   const int64_t steps_per_epoch = (s.train_size() + o.batch - 1) / o.batch;
@@ -249,9 +258,10 @@ std::map<std::string, double> run(Session& s, Task& t) {
   std::vector<double> train_curve, test_curve;
   int64_t step = int64_t(start_epoch) * steps_per_epoch;
   double examples = 0, train_seconds = 0;
-  const int epochs = o.eval_only ? start_epoch : o.epochs;
+  const int epochs = o.eval_only ? start_epoch : schedule.defined() ? schedule.epochs() : o.epochs;
   for (int epoch = start_epoch; epoch < epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
+    if (schedule.defined()) opt.set_lr(schedule.lr_at(epoch));
     const double reduce0 = reducer ? reducer->seconds() : 0;
     double train_figure = 0;
     if (ranks) {
@@ -269,6 +279,7 @@ std::map<std::string, double> run(Session& s, Task& t) {
     train_curve.push_back(train_figure);
     test_curve.push_back(test);
     std::map<std::string, double> row{{"epoch", epoch + 1},
+                                      {"lr", opt.lr()},
                                       {fmt::format("train_{}", t.figure()), train_figure},
                                       {fmt::format("test_{}", t.figure()), test},
                                       {"seconds", secs},

@@ -38,6 +38,10 @@ struct Options {
   int64_t limit = 0;  // only the first N train / test examples (0: all)
   bool quiet = false;
   double clip = 0;  // > 0: gradients clipped to this global 2-norm before each step
+  std::string schedule;      // a learning-rate schedule (schedule.h), which then sets the epochs and rates
+  double adam_beta1 = 0.9;   // Adam's betas and eps (torch's defaults)
+  double adam_beta2 = 0.999;
+  double adam_eps = 1e-8;
   std::string command;  // the command line, for OUT/README.md (set by the zoo binaries)
 };
 

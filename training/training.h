@@ -2,6 +2,7 @@
 // elbo::train in one include: the training loop, checkpoints, reports and the zoo's tasks.
 #include "checkpoint.h"
 #include "report.h"
+#include "schedule.h"
 #include "tasks.h"
 #include "tensorboard.h"
 #include "trainer.h"

@@ -383,3 +383,75 @@ TEST_CASE("elbo-data strokes prepares characters; elbo-seqvae trains, reports, d
   CHECK(bad.status == 1);
   CHECK(bad.err.find("test_zoo_hanzi/\xE4\xB8\x80.json: malformed JSON at byte offset 36") != std::string::npos);
 }
+
+TEST_CASE("elbo-data mnist-full refuses a missing or damaged file, naming it, and writes nothing") {
+  const fs::path src = "test_zoo_mnist_full_src", out = "test_zoo_mnist_full";
+  fs::remove_all(src), fs::remove_all(out);
+  fs::create_directories(src), fs::create_directories(out);
+  std::ofstream(out / "train-images-idx3-ubyte") << "an earlier copy";  // must survive a refused package
+  for (const char* f : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"})
+    std::ofstream(src / f) << "not MNIST";
+  const Result missing = run("elbo-data mnist-full --from " + src.string() + " --out " + out.string());
+  CHECK(missing.status == 1);
+  CHECK(std::count(missing.err.begin(), missing.err.end(), '\n') == 1);
+  CHECK(missing.err.find("t10k-labels-idx1-ubyte: missing") != std::string::npos);
+  std::ofstream(src / "t10k-labels-idx1-ubyte") << "not MNIST";
+  const Result damaged = run("elbo-data mnist-full --from " + src.string() + " --out " + out.string());
+  CHECK(damaged.status == 1);
+  CHECK(damaged.err.find("train-images-idx3-ubyte: MD5 ") != std::string::npos);
+  CHECK(damaged.err.find("is not the original file's 6bbc9ace898e44ae57da46a324031adb") != std::string::npos);
+  CHECK(slurp(out / "train-images-idx3-ubyte") == "an earlier copy");
+  CHECK_FALSE(fs::exists(out / "t10k-labels-idx1-ubyte"));
+}
+
+TEST_CASE("elbo-vae --arch burda: one and two stochastic layers train and report per layer; bad flags exit 2") {
+  for (const char* layers : {"1", "2"}) {
+    INFO(layers);
+    const std::string out = std::string("test_zoo_burda") + layers;
+    fs::remove_all(out);
+    const Result r = run("elbo-vae --arch burda --stochastic-layers " + std::string(layers) + " --data " + tiny_data() +
+                         " --out " + out + " --epochs 1 --batch 20 --iw 10 --samples 2 --quiet --threads 1");
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    const std::string last = r.last_line();
+    CHECK(last.find(std::string("\"model\": \"burda VAE 784-200-200-") + (layers[0] == '1' ? "(50)" : "(100)-100-100-(50)")) !=
+          std::string::npos);
+    for (const char* key : {"\"test_elbo\": ", "\"test_loglik\": ", "\"active_units\": ", "\"active_units_layer1\": ",
+                            "\"kl_layer1\": "})
+      CHECK_MESSAGE(last.find(key) != std::string::npos, key);
+    CHECK((last.find("\"kl_layer2\": ") != std::string::npos) == (layers[0] == '2'));
+    CHECK(fs::exists(fs::path(out) / "samples.png"));
+    CHECK(fs::exists(fs::path(out) / "reconstructions.png"));
+  }
+  {  // the schedule sets the epochs, and each epoch's rate is in metrics.jsonl
+    const std::string out = "test_zoo_burda_schedule";
+    fs::remove_all(out);
+    const Result r = run("elbo-vae --arch burda --schedule burda:1 --data " + tiny_data() + " --out " + out +
+                         " --quiet --threads 1");
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.last_line().find("\"epochs\": 4") != std::string::npos);
+    const std::string m = slurp(fs::path(out) / "metrics.jsonl");
+    CHECK(std::count(m.begin(), m.end(), '\n') == 4);
+    CHECK(m.find("\"lr\": 0.001,") != std::string::npos);
+    CHECK(m.find("\"lr\": 0.0007196856730011") != std::string::npos);
+  }
+  const std::string data = " --data " + tiny_data() + " --out test_zoo_burda_bad --quiet";
+  for (const auto& [flags, message] : std::vector<std::pair<std::string, std::string>>{
+           {"--arch burda --latent 5", "--arch burda fixes its layers, posterior, prior and Bernoulli likelihood; drop --latent"},
+           {"--arch burda --likelihood gaussian", "drop --likelihood"},
+           {"--arch burda --stochastic-layers 3", "--stochastic-layers 3: --arch burda builds 1 or 2 stochastic layers"},
+           {"--stochastic-layers 2", "--stochastic-layers 2: needs --arch burda"},
+           {"--arch burda --schedule burda:8", "--schedule: 'burda:8' is not one of burda, burda:I"},
+           {"--arch burda --schedule fast", "is not one of burda, burda:I"},
+           {"--arch burda --schedule burda:1 --epochs 3", "--schedule burda:1 sets the epochs; drop --epochs"},
+           {"--arch burda --adam-eps 0", "--adam-eps"},
+           {"--arch resnet", "--arch"}}) {
+    INFO(flags);
+    const Result r = run("elbo-vae " + flags + data);
+    CHECK(r.status == 2);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK_MESSAGE(r.err.find(message) != std::string::npos, r.err);
+  }
+  CHECK_FALSE(fs::exists("test_zoo_burda_bad"));
+}

@@ -8,6 +8,7 @@
 
 #include <elbo/elbo.h>
 #include <autograd/kernels/kernels.h>
+#include <models/hierarchical.h>
 #include <models/seqvae.h>
 #include <models/vae.h>
 
@@ -139,6 +140,26 @@ void BM_SeqVaeTrainStep(benchmark::State& state) {
   });
 }
 
+// Burda et al. 2016's models at their batch of 20 (elbo-vae --arch burda): BM_BurdaTrainStep/<layers>/<k>/
+// <iwae>/<threads>, k samples per example under the VAE objective (iwae 0) or the IWAE bound (iwae 1).
+// bench/torch_burda.py --time-steps times the same steps in PyTorch.
+void BM_BurdaTrainStep(benchmark::State& state) {
+  set_num_threads(int(state.range(3)));
+  Generator gen(1);
+  auto model = models::make_burda(state.range(0), 784, gen);
+  const int k = int(state.range(1));
+  const models::Objective obj = state.range(2) ? models::Objective{.iw = k} : models::Objective{.samples = k};
+  optim::Adam opt(model->parameters(), {.lr = 1e-3, .betas = {0.99, 0.999}, .eps = 1e-4});
+  const Tensor x = bernoulli(rand({20, 784}, gen), gen);
+  time_loop(state, 20, [&] {
+    opt.zero_grad();
+    const Tensor loss = models::loss(*model, x, gen, obj, 1);
+    loss.backward();
+    opt.step();
+    return loss;
+  });
+}
+
 // --iw K on a batch of test-sized inputs: K samples per example in chunks, no gradient.
 void BM_IwaeEval(benchmark::State& state) {
   const int k = int(state.range(0));
@@ -159,4 +180,9 @@ BENCHMARK(BM_VaePlanarTrainStep)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->U
 BENCHMARK(BM_VaeIafTrainStep)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ConvVaeTrainStep)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_SeqVaeTrainStep)->ArgsProduct({{64, 128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_BurdaTrainStep)
+    ->ArgsProduct({{1, 2}, {1}, {0}, {1, 2}})
+    ->ArgsProduct({{1, 2}, {5, 50}, {0, 1}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_IwaeEval)->ArgsProduct({{5000}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);

@@ -66,20 +66,26 @@ HierarchicalVae& HierarchicalVae::add_layer(int64_t dim, std::unique_ptr<Conditi
   up_.push_back(&register_module(fmt::format("q{}", i + 1), std::move(up)));
   down_.push_back(&register_module(fmt::format("p{}", i), std::move(down)));
   sizes_.push_back(dim);
+  const nn::NamedTensors params = named_parameters();
+  if (!params.empty()) probe_ = params.front().second;
+  top_ = dist::AnyDistribution();
   return *this;
 }
 
 dist::AnyDistribution HierarchicalVae::prior() const {
   ELBO_CHECK(!sizes_.empty(), "HierarchicalVae: no stochastic layer (add_layer)");
-  const DType dt = named_parameters().front().second.dtype();
+  const DType dt = probe_.defined() ? probe_.dtype() : DType::f32;
+  if (!top_.defined() || top_dtype_ != dt) top_ = standard_normal(sizes_.back(), dt), top_dtype_ = dt;
+  if (sizes_.size() == 1) return top_;  // one layer: a plain VAE's N(0, I) (closed-form KL to q)
   std::vector<dist::Chain::Link> links;
   for (size_t i = sizes_.size() - 1; i >= 1; --i)  // p(z_{i} | z_{i+1}), 1-based: down_[i]
     links.push_back({sizes_[i - 1], [p = down_[i]](const Tensor& z) { return p->forward(z); }});
-  return dist::Chain(standard_normal(sizes_.back(), dt), std::move(links), /*reversed=*/true);
+  return dist::Chain(top_, std::move(links), /*reversed=*/true);
 }
 
 dist::AnyDistribution HierarchicalVae::posterior(const Tensor& x) const {
   ELBO_CHECK(!sizes_.empty(), "HierarchicalVae: no stochastic layer (add_layer)");
+  if (sizes_.size() == 1) return up_[0]->forward(x);
   std::vector<dist::Chain::Link> links;
   for (size_t i = 1; i < sizes_.size(); ++i)
     links.push_back({sizes_[i], [q = up_[i]](const Tensor& z) { return q->forward(z); }});

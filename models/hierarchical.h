@@ -2,7 +2,8 @@
 // Hierarchical VAEs: L >= 1 stochastic layers z_1 (next to x) ... z_L (top), as in Burda et al. 2016:
 //   p(x, z) = p(z_L) p(z_{L-1} | z_L) ... p(z_1 | z_2) p(x | z_1),   p(z_L) = N(0, I)
 //   q(z | x) = q(z_1 | x) q(z_2 | z_1) ... q(z_L | z_{L-1})
-// Prior and posterior are dist::Chain over one layout [z_1, ..., z_L] (distributions/chain.h), the
+// Prior and posterior are dist::Chain over one layout [z_1, ..., z_L] (distributions/chain.h; with one
+// layer, q(z_1 | x) and N(0, I) themselves, so the KL has its closed form as in a plain VAE), the
 // likelihood reads z_1: an AmortizedModel like any other, scored by the same estimators (estimators.h;
 // layer_report gives the KL and active units per layer). Each conditional is a module returning a
 // distribution: MlpConditional is the paper's (a tanh MLP and a head); a user's own may be anything.
@@ -71,6 +72,9 @@ class HierarchicalVae : public nn::Module, public AmortizedModel {
   Sizes sizes_;
   std::vector<const Conditional*> up_, down_;
   std::string description_;
+  Tensor probe_;                           // the first parameter, whose dtype the prior follows
+  mutable dist::AnyDistribution top_;      // p(z_L) = N(0, I), built once per dtype
+  mutable DType top_dtype_ = DType::f32;
 };
 
 // Burda et al. 2016's MNIST models (section 5): one stochastic layer, q 784-200-200-(50) and p

@@ -85,6 +85,8 @@ int main(int argc, char** argv) {
       std::unique_ptr<models::HierarchicalVae> m = models::make_burda(stochastic_layers, s.train.dim(), init);
       // the output bias starts at the logit of the training digits' mean, as in Burda et al.'s code
       models::init_output_bias(*m, mean(s.train.images, {0}));
+      // every term by Monte Carlo on the step's samples, the one-layer KL too, as Burda et al.'s code scores it
+      obj.kl = models::KlEstimate::monte_carlo;
       training::VaeTask task(*m, obj, c.iw);
       training::run(s, task);
       return 0;

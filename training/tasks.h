@@ -3,7 +3,7 @@
 //   VaeTask          any model with an encoder (the zoo's VAE or a user's: an nn::Module that is a
 //                    models::AmortizedModel) on the objective's loss; test ELBO; samples and
 //                    reconstructions (the means of p(x|z)), the latent manifold (2-D latents), active
-//                    units, KL per dim, and --iw's log-likelihood
+//                    units, KL per dim (per stochastic layer for a hierarchy), and --iw's log-likelihood
 //   AutoencoderTask  the autoencoder on log p(x | encode(x)); samples and reconstructions
 //   SeqVaeTask       the sequence VAE on stroke data (or its decoder alone, the autoregressive baseline);
 //                    test ELBO (log-likelihood for the baseline) per sequence and per point, KL per point,
@@ -29,6 +29,7 @@ class VaeTask : public Task {
       else description_ = m.type_name();
     }
     if constexpr (requires { m.decoder().head().scale(); }) scale_ = m.decoder().head().scale();
+    if constexpr (requires { m.layers(); }) per_layer_ = true;  // a hierarchy (models::HierarchicalVae)
   }
   nn::Module& module() override { return module_; }
   std::string describe() const override { return description_; }
@@ -48,6 +49,7 @@ class VaeTask : public Task {
   int iw_;
   std::string description_;
   models::LikelihoodScale scale_ = models::LikelihoodScale::other;  // for bits per dim of 8-bit images
+  bool per_layer_ = false;  // report the KL and active units of each stochastic layer
 };
 
 class AutoencoderTask : public Task {

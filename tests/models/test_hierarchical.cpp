@@ -220,3 +220,35 @@ TEST_CASE("Burda et al.'s networks: sizes, names, initialization, the data-mean 
   CHECK(last < first - 20);
   for (const auto& [n, p] : two->named_parameters()) CHECK_MESSAGE(p.grad().defined(), n);
 }
+
+TEST_CASE("the README's three-layer hierarchical VAE trains on the shared estimators and reports per layer") {
+  Generator data_gen(9);
+  const Tensor x = bernoulli(rand({40, 784}, data_gen) * 0.4, data_gen);
+  // --- from README.md ---
+  Generator gen(1);
+  HierarchicalVae vae;  // p(z3) p(z2|z3) p(z1|z2) p(x|z1); q(z1|x) q(z2|z1) q(z3|z2)
+  auto gaussian = [&](int64_t in, int64_t out) {  // a tanh MLP to a diagonal Gaussian, scale = exp(head)
+    return std::make_unique<MlpConditional>(in, Sizes{100, 100}, out, gaussian_head(), gen);
+  };
+  vae.add_layer(100, std::make_unique<MlpConditional>(784, Sizes{200, 200}, 100, gaussian_head(), gen),
+                std::make_unique<MlpConditional>(100, Sizes{200, 200}, 784, make_likelihood(), gen));
+  vae.add_layer(50, gaussian(100, 50), gaussian(50, 100));
+  vae.add_layer(20, gaussian(50, 20), gaussian(20, 50));
+  optim::Adam opt(vae.parameters(), {.lr = 1e-3, .betas = {0.99, 0.999}, .eps = 1e-4});
+  for (int64_t step = 1; step <= 40; ++step) {
+    opt.zero_grad();
+    models::loss(vae, x, gen, {.iw = 5}, step).backward();  // the 5-sample IWAE bound
+    opt.step();
+  }
+  NoGradGuard no_grad;
+  const double loglik = mean(iwae(vae, x, gen, 500)).item();  // log p(x) >= this, per example
+  const LayerReport report = layer_report(vae, x, gen);       // KL and active units per layer
+  // --- end ---
+  CHECK(vae.sizes() == Sizes{100, 50, 20});
+  CHECK(std::isfinite(loglik));
+  CHECK(loglik > mean(models::elbo(vae, x, gen, {.samples = 100}).elbo).item());
+  CHECK(report.sizes == std::vector<int64_t>{100, 50, 20});
+  CHECK(report.kl.size() == 3);
+  CHECK(vae.named_parameters().front().first == "q1.net.0.weight");
+  CHECK(vae.named_parameters().back().first == "p2.head.bias");
+}

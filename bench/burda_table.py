@@ -1,0 +1,169 @@
+#!/usr/bin/python3
+"""Burda, Grosse and Salakhutdinov 2016 ("Importance Weighted Autoencoders"), Table 1 on the full MNIST:
+every row of the table trained and evaluated by elbo (`elbo-vae --arch burda`) and by its PyTorch twin
+(bench/torch_burda.py), then one Markdown table beside the paper's figures and a plot of the test NLL
+against k.
+
+  bench/burda_table.py [--rows l1-vae-k1 l2-iwae-k5 ...] [--schedule burda] [--short-schedule burda:4]
+                       [--torch-schedule burda:3] [--sides elbo torch] [--threads 1] [--table-only]
+
+Rows are l<layers>-<vae|iwae>-k<k> for 1 or 2 stochastic layers and k = 1, 5, 50 (k = 1 is the same objective
+for both, so only the vae row is run). The k = 1 rows train the --schedule (default the full 3,280 passes), the
+others --short-schedule; PyTorch trains --torch-schedule when given, else the row's schedule. Each run lives in
+runs/burda/<side>-<row>-<schedule>/ beside its log; a run with a checkpoint continues (--resume), a finished one
+(its log ends in the final JSON line) is only read. Every row's NLL is the k = 5000 importance-sampled estimate
+on all 10,000 test digits; active units per stochastic layer by the paper's criterion (estimators.h).
+
+Writes runs/burda/table.md (also printed) and docs/burda_nll.png (drawn by build/bench/plot_lines). Needs
+data/mnist-full (`elbo-data mnist-full`) and, for the PyTorch side, Debian's python3-torch (/usr/bin/python3).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+# Table 1 of the paper (MNIST): the NLL of each row; its active units only where we could check the printed
+# figure (16 + 5 for the two-layer VAE at k = 1), "" elsewhere
+PAPER = {
+    "l1-vae-k1": (86.76, ""), "l1-vae-k5": (86.47, ""), "l1-vae-k50": (86.35, ""),
+    "l1-iwae-k5": (85.54, ""), "l1-iwae-k50": (84.78, ""),
+    "l2-vae-k1": (85.33, "16+5"), "l2-vae-k5": (85.01, ""), "l2-vae-k50": (84.78, ""),
+    "l2-iwae-k5": (83.89, ""), "l2-iwae-k50": (82.90, ""),
+}
+ALL_ROWS = list(PAPER)
+
+
+def parse_row(row):
+    layers, objective, k = row.split("-")
+    return int(layers[1:]), objective, int(k[1:])
+
+
+def last_json(log):
+    """The final JSON object of a finished run's log, or None."""
+    if not os.path.exists(log):
+        return None
+    lines = [l for l in open(log, encoding="utf-8", errors="replace").read().splitlines() if l.startswith("{")]
+    if not lines:
+        return None
+    try:
+        d = json.loads(lines[-1])
+    except json.JSONDecodeError:
+        return None
+    return d if "test_loglik" in d else None
+
+
+def command(side, row, schedule, a, out):
+    layers, objective, k = parse_row(row)
+    flags = ["--stochastic-layers", str(layers), "--schedule", schedule, "--iw", "5000", "--threads",
+             str(a.threads), "--out", out, "--quiet", "--seed", str(a.seed)]
+    flags += ["--iw-train", str(k)] if objective == "iwae" else ["--samples", str(k)]
+    if side == "elbo":
+        return [os.path.join(a.build, "tools", "elbo-vae"), "--arch", "burda", "--data", a.data] + flags
+    return ["/usr/bin/python3", os.path.join(HERE, "torch_burda.py"), "--data", a.data] + flags
+
+
+def run(side, row, schedule, a):
+    name = f"{side}-{row}-{schedule.replace(':', '')}"
+    out = os.path.join(a.runs, name)
+    log = out + ".log"
+    done = last_json(log)
+    if done is not None or a.table_only:
+        return name, done
+    cmd = command(side, row, schedule, a, out)
+    resume = os.path.exists(os.path.join(out, "checkpoint.safetensors" if side == "elbo" else "checkpoint.pt"))
+    if resume:
+        cmd.append("--resume")
+    print(("resuming " if resume else "running ") + " ".join(cmd), file=sys.stderr, flush=True)
+    with open(log, "a" if resume else "w", encoding="utf-8") as f:
+        status = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT).returncode
+    if status != 0:
+        sys.exit(f"burda_table: {name} failed with status {status}; see {log}")
+    return name, last_json(log)
+
+
+def units(d, layers):
+    if d is None:
+        return ""
+    return "+".join(str(int(d[f"active_units_layer{i + 1}"])) for i in range(layers))
+
+
+def hours(d):
+    return f"{d['seconds'] / 3600:.2f} h" if d else ""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", nargs="+", default=ALL_ROWS, choices=ALL_ROWS)
+    ap.add_argument("--schedule", default="burda", help="the k = 1 rows' schedule")
+    ap.add_argument("--short-schedule", default="burda:4", help="the other rows' schedule")
+    ap.add_argument("--torch-schedule", default=None, help="PyTorch's schedule for every row (default: the row's)")
+    ap.add_argument("--sides", nargs="+", default=["elbo", "torch"], choices=["elbo", "torch"])
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--data", default=os.path.join(ROOT, "data", "mnist-full"))
+    ap.add_argument("--runs", default=os.path.join(ROOT, "runs", "burda"))
+    ap.add_argument("--plot", default=os.path.join(ROOT, "docs", "burda_nll.png"))
+    ap.add_argument("--table-only", action="store_true", help="run nothing; tabulate the finished runs")
+    a = ap.parse_args()
+    os.makedirs(a.runs, exist_ok=True)
+
+    results = []  # (row, side, schedule, name, final figures or None)
+    for row in a.rows:
+        schedule = a.schedule if parse_row(row)[2] == 1 else a.short_schedule
+        for side in a.sides:
+            s = a.torch_schedule if side == "torch" and a.torch_schedule else schedule
+            name, d = run(side, row, s, a)
+            results.append((row, side, s, name, d))
+
+    lines = ["| row | paper NLL | paper AU | side | schedule | NLL (k=5000) | test ELBO | active units | KL per layer | "
+             "training time |", "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for row, side, s, name, d in results:
+        layers, objective, k = parse_row(row)
+        nll, au = PAPER[row]
+        label = f"{layers} layer{'s' if layers > 1 else ''}, {objective.upper()} k={k}"
+        kl = " + ".join(f"{d[f'kl_layer{i + 1}']:.2f}" for i in range(layers)) if d else ""
+        lines.append(f"| {label} | {nll:.2f} | {au} | {side} | {s} | "
+                     f"{-d['test_loglik']:.2f} | {-d['test_elbo']:.2f} | {units(d, layers)} | {kl} | {hours(d)} |"
+                     if d else f"| {label} | {nll:.2f} | {au} | {side} | {s} | not run | | | | |")
+    table = "\n".join(lines)
+    with open(os.path.join(a.runs, "table.md"), "w", encoding="utf-8") as f:
+        f.write(table + "\n")
+    print(table)
+
+    # NLL against k, one line per (depth, objective, side) and the paper's, drawn as the zoo draws its plots
+    series = []
+    for layers in (1, 2):
+        for objective in ("vae", "iwae"):
+            ks = [1, 5, 50]
+            key = lambda k: f"l{layers}-{'vae' if k == 1 else objective}-k{k}"
+            series.append((f"paper, {layers}L {objective.upper()}", True, ks, [PAPER[key(k)][0] for k in ks]))
+            for side in a.sides:
+                pts = [(k, d) for k in ks for row, sd, s, name, d in results if row == key(k) and sd == side and d]
+                if pts:
+                    series.append((f"{side}, {layers}L {objective.upper()}", False, [k for k, _ in pts],
+                                   [-d["test_loglik"] for _, d in pts]))
+    plot = os.path.join(a.build, "bench", "plot_lines")
+    if os.path.exists(plot) and series:
+        desc = ["title\tBurda et al. 2016, Table 1 on MNIST: test NLL against k",
+                "xlabel\tsamples k (log10)", "ylabel\ttest NLL, nats (k = 5000 estimate)",
+                "caption\tdashed: the paper; solid: runs of this table (schedules in runs/burda/table.md)"]
+        import math
+        for name, dashed, ks, ys in series[:12]:
+            desc.append("\t".join(["series", name, "1" if dashed else "0", ",".join(f"{math.log10(k):.4f}" for k in ks),
+                                   ",".join(f"{y:.4f}" for y in ys)]))
+        # plot_lines draws up to six series: one figure per depth
+        for layers in (1, 2):
+            mine = [l for l in desc[4:] if f", {layers}L " in l]
+            path = a.plot.replace(".png", f"_{layers}layer.png")
+            head = [desc[0].replace("Table 1", f"Table 1 ({layers} stochastic layer{'s' if layers > 1 else ''})")] + desc[1:4]
+            subprocess.run([plot, path], input="\n".join(head + mine[:6]) + "\n", text=True, check=True)
+            print(f"wrote {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -91,8 +91,14 @@ def units(d, layers):
     return "+".join(str(int(d[f"active_units_layer{i + 1}"])) for i in range(layers))
 
 
-def hours(d):
-    return f"{d['seconds'] / 3600:.2f} h" if d else ""
+def hours(out):
+    """The training time of a run: the sum of its epochs' seconds (a resumed run's final line counts only its
+    own part)."""
+    path = os.path.join(out, "metrics.jsonl")
+    if not os.path.exists(path):
+        return ""
+    total = sum(json.loads(l).get("seconds", 0) for l in open(path, encoding="utf-8") if l.strip())
+    return f"{total / 3600:.2f} h"
 
 
 def main():
@@ -128,7 +134,7 @@ def main():
         label = f"{layers} layer{'s' if layers > 1 else ''}, {objective.upper()} k={k}"
         kl = " + ".join(f"{d[f'kl_layer{i + 1}']:.2f}" for i in range(layers)) if d else ""
         lines.append(f"| {label} | {nll:.2f} | {au} | {side} | {s} | "
-                     f"{-d['test_loglik']:.2f} | {-d['test_elbo']:.2f} | {units(d, layers)} | {kl} | {hours(d)} |"
+                     f"{-d['test_loglik']:.2f} | {-d['test_elbo']:.2f} | {units(d, layers)} | {kl} | {hours(os.path.join(a.runs, name))} |"
                      if d else f"| {label} | {nll:.2f} | {au} | {side} | {s} | not run | | | | |")
     table = "\n".join(lines)
     with open(os.path.join(a.runs, "table.md"), "w", encoding="utf-8") as f:

@@ -9,6 +9,12 @@ Tensor as_rows(const Tensor& t) {
   if (t.dim() == 1) return unsqueeze(t, 0);
   return t.dim() == 2 ? t : flatten(t, 0, t.dim() - 2);
 }
+// prev's leading (sample and batch) dims ++ [size]: the shape of the next layer's value.
+Shape next_shape(const Tensor& prev, int64_t size) {
+  Shape s(prev.shape().begin(), prev.shape().end() - 1);
+  s.push_back(size);
+  return s;
+}
 }  // namespace
 
 Chain::Chain(AnyDistribution root, std::vector<Link> links, bool reversed)
@@ -82,10 +88,7 @@ template <class Draw> Tensor Chain::draw(const Shape& sample_shape, Draw next) c
   std::vector<Tensor> z{next(root_, sample_shape)};
   for (size_t i = 0; i < links_.size(); ++i) {
     const Tensor& prev = z.back();
-    const Shape lead(prev.shape().begin(), prev.shape().end() - 1);
-    Shape out = lead;
-    out.push_back(links_[i].size);
-    z.push_back(reshape(next(at(i, prev), Shape{}), out));
+    z.push_back(reshape(next(at(i, prev), Shape{}), next_shape(prev, links_[i].size)));
   }
   return assemble(std::move(z));
 }
@@ -102,10 +105,7 @@ Tensor Chain::rsample(Generator& gen, const Shape& sample_shape) const {
 Tensor Chain::location() const {
   std::vector<Tensor> z{root_.mean()};
   for (size_t i = 0; i < links_.size(); ++i) {
-    const Shape lead(z.back().shape().begin(), z.back().shape().end() - 1);
-    Shape out = lead;
-    out.push_back(links_[i].size);
-    z.push_back(reshape(at(i, z.back()).mean(), out));
+    z.push_back(reshape(at(i, z.back()).mean(), next_shape(z.back(), links_[i].size)));
   }
   return assemble(std::move(z));
 }
@@ -115,8 +115,7 @@ std::vector<Tensor> Chain::layer_means(Generator& gen) const {
   Tensor prev = root_.sample(gen);
   for (size_t i = 0; i < links_.size(); ++i) {
     const AnyDistribution d = at(i, prev);
-    Shape out(prev.shape().begin(), prev.shape().end() - 1);
-    out.push_back(links_[i].size);
+    const Shape out = next_shape(prev, links_[i].size);
     means.push_back(reshape(d.mean(), out));
     if (i + 1 < links_.size()) prev = reshape(d.sample(gen), out);
   }

@@ -19,6 +19,7 @@ data/mnist-full (`elbo-data mnist-full`) and, for the PyTorch side, Debian's pyt
 """
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -118,57 +119,71 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.runs, exist_ok=True)
 
-    results = []  # (row, side, schedule, name, final figures or None)
     for row in a.rows:
         schedule = a.schedule if parse_row(row)[2] == 1 else a.short_schedule
         for side in a.sides:
-            s = a.torch_schedule if side == "torch" and a.torch_schedule else schedule
-            name, d = run(side, row, s, a)
-            results.append((row, side, s, name, d))
+            run(side, row, a.torch_schedule if side == "torch" and a.torch_schedule else schedule, a)
 
-    lines = ["| row | paper NLL | paper AU | side | schedule | NLL (k=5000) | test ELBO | active units | KL per layer | "
+    # the table holds every finished run under --runs, this invocation's and earlier ones (other schedules)
+    results = []  # (row, side, schedule, name, final figures)
+    order = {"burda": 8}
+    for name in sorted(os.listdir(a.runs)):
+        parts = name.split("-")
+        if len(parts) != 5 or parts[0] not in ("elbo", "torch") or not os.path.isdir(os.path.join(a.runs, name)):
+            continue
+        row, sched = "-".join(parts[1:4]), parts[4]
+        d = last_json(os.path.join(a.runs, name) + ".log")
+        if row in PAPER and d is not None:
+            pretty = sched if sched == "burda" else sched.replace("burda", "burda:")
+            results.append((row, parts[0], pretty, name, d))
+    results.sort(key=lambda r: (ALL_ROWS.index(r[0]), -order.get(r[2], int(r[2][-1]) if r[2][-1].isdigit() else 0), r[1]))
+
+    lines = ["| row | paper NLL | paper AU | side | schedule | NLL (k=5000) | -ELBO (test) | active units | KL per layer | "
              "training time |", "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for row, side, s, name, d in results:
         layers, objective, k = parse_row(row)
         nll, au = PAPER[row]
         label = f"{layers} layer{'s' if layers > 1 else ''}, {objective.upper()} k={k}"
-        kl = " + ".join(f"{d[f'kl_layer{i + 1}']:.2f}" for i in range(layers)) if d else ""
-        lines.append(f"| {label} | {nll:.2f} | {au} | {side} | {s} | "
-                     f"{-d['test_loglik']:.2f} | {-d['test_elbo']:.2f} | {units(d, layers)} | {kl} | {hours(os.path.join(a.runs, name))} |"
-                     if d else f"| {label} | {nll:.2f} | {au} | {side} | {s} | not run | | | | |")
+        kl = " + ".join(f"{d[f'kl_layer{i + 1}']:.2f}" for i in range(layers))
+        lines.append(f"| {label} | {nll:.2f} | {au} | {side} | {s} | {-d['test_loglik']:.2f} | {-d['test_elbo']:.2f} | "
+                     f"{units(d, layers)} | {kl} | {hours(os.path.join(a.runs, name))} |")
     table = "\n".join(lines)
     with open(os.path.join(a.runs, "table.md"), "w", encoding="utf-8") as f:
         f.write(table + "\n")
     print(table)
 
-    # NLL against k, one line per (depth, objective, side) and the paper's, drawn as the zoo draws its plots
-    series = []
+    # NLL against k for each depth: the paper's VAE and IWAE lines (dashed), and one line per side, schedule and
+    # objective that was run (a lone point where only k = 1 was), drawn as the zoo draws its plots
+    plot = os.path.join(a.build, "bench", "plot_lines")
+    if not os.path.exists(plot):
+        print(f"burda_table: no {plot} (build the bench targets) - no plot drawn", file=sys.stderr)
+        return
+    fmt = lambda v, f: ",".join(f.format(x) for x in v)
     for layers in (1, 2):
+        key = lambda objective, k: f"l{layers}-{'vae' if k == 1 else objective}-k{k}"
+        lines = []
         for objective in ("vae", "iwae"):
             ks = [1, 5, 50]
-            key = lambda k: f"l{layers}-{'vae' if k == 1 else objective}-k{k}"
-            series.append((f"paper, {layers}L {objective.upper()}", True, ks, [PAPER[key(k)][0] for k in ks]))
-            for side in a.sides:
-                pts = [(k, d) for k in ks for row, sd, s, name, d in results if row == key(k) and sd == side and d]
-                if pts:
-                    series.append((f"{side}, {layers}L {objective.upper()}", False, [k for k, _ in pts],
-                                   [-d["test_loglik"] for _, d in pts]))
-    plot = os.path.join(a.build, "bench", "plot_lines")
-    if os.path.exists(plot) and series:
-        desc = ["title\tBurda et al. 2016, Table 1 on MNIST: test NLL against k",
-                "xlabel\tsamples k (log10)", "ylabel\ttest NLL, nats (k = 5000 estimate)",
-                "caption\tdashed: the paper; solid: runs of this table (schedules in runs/burda/table.md)"]
-        import math
-        for name, dashed, ks, ys in series[:12]:
-            desc.append("\t".join(["series", name, "1" if dashed else "0", ",".join(f"{math.log10(k):.4f}" for k in ks),
-                                   ",".join(f"{y:.4f}" for y in ys)]))
-        # plot_lines draws up to six series: one figure per depth
-        for layers in (1, 2):
-            mine = [l for l in desc[4:] if f", {layers}L " in l]
-            path = a.plot.replace(".png", f"_{layers}layer.png")
-            head = [desc[0].replace("Table 1", f"Table 1 ({layers} stochastic layer{'s' if layers > 1 else ''})")] + desc[1:4]
-            subprocess.run([plot, path], input="\n".join(head + mine[:6]) + "\n", text=True, check=True)
-            print(f"wrote {path}", file=sys.stderr)
+            lines.append((f"paper {objective.upper()}", True, ks, [PAPER[key(objective, k)][0] for k in ks]))
+        for side, sched in sorted({(r[1], r[2]) for r in results if r[0].startswith(f"l{layers}-")}):
+            for objective in ("vae", "iwae"):
+                pts = [(k, d) for k in (1, 5, 50) for row, sd, sch, name, d in results
+                       if row == key(objective, k) and sd == side and sch == sched]
+                if pts and (objective == "vae" or any(k > 1 for k, _ in pts)):
+                    lines.append((f"{side} {sched} {objective.upper()}", False, [k for k, _ in pts],
+                                  [-d["test_loglik"] for _, d in pts]))
+        if len(lines) > 6:
+            print(f"burda_table: {len(lines)} lines for {layers} layer(s); the plot shows the first 6", file=sys.stderr)
+        desc = [f"title\tBurda et al. 2016, Table 1, {layers} stochastic layer{'s' if layers > 1 else ''}: test NLL "
+                "against k (MNIST)", "xlabel\tk, samples per example in training (log10 scale: 0, 0.7, 1.7)",
+                "ylabel\ttest NLL, nats (k = 5000 estimate)",
+                "caption\tdashed: the paper's Table 1; solid: elbo and PyTorch runs at the schedule named (runs/burda/table.md)"]
+        for name, dashed, ks, ys in lines[:6]:
+            desc.append("\t".join(["series", name, "1" if dashed else "0", fmt([math.log10(k) for k in ks], "{:.4f}"),
+                                   fmt(ys, "{:.4f}")]))
+        path = a.plot.replace(".png", f"_{layers}layer.png")
+        subprocess.run([plot, path], input="\n".join(desc) + "\n", text=True, check=True)
+        print(f"wrote {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

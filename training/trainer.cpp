@@ -140,9 +140,11 @@ double train_epoch(Session& s, Task& t, optim::Optimizer& opt, Generator& order_
       l = sum[0] / double(len);
       if (!std::isfinite(l)) throw diverged(fmt::format("the loss is {}", l));
     }
-    window += l, ++in_window;
-    if (tb && (in_window == stride || b + 1 == nb)) tb->add_scalar("train/loss", window / double(in_window), step);
-    if (in_window == stride || b + 1 == nb) window = 0, in_window = 0;
+    window += l;
+    if (++in_window == stride || b + 1 == nb) {
+      if (tb) tb->add_scalar("train/loss", window / double(in_window), step);
+      window = 0, in_window = 0;
+    }
     if (o.clip > 0) optim::clip_grad_norm_(params, o.clip);
     opt.step();
     t.after_step();

@@ -93,7 +93,7 @@ TEST_CASE("a run killed with SIGKILL mid-epoch resumes and ends bitwise where an
 
 TEST_CASE("a Burda-schedule run killed at a stage boundary and mid-stage resumes bitwise with each epoch's rate") {
   // burda:2: epoch 1 at 1e-3, epochs 2-4 at 1e-3 * 10^(-1/7), epochs 5-13 at 1e-3 * 10^(-2/7)
-  const std::string data = bars_data("test_durability_burda_data", 1200, 40);
+  const std::string data = bars_data("test_durability_burda_data", 600, 40);
   const fs::path whole = "test_durability_burda_whole", killed = "test_durability_burda_killed";
   fs::remove_all(whole), fs::remove_all(killed);
   const std::vector<std::string> args{"elbo-vae", "--arch", "burda", "--stochastic-layers", "2", "--schedule", "burda:2",

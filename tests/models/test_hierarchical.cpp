@@ -252,3 +252,19 @@ TEST_CASE("the README's three-layer hierarchical VAE trains on the shared estima
   CHECK(vae.named_parameters().front().first == "q1.net.0.weight");
   CHECK(vae.named_parameters().back().first == "p2.head.bias");
 }
+
+TEST_CASE("hierarchical models: an empty or malformed hierarchy is an Error naming what is missing") {
+  Generator gen(11);
+  HierarchicalVae empty;
+  CHECK_ERROR_HAS(empty.prior(), "HierarchicalVae: no stochastic layer (add_layer)");
+  CHECK_ERROR_HAS(empty.posterior(zeros({2, 4})), "no stochastic layer");
+  CHECK_ERROR_HAS(empty.add_layer(0, nullptr, nullptr), "layer 1 has 0 dims; it needs at least 1");
+  CHECK_ERROR_HAS(empty.add_layer(2, nullptr, nullptr), "layer 1 needs both q and p networks");
+  CHECK_ERROR_HAS(MlpConditional(4, Sizes{0}, 2, gaussian_head(), gen), "hidden sizes must be >= 1, got 0");
+  MlpConditional q(4, Sizes{3}, 2, gaussian_head(), gen);
+  CHECK_ERROR_HAS(q.forward(zeros({2, 5})), "MlpConditional: expects input [N, 4], got [2, 5]");
+  CHECK_ERROR_HAS(dist::Chain(standard_normal(2), {{1, nullptr}}), "link 1 has no function");
+  HierarchicalVae m = LinearChain{}.build();
+  CHECK_ERROR_HAS(layer_report(m, zeros({3, 2}, DType::f64), gen, 0.01, 0), "layer_report: batch must be >= 1, got 0");
+  CHECK_ERROR_HAS(init_output_bias(m, zeros({2})), "the model has no p0.head.bias");
+}

@@ -10,12 +10,18 @@ namespace {
 
 class GaussianHead final : public Likelihood {
  public:
-  std::string name() const override { return "gaussian"; }
+  explicit GaussianHead(ScaleLink link) : link_(link) {}
+  std::string name() const override { return link_ == ScaleLink::exp ? "gaussian" : "gaussian (softplus scale)"; }
   int64_t out_features(int64_t d) const override { return 2 * d; }
   dist::AnyDistribution distribution(const Tensor& out) const override {
     const int64_t d = out.size(out.dim() - 1) / 2;
-    return dist::Independent(dist::Normal(narrow(out, -1, 0, d), exp(narrow(out, -1, d, d))), 1);
+    const Tensor raw = narrow(out, -1, d, d);
+    return dist::Independent(dist::Normal(narrow(out, -1, 0, d), link_ == ScaleLink::exp ? exp(raw) : softplus(raw)),
+                             1);
   }
+
+ private:
+  ScaleLink link_;
 };
 
 nn::Sequential tanh_mlp(int64_t in, const Sizes& hidden, Generator& gen) {
@@ -33,7 +39,13 @@ nn::Sequential tanh_mlp(int64_t in, const Sizes& hidden, Generator& gen) {
 
 }  // namespace
 
-std::shared_ptr<const Likelihood> gaussian_head() { return std::make_shared<GaussianHead>(); }
+std::shared_ptr<const Likelihood> gaussian_head(ScaleLink link) { return std::make_shared<GaussianHead>(link); }
+
+ScaleLink parse_scale_link(const std::string& name) {
+  if (name == "exp") return ScaleLink::exp;
+  if (name == "softplus") return ScaleLink::softplus;
+  throw ValueError(fmt::format("scale link: expected exp or softplus, got '{}'", name));
+}
 
 MlpConditional::MlpConditional(int64_t in, const Sizes& hidden, int64_t out, std::shared_ptr<const Likelihood> head,
                                Generator& gen)
@@ -108,18 +120,20 @@ std::string HierarchicalVae::describe() const {
                      fmt::join(sizes_, ", "));
 }
 
-std::unique_ptr<HierarchicalVae> make_burda(int64_t layers, int64_t pixels, Generator& gen) {
+std::unique_ptr<HierarchicalVae> make_burda(int64_t layers, int64_t pixels, Generator& gen, ScaleLink scale) {
   ELBO_CHECK_VALUE(layers == 1 || layers == 2,
                    "--stochastic-layers: Burda et al.'s architecture has 1 or 2 stochastic layers, got {}", layers);
   auto m = std::make_unique<HierarchicalVae>();
   const int64_t z1 = layers == 1 ? 50 : 100;
-  m->add_layer(z1, std::make_unique<MlpConditional>(pixels, Sizes{200, 200}, z1, gaussian_head(), gen),
+  m->add_layer(z1, std::make_unique<MlpConditional>(pixels, Sizes{200, 200}, z1, gaussian_head(scale), gen),
                std::make_unique<MlpConditional>(z1, Sizes{200, 200}, pixels, make_likelihood(), gen));
   if (layers == 2)
-    m->add_layer(50, std::make_unique<MlpConditional>(100, Sizes{100, 100}, 50, gaussian_head(), gen),
-                 std::make_unique<MlpConditional>(50, Sizes{100, 100}, 100, gaussian_head(), gen));
-  m->set_description(layers == 1 ? fmt::format("burda VAE {}-200-200-(50), bernoulli likelihood", pixels)
-                                 : fmt::format("burda VAE {}-200-200-(100)-100-100-(50), bernoulli likelihood", pixels));
+    m->add_layer(50, std::make_unique<MlpConditional>(100, Sizes{100, 100}, 50, gaussian_head(scale), gen),
+                 std::make_unique<MlpConditional>(50, Sizes{100, 100}, 100, gaussian_head(scale), gen));
+  const char* link = scale == ScaleLink::exp ? "" : ", softplus scale";
+  m->set_description(layers == 1 ? fmt::format("burda VAE {}-200-200-(50){}, bernoulli likelihood", pixels, link)
+                                 : fmt::format("burda VAE {}-200-200-(100)-100-100-(50){}, bernoulli likelihood",
+                                               pixels, link));
   return m;
 }
 

@@ -31,9 +31,13 @@ class Conditional : public nn::Module {
   virtual dist::AnyDistribution forward(const Tensor& x) const = 0;
 };
 
-// The head of a Gaussian stochastic layer: Independent(Normal(loc, exp(log_scale)), 1) from [N, 2d] =
-// loc ++ log_scale (the scale is the exponential of the head, as Burda et al.'s code has it).
-std::shared_ptr<const Likelihood> gaussian_head();
+// How a Gaussian head turns its second half into the scale: exp (Burda et al.'s code) or softplus.
+enum class ScaleLink { exp, softplus };
+ScaleLink parse_scale_link(const std::string& name);  // "exp" | "softplus"; else a ValueError naming it
+
+// The head of a Gaussian stochastic layer: Independent(Normal(loc, link(raw)), 1) from [N, 2d] = loc ++ raw
+// (by default the scale is the exponential of the head, as Burda et al.'s code has it).
+std::shared_ptr<const Likelihood> gaussian_head(ScaleLink link = ScaleLink::exp);
 
 // in -> hidden[0] -> ... (tanh after each) -> a Linear head emitting head->out_features(out) numbers, the
 // distribution head->distribution of them. Parameters: net.{0,2,...}.{weight,bias}, head.{weight,bias}.
@@ -79,8 +83,9 @@ class HierarchicalVae : public nn::Module, public AmortizedModel {
 
 // Burda et al. 2016's MNIST models (section 5): one stochastic layer, q 784-200-200-(50) and p
 // 50-200-200-784; two, q 784-200-200-(100)-100-100-(50) and p 50-100-100-(100)-200-200-784. Tanh MLPs,
-// Gaussian layers with scale = exp(head), a Bernoulli likelihood. layers: 1 or 2, else a ValueError.
-std::unique_ptr<HierarchicalVae> make_burda(int64_t layers, int64_t pixels, Generator& gen);
+// Gaussian layers with scale = exp(head) (or `scale`), a Bernoulli likelihood. layers: 1 or 2, else a ValueError.
+std::unique_ptr<HierarchicalVae> make_burda(int64_t layers, int64_t pixels, Generator& gen,
+                                            ScaleLink scale = ScaleLink::exp);
 // Starts the Bernoulli likelihood's output bias at the logit of the per-pixel training mean, clipped to
 // [0.001, 0.999] (as Burda et al.'s code does): mean [D].
 void init_output_bias(HierarchicalVae& m, const Tensor& mean);

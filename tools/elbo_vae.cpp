@@ -28,6 +28,15 @@ int main(int argc, char** argv) {
   model.add_families(app);
   app.add_option("--stochastic-layers", stochastic_layers, "burda: stochastic layers, 1 or 2 (Burda et al. 2016, section 5)")
       ->capture_default_str();
+  std::string burda_scale = "exp", output_bias = "data-mean";
+  app.add_option("--burda-scale", burda_scale, "burda: the Gaussian layers' scale, exp or softplus of the head (Burda "
+                 "et al.'s code: exp)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"exp", "softplus"}));
+  app.add_option("--output-bias", output_bias, "burda: the decoder's output bias starts at the logit of the training "
+                 "mean (data-mean, Burda et al.'s code) or at zero")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"data-mean", "zero"}));
   app.add_option("--schedule", c.schedule, "a learning-rate schedule that also sets the epochs: burda (3^i passes at "
                  "1e-3 * 10^(-i/7), i = 0..7; batch 20, Adam beta1 0.99 and eps 1e-4 unless given) or burda:I (stages "
                  "0..I only)")
@@ -55,6 +64,11 @@ int main(int argc, char** argv) {
         return 2;
       }
   }
+  for (const char* flag : {"--burda-scale", "--output-bias"})
+    if (app.count(flag) > 0 && !burda) {
+      std::fprintf(stderr, "elbo-vae: %s needs --arch burda (see --help)\n", flag);
+      return 2;
+    }
   if (app.count("--stochastic-layers") > 0 && (!burda || stochastic_layers < 1 || stochastic_layers > 2)) {
     std::fprintf(stderr, "elbo-vae: --stochastic-layers %lld: %s (see --help)\n", static_cast<long long>(stochastic_layers),
                  burda ? "--arch burda builds 1 or 2 stochastic layers" : "needs --arch burda");
@@ -82,9 +96,10 @@ int main(int argc, char** argv) {
     Generator init(c.seed);
     if (burda) {
       ELBO_CHECK(!s.sequences, "{} holds stroke sequences; --arch burda trains on images", c.data);
-      std::unique_ptr<models::HierarchicalVae> m = models::make_burda(stochastic_layers, s.train.dim(), init);
+      std::unique_ptr<models::HierarchicalVae> m =
+          models::make_burda(stochastic_layers, s.train.dim(), init, models::parse_scale_link(burda_scale));
       // the output bias starts at the logit of the training digits' mean, as in Burda et al.'s code
-      models::init_output_bias(*m, mean(s.train.images, {0}));
+      if (output_bias == "data-mean") models::init_output_bias(*m, mean(s.train.images, {0}));
       // every term by Monte Carlo on the step's samples, the one-layer KL too, as Burda et al.'s code scores it
       obj.kl = models::KlEstimate::monte_carlo;
       training::VaeTask task(*m, obj, c.iw);

@@ -253,6 +253,27 @@ TEST_CASE("the README's three-layer hierarchical VAE trains on the shared estima
   CHECK(vae.named_parameters().back().first == "p2.head.bias");
 }
 
+TEST_CASE("gaussian_head: the scale is exp or softplus of the head's second half") {
+  const Tensor raw = f64({0.5, -1.0, -2.0, 0.3}, {1, 4});  // loc (0.5, -1), raw (-2, 0.3)
+  Generator gen(12);
+  const Tensor z = f64({0.1, 0.2}, {1, 2});
+  for (const ScaleLink link : {ScaleLink::exp, ScaleLink::softplus}) {
+    const auto scale = [&](double r) { return link == ScaleLink::exp ? std::exp(r) : std::log1p(std::exp(r)); };
+    double want = 0;
+    const double loc[2] = {0.5, -1.0}, r[2] = {-2.0, 0.3}, x[2] = {0.1, 0.2};
+    for (int i = 0; i < 2; ++i) {
+      const double s = scale(r[i]), u = (x[i] - loc[i]) / s;
+      want += -0.5 * u * u - std::log(s) - 0.5 * std::log(2 * M_PI);
+    }
+    CHECK(gaussian_head(link)->distribution(raw).log_prob(z).item() == doctest::Approx(want).epsilon(1e-12));
+  }
+  CHECK(gaussian_head(ScaleLink::softplus)->name() == "gaussian (softplus scale)");
+  CHECK(parse_scale_link("exp") == ScaleLink::exp);
+  CHECK(parse_scale_link("softplus") == ScaleLink::softplus);
+  CHECK_ERROR_HAS(parse_scale_link("relu"), "scale link: expected exp or softplus, got 'relu'");
+  CHECK(make_burda(2, 784, gen, ScaleLink::softplus)->describe().find("softplus scale") != std::string::npos);
+}
+
 TEST_CASE("hierarchical models: an empty or malformed hierarchy is an Error naming what is missing") {
   Generator gen(11);
   HierarchicalVae empty;

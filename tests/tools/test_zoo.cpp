@@ -446,6 +446,9 @@ TEST_CASE("elbo-vae --arch burda: one and two stochastic layers train and report
            {"--arch burda --schedule fast", "is not one of burda, burda:I"},
            {"--arch burda --schedule burda:1 --epochs 3", "--schedule burda:1 sets the epochs; drop --epochs"},
            {"--arch burda --adam-eps 0", "--adam-eps"},
+           {"--burda-scale softplus", "--burda-scale needs --arch burda"},
+           {"--output-bias zero", "--output-bias needs --arch burda"},
+           {"--arch burda --burda-scale relu", "--burda-scale"},
            {"--arch resnet", "--arch"}}) {
     INFO(flags);
     const Result r = run("elbo-vae " + flags + data);

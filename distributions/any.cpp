@@ -59,29 +59,17 @@ struct KlTable {
 
 template <class P, class Q> void add(KlTable& t) { t.fns[{typeid(P), typeid(Q)}] = kl_entry<P, Q>(); }
 
-// Every pair kl.h has a closed form for, plain and as Independent (one and more reinterpreted dims share
-// the entry: the count is checked by the Independent overload).
+// Every pair of kl.h's list, the elementwise ones also as Independent (one and more reinterpreted dims
+// share the entry: the count is checked by the Independent overload).
 KlTable& table() {
   static KlTable* t = [] {
     auto* k = new KlTable;  // NOTE: never destroyed, so lookups during static destruction stay valid
-    add<Normal, Normal>(*k);
-    add<Bernoulli, Bernoulli>(*k);
-    add<Categorical, Categorical>(*k);
-    add<OneHotCategorical, OneHotCategorical>(*k);
-    add<ContinuousBernoulli, ContinuousBernoulli>(*k);
-    add<Independent<Normal>, Independent<Normal>>(*k);
-    add<Independent<Bernoulli>, Independent<Bernoulli>>(*k);
-    add<Independent<Categorical>, Independent<Categorical>>(*k);
-    add<Independent<OneHotCategorical>, Independent<OneHotCategorical>>(*k);
-    add<Independent<ContinuousBernoulli>, Independent<ContinuousBernoulli>>(*k);
-    add<MultivariateNormal, MultivariateNormal>(*k);
-    add<LowRankMultivariateNormal, LowRankMultivariateNormal>(*k);
-    add<LowRankMultivariateNormal, MultivariateNormal>(*k);
-    add<MultivariateNormal, LowRankMultivariateNormal>(*k);
-    add<MultivariateNormal, Independent<Normal>>(*k);
-    add<Independent<Normal>, MultivariateNormal>(*k);
-    add<LowRankMultivariateNormal, Independent<Normal>>(*k);
-    add<Independent<Normal>, LowRankMultivariateNormal>(*k);
+#define ELBO_KL_ADD(P, Q) add<P, Q>(*k);
+#define ELBO_KL_ADD_INDEPENDENT(P, Q) add<P, Q>(*k), add<Independent<P>, Independent<Q>>(*k);
+    ELBO_KL_ELEMENTWISE(ELBO_KL_ADD_INDEPENDENT)
+    ELBO_KL_EVENT(ELBO_KL_ADD)
+#undef ELBO_KL_ADD
+#undef ELBO_KL_ADD_INDEPENDENT
     return k;
   }();
   return *t;

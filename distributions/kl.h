@@ -1,15 +1,17 @@
 #pragma once
-// KL(p || q): the whole registry, one overload per pair, each formula derived or cited in kl.cpp.
-// Registered: Normal||Normal, Bernoulli||Bernoulli, Categorical||Categorical,
+// KL(p || q): the whole registry, one list of pairs (ELBO_KL_PAIRS below), each formula derived or cited
+// in kl.cpp. Registered: Normal||Normal, Bernoulli||Bernoulli, Categorical||Categorical,
 // OneHotCategorical||OneHotCategorical, ContinuousBernoulli||ContinuousBernoulli, the pairs of
 // MultivariateNormal, LowRankMultivariateNormal and Independent<Normal> (one event dim), and
 // Independent<P>||Independent<Q> whenever P||Q is registered.
 // The result has the (broadcast) batch shape; it is differentiable in both arguments' parameters.
 //
-// An unregistered pair does not compile: overload resolution picks the deleted catch-all below, and
-// the compiler's "use of deleted function ... [with P = Normal; Q = Bernoulli]" names both types. There
-// is no run-time fallback table. For pairs without a closed form (and for the relaxed families), use
-// kl_divergence_mc.
+// The list is the one registration: it declares the overloads here and fills the run-time table that
+// AnyDistribution's kl_divergence and has_kl look up (any.cpp), the elementwise pairs also as
+// Independent<P>||Independent<Q>. Adding a pair is one ELBO_KL_PAIRS entry and its formula in kl.cpp.
+// With static types, an unregistered pair does not compile: overload resolution picks the deleted
+// catch-all below, and the compiler's "use of deleted function ... [with P = Normal; Q = Bernoulli]" names
+// both types. For pairs without a closed form (and for the relaxed families), use kl_divergence_mc.
 #include "bernoulli.h"
 #include "categorical.h"
 #include "continuous_bernoulli.h"
@@ -19,21 +21,30 @@
 
 namespace elbo::dist {
 
-Tensor kl_divergence(const Normal& p, const Normal& q);
-Tensor kl_divergence(const Bernoulli& p, const Bernoulli& q);
-Tensor kl_divergence(const Categorical& p, const Categorical& q);
-Tensor kl_divergence(const OneHotCategorical& p, const OneHotCategorical& q);
-Tensor kl_divergence(const ContinuousBernoulli& p, const ContinuousBernoulli& q);
-// The Gaussians with covariance (multivariate_normal.h): full || full in closed form; the low-rank family
-// and a diagonal Normal over one event dim (Independent<Normal>) through their dense form.
-Tensor kl_divergence(const MultivariateNormal& p, const MultivariateNormal& q);
-Tensor kl_divergence(const LowRankMultivariateNormal& p, const LowRankMultivariateNormal& q);
-Tensor kl_divergence(const LowRankMultivariateNormal& p, const MultivariateNormal& q);
-Tensor kl_divergence(const MultivariateNormal& p, const LowRankMultivariateNormal& q);
-Tensor kl_divergence(const MultivariateNormal& p, const Independent<Normal>& q);
-Tensor kl_divergence(const Independent<Normal>& p, const MultivariateNormal& q);
-Tensor kl_divergence(const LowRankMultivariateNormal& p, const Independent<Normal>& q);
-Tensor kl_divergence(const Independent<Normal>& p, const LowRankMultivariateNormal& q);
+// X(P, Q) for every closed-form pair. ELBO_KL_ELEMENTWISE: families over scalars, whose Independent
+// wrappers get the pair too; ELBO_KL_EVENT: the Gaussians with covariance (multivariate_normal.h): full ||
+// full in closed form, the low-rank family and a diagonal Normal over one event dim (Independent<Normal>)
+// through their dense form.
+#define ELBO_KL_ELEMENTWISE(X)                 \
+  X(Normal, Normal)                            \
+  X(Bernoulli, Bernoulli)                      \
+  X(Categorical, Categorical)                  \
+  X(OneHotCategorical, OneHotCategorical)      \
+  X(ContinuousBernoulli, ContinuousBernoulli)
+#define ELBO_KL_EVENT(X)                                      \
+  X(MultivariateNormal, MultivariateNormal)                   \
+  X(LowRankMultivariateNormal, LowRankMultivariateNormal)     \
+  X(LowRankMultivariateNormal, MultivariateNormal)            \
+  X(MultivariateNormal, LowRankMultivariateNormal)            \
+  X(MultivariateNormal, Independent<Normal>)                  \
+  X(Independent<Normal>, MultivariateNormal)                  \
+  X(LowRankMultivariateNormal, Independent<Normal>)           \
+  X(Independent<Normal>, LowRankMultivariateNormal)
+#define ELBO_KL_PAIRS(X) ELBO_KL_ELEMENTWISE(X) ELBO_KL_EVENT(X)
+
+#define ELBO_KL_DECLARE(P, Q) Tensor kl_divergence(const P& p, const Q& q);
+ELBO_KL_PAIRS(ELBO_KL_DECLARE)
+#undef ELBO_KL_DECLARE
 
 // Catch-all for unregistered pairs: a compile error, never a run-time one.
 template <class P, class Q> Tensor kl_divergence(const P& p, const Q& q) = delete;

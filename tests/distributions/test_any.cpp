@@ -1,5 +1,6 @@
 #include <distributions/any.h>
 #include <distributions/mixture.h>
+#include <distributions/multivariate_normal.h>
 
 #include "dist_test_util.h"
 
@@ -96,6 +97,52 @@ TEST_CASE("kl_divergence of erased distributions: every registered pair, an erro
   dist::register_kl<Flat, Flat>();
   CHECK(dist::has_kl(a, b));
   CHECK(dist::kl_divergence(a, b).to_vector<double>() == std::vector<double>{std::log(4.0), std::log(4.0)});
+}
+
+namespace {
+// One example of each family in kl.h's list, batch [2] (event [3] for the Gaussians with covariance and
+// the categoricals): `which` picks one of two parameter sets, so p and q differ.
+template <class D> D example(int which);
+Tensor param(int which, Shape s, double lo = -1, double hi = 1) {
+  Generator gen(uint64_t(40 + which));
+  return uniform(std::move(s), gen, lo, hi, DType::f64);
+}
+Tensor scale_tril(int which) {  // a lower-triangular scale with a positive diagonal, [2, 3, 3]
+  return tril(param(which, {2, 3, 3}, -0.3, 0.3)) + diag_embed(full({3}, 1.0 + 0.5 * which, DType::f64));
+}
+template <> dist::Normal example(int w) { return {param(w, {2}), param(w, {2}, 0.5, 2)}; }
+template <> dist::Bernoulli example(int w) { return dist::Bernoulli(param(w, {2})); }
+template <> dist::Categorical example(int w) { return dist::Categorical(param(w, {2, 3})); }
+template <> dist::OneHotCategorical example(int w) { return dist::OneHotCategorical(param(w, {2, 3})); }
+template <> dist::ContinuousBernoulli example(int w) { return dist::ContinuousBernoulli(param(w, {2})); }
+template <> dist::MultivariateNormal example(int w) { return {param(w, {2, 3}), scale_tril(w)}; }
+template <> dist::LowRankMultivariateNormal example(int w) {
+  return {param(w, {2, 3}), param(w, {2, 3, 2}), param(w, {2, 3}, 0.5, 2)};
+}
+template <> dist::Independent<dist::Normal> example(int w) {
+  return dist::Independent(dist::Normal(param(w, {2, 3}), param(w, {2, 3}, 0.5, 2)), 1);
+}
+template <class D> dist::Independent<D> independent(int w) { return dist::Independent(example<D>(w), 1); }
+}  // namespace
+
+TEST_CASE("kl.h's one list of pairs: every closed-form pair is found at run time and agrees with its overload") {
+  using namespace elbo::dist;  // the list names the families unqualified
+  int pairs = 0;
+  auto check = [&](const auto& p, const auto& q) {
+    INFO(AnyDistribution(p).name(), " || ", AnyDistribution(q).name());
+    CHECK(dist::has_kl(p, q));
+    const Tensor want = dist::kl_divergence(p, q);
+    CHECK(all_close(dist::kl_divergence(AnyDistribution(p), AnyDistribution(q)), want, 0, 0));
+    CHECK(want.shape() == AnyDistribution(p).batch_shape());
+    ++pairs;
+  };
+#define CHECK_PAIR(P, Q) check(example<P>(0), example<Q>(1));
+#define CHECK_PAIR_INDEPENDENT(P, Q) CHECK_PAIR(P, Q) check(independent<P>(0), independent<Q>(1));
+  ELBO_KL_ELEMENTWISE(CHECK_PAIR_INDEPENDENT)
+  ELBO_KL_EVENT(CHECK_PAIR)
+#undef CHECK_PAIR
+#undef CHECK_PAIR_INDEPENDENT
+  CHECK(pairs == 18);
 }
 
 TEST_CASE("AnyDistribution works with the generic code: Independent and kl_divergence_mc") {

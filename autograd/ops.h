@@ -1,7 +1,7 @@
 #pragma once
 // Every differentiable op, in one catalog. Free functions, numpy broadcasting for binary ops, f32 and
-// f64 (mixed operands promote to f64); each returns a new contiguous tensor and records its backward
-// when an input requires grad. Forward and backward of each op sit together in ops/<family>.cpp.
+// f64 (mixed operands promote to f64); each returns a contiguous tensor (new storage, except reshape and
+// the ops built on it, which share their input's) and records its backward when an input requires grad. Forward and backward of each op sit together in ops/<family>.cpp.
 // Shapes and dims are taken as IntList (dtype.h): a Shape or a braced list such as {b, -1}.
 // i64 tensors (labels, indices) take part as torch's do: add, sub, mul, remainder, comparisons,
 // maximum/minimum, neg, abs, sum, max/min/argmax stay exact integers; division, and any float operand,

@@ -2,7 +2,8 @@
 // Tensor: a cheap shared handle, like torch.Tensor. Copying a Tensor copies a pointer: the copies share
 // storage, gradient and graph node, so a module, the tape and an optimizer all see the same parameter.
 // Deep copies are explicit (clone()); detach() shares storage but drops the graph.
-// Storage is contiguous, row-major and 64-byte aligned; every op returns a fresh contiguous tensor.
+// Storage is contiguous, row-major and 64-byte aligned (no strides). Ops write new storage, except reshape
+// and the ops built on it (flatten, squeeze, unsqueeze), which share their input's storage.
 #include <concepts>
 #include <iosfwd>
 #include <memory>

@@ -1,7 +1,7 @@
 // Data-parallel training steps, timed: the zoo's MLP or conv VAE at a global batch, on however many ranks
 // mpirun starts (one process without it). Each step is elbo's trainer's: each rank's share of the batch,
 // forward, backward, the bucketed all-reduce of the gradients, Adam. bench/torch_ddp.py times the same
-// steps with PyTorch's DistributedDataParallel (gloo); bench/compare_ddp.sh runs the table.
+// steps with PyTorch's DistributedDataParallel (gloo); bench/compare_ddp.py runs the table.
 //   mpirun --oversubscribe -np 2 bench_ddp --model mlp --batch 128 --threads 1 [--steps 200]
 //       [--overlap 1|0] [--bucket-mb 25]
 // Prints one JSON line (rank 0): median step time, examples per second, all-reduce time per step.

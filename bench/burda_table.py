@@ -15,7 +15,8 @@ runs/burda/<side>-<row>-<schedule>/ beside its log; a run with a checkpoint cont
 (its log ends in the final JSON line) is only read. Every row's NLL is the k = 5000 importance-sampled estimate
 on all 10,000 test digits; active units per stochastic layer by the paper's criterion (estimators.h).
 
-Writes runs/burda/table.md (also printed) and docs/burda_nll.png (drawn by build/bench/plot_lines). Needs
+Writes runs/burda/table.md (also printed) and one plot per depth, docs/burda_nll_1layer.png and
+docs/burda_nll_2layer.png (--plot's name with _<L>layer; drawn by build/bench/plot_lines). Needs
 data/mnist-full (`elbo-data mnist-full`) and, for the PyTorch side, Debian's python3-torch (/usr/bin/python3).
 """
 import argparse

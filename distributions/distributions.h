@@ -1,8 +1,9 @@
 #pragma once
 // elbo::dist, the distributions layer: Normal, Bernoulli, Categorical, OneHotCategorical, their relaxed
-// variants, ContinuousBernoulli, MultivariateNormal and LowRankMultivariateNormal, Independent,
-// MixtureSameFamily, transforms and TransformedDistribution (normalizing flows), the kl_divergence registry (with kl_divergence_mc for the rest), and
-// AnyDistribution for families picked at run time.
+// variants, ContinuousBernoulli, MultivariateNormal, LowRankMultivariateNormal and BivariateNormal,
+// Independent, MixtureSameFamily, Chain (hierarchies of stochastic layers), transforms (the autoregressive
+// ones and InverseTransform too) and TransformedDistribution (normalizing flows), the kl_divergence
+// registry (with kl_divergence_mc for the rest), and AnyDistribution for families picked at run time.
 #include "any.h"
 #include "chain.h"
 #include "autoregressive.h"

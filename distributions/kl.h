@@ -46,7 +46,8 @@ namespace elbo::dist {
 ELBO_KL_PAIRS(ELBO_KL_DECLARE)
 #undef ELBO_KL_DECLARE
 
-// Catch-all for unregistered pairs: a compile error, never a run-time one.
+// Catch-all for unregistered pairs: with static types a compile error. Erased pairs (AnyDistribution,
+// any.h) are looked up at run time, and a miss is an Error naming both families.
 template <class P, class Q> Tensor kl_divergence(const P& p, const Q& q) = delete;
 
 // Is KL(P || Q) registered? (false for the deleted catch-all)

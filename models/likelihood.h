@@ -1,7 +1,7 @@
 #pragma once
 // Likelihood heads: how a decoder's output becomes the distribution p(x | z) over an example's D pixels.
 // A head says how many numbers per example the decoder emits, builds the distribution from them (batch
-// [N], event [D], as a dist::AnyDistribution) and names itself for reports. The zoo's four:
+// [N], event [D], as a dist::AnyDistribution) and names itself for reports. The zoo's heads:
 //   bernoulli             Independent(Bernoulli(logits [N, D]), 1); x in [0, 1] (binarized, or grayscale
 //                         as the classic example scores it)
 //   gaussian              Independent(Normal(mean [N, D], std), 1) with a fixed std, or a learned one:

@@ -1,5 +1,5 @@
 // elbo-seqvae: trains and evaluates a sequence VAE (SketchRNN) on handwriting strokes, or with
-// --no-latent the same decoder as a plain autoregressive model. DESIGN.md's shared flags plus the model's
+// --no-latent the same decoder as a plain autoregressive model. The zoo's shared flags (tools/zoo.h) plus the model's
 // own; see --help. The last line on stdout is one JSON object with the final figures, in nats per test
 // sequence and per point.
 #include <elbo/elbo.h>

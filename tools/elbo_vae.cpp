@@ -1,5 +1,5 @@
 // elbo-vae: trains and evaluates a VAE (MLP or convolutional) on MNIST-style data.
-// DESIGN.md's shared flags plus the model's own; see --help. The last line on stdout is one JSON object
+// The zoo's shared flags (tools/zoo.h) plus the model's own; see --help. The last line on stdout is one JSON object
 // with the final figures (per example, in nats, under the named likelihood and data).
 #include <cstdio>
 #include <elbo/elbo.h>

@@ -2,7 +2,7 @@
 // The training and evaluation loop every zoo model shares, as a library: data and minibatches, Adam, a
 // test figure per epoch in OUT/metrics.jsonl, atomic checkpoints (checkpoint.h) for a bitwise --resume,
 // a diverging run stopped with the last good checkpoint kept, the images and the final JSON line.
-// A Task adapts one model to it (tasks.h has the zoo's: VAE, autoencoder, non-amortized VI). Every
+// A Task adapts one model to it (tasks.h has the zoo's: VAE, autoencoder, sequence VAE, non-amortized VI). Every
 // training run also writes OUT/events.out.tfevents.* (TensorBoard: the loss per step, the figures per
 // epoch, the images at the end; a resumed run continues the file) and OUT/README.md, a summary of the run
 // with its images, readable on any code host.
@@ -19,7 +19,7 @@
 
 namespace elbo::training {
 
-// A run's settings: DESIGN.md's shared command-line flags, as a struct.
+// A run's settings: the zoo's shared command-line flags (tools/zoo.cpp, add_common_flags), as a struct.
 struct Options {
   std::string data = "data/mnist";  // MNIST-style IDX files
   int epochs = 10;

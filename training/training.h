@@ -1,5 +1,5 @@
 #pragma once
-// elbo::train in one include: the training loop, checkpoints, reports and the zoo's tasks.
+// elbo::training in one include: the training loop, checkpoints, reports and the zoo's tasks.
 #include "checkpoint.h"
 #include "report.h"
 #include "schedule.h"

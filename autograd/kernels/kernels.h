@@ -1,6 +1,8 @@
 #pragma once
-// The kernel layer: plain loops over spans and sizes. Kernels never see Tensor, the tape or exceptions,
-// and never allocate. Each SIMD kernel is written once in simd.hpp, templated on the xsimd
+// The kernel layer: plain loops over spans and sizes. Kernels never see Tensor or the tape; the one
+// exception they raise is dispatch.cpp's check of ELBO_ARCH. In steady state they do not allocate (the
+// GEMM's per-thread pack buffers grow once; sums over more than 2^20 elements keep block partials on the
+// heap). Each SIMD kernel is written once in simd.hpp, templated on the xsimd
 // architecture, compiled in one translation unit per instruction set (arch_*.cpp) and picked at run
 // time (dispatch.cpp) from what the CPU supports, so one binary runs on any x86-64. ref.h holds the
 // scalar twins the tests compare against. Threads live here too: large kernels split work over the

@@ -16,11 +16,11 @@ template <class T> struct Table {
   T (*sum)(const T* x, int64_t n);
   int64_t (*count_outside)(const T* x, int64_t n, T lo, T hi);
   void (*add_into)(const T* x, T* y, int64_t n);  // y += x
-  // GEMM micro-kernel: c[MR x NR] (row stride ldc) = alpha * sum_k pa[k*MR + i] * pb[k*NR + j]
-  // (+ beta * c) (+ bias[j] when bias is not null); packed panels as produced by gemm.cpp.
   // Adam with precomputed scalars: step_size = lr / bc1, inv_bc2_sqrt = 1 / sqrt(bc2), decay as in kernels.h
   void (*adam)(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, T beta1, T beta2, T step_size, T inv_bc2_sqrt, T eps,
                T weight_decay, T decoupled_scale);
+  // GEMM micro-kernel: c[MR x NR] (row stride ldc) = alpha * sum_k pa[k*MR + i] * pb[k*NR + j]
+  // (+ beta * c) (+ bias[j] when bias is not null); packed panels as produced by gemm.cpp.
   int gemm_mr, gemm_nr;
   void (*gemm_micro)(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, T beta, int64_t mr,
                      int64_t nr, const T* bias);

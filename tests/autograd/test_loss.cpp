@@ -124,7 +124,7 @@ TEST_CASE("cross_entropy and nll_loss match torch: reductions, class weights, ig
   const Tensor l3 = fx(lf::ce3_logits), t3 = fx(lf::ce3_target, DType::i64);
   CHECK(matches(cross_entropy(l3, t3, {.reduction = Reduction::none}), lf::ce3_none));
   CHECK(matches(cross_entropy(l3, t3, {.label_smoothing = 0.3}), lf::ce3_mean_ls));
-  // DESIGN.md's spelling
+  // every CrossEntropyOptions field named, as a user spells it (autograd/ops.h)
   CHECK(cross_entropy(logits, target, {.ignore_index = -100, .reduction = Reduction::mean, .label_smoothing = 0.0})
             .item() == doctest::Approx(fx(lf::ce_mean).item()).epsilon(1e-12));
   Generator gen(4);

@@ -24,7 +24,7 @@ namespace {
 Tensor f64(std::vector<double> v, Shape s) { return tensor(std::move(v), std::move(s), DType::f64); }
 }  // namespace
 
-TEST_CASE("MixtureSameFamily: class template argument deduction, as DESIGN.md spells it") {
+TEST_CASE("MixtureSameFamily: class template argument deduction, as the README spells it") {
   const Tensor logits = zeros({3}), loc = zeros({3, 2}), scale = ones({3, 2});
   dist::MixtureSameFamily mix(dist::Categorical(logits), dist::Independent(dist::Normal(loc, scale), 1));
   static_assert(std::is_same_v<decltype(mix), MixtureSameFamily<Independent<Normal>>>);

@@ -1,4 +1,4 @@
-// Compiles DESIGN.md's public spellings against the installed package and checks a gradient.
+// Compiles the public spellings (the README's "Using elbo from C++") against the installed package and checks a gradient.
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -27,7 +27,7 @@ int main() {
   std::vector<double> v = t.detach().to(DType::f32).to_vector<double>();
   bool ok = gradcheck([](auto& in) { return sum(tanh(in[0])); }, {t.detach()});
 
-  // nn, as DESIGN.md spells it
+  // nn, as the README spells it
   nn::Sequential net(nn::Linear(4, 3), nn::ReLU(), nn::Linear(3, 2));
   nn::Conv2d conv(1, 2, 3, 1, 1);
   nn::ConvTranspose2d deconv(2, 1, 4, 2, 1);
@@ -46,7 +46,7 @@ int main() {
   nn::load(net, "downstream.safetensors");
   (void)deconv;
 
-  // distributions, as DESIGN.md spells them
+  // distributions, as the README spells them
   Tensor loc = zeros({3}), scale = ones({3});
   dist::Normal q(loc, scale);
   dist::Bernoulli b(zeros({3}));

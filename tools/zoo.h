@@ -1,13 +1,14 @@
 #pragma once
-// What every zoo binary shares at the command line's edge: DESIGN.md's flags (typed, parsed with CLI11)
+// What every zoo binary shares at the command line's edge: the shared flags (typed, parsed with CLI11)
 // and the "one clear line, exit 2 for bad flags, exit 1 for bad data" rule. Training, checkpoints and
-// reports are the train library's (train/).
+// reports are the training library's (training/).
 #include <CLI/CLI.hpp>
 
 #include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "models/vae.h"
 #include "training/trainer.h"
@@ -16,6 +17,10 @@ namespace elbo::zoo {
 
 // The shared flags bind to training::Options; the model flags to ModelFlags.
 using Config = training::Options;
+
+// The values --binarize and --likelihood accept: the parser's lists (and the flag fuzzer's oracle).
+const std::vector<std::string>& binarize_modes();
+const std::vector<std::string>& likelihood_names();
 
 // --arch and --likelihood (and the likelihood's settings, which binaries bind to `likelihood`'s fields).
 struct ModelFlags {

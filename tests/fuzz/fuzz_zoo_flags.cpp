@@ -4,6 +4,7 @@
 // range, or answered with the help (status 0) or one line on stderr (status 2); nothing else escapes.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <sstream>
@@ -41,11 +42,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       fuzz::broken(fmt::format("accepted out-of-range values: epochs {} batch {} latent {} hidden {} threads {} iw {} "
                                "limit {}", c.epochs, c.batch, c.latent, c.hidden, c.threads, c.iw, c.limit));
     if (!(std::isfinite(c.lr) && c.lr > 0)) fuzz::broken(fmt::format("accepted --lr {}", c.lr));
-    if (c.binarize != "none" && c.binarize != "dynamic" && c.binarize != "threshold")
-      fuzz::broken(fmt::format("accepted --binarize '{}'", c.binarize));
+    const auto listed = [](const std::vector<std::string>& values, const std::string& v) {
+      return std::find(values.begin(), values.end(), v) != values.end();
+    };
+    if (!listed(zoo::binarize_modes(), c.binarize)) fuzz::broken(fmt::format("accepted --binarize '{}'", c.binarize));
     if (model.arch != "mlp" && model.arch != "conv") fuzz::broken(fmt::format("accepted --arch '{}'", model.arch));
-    if (model.name != "bernoulli" && model.name != "gaussian" && model.name != "continuous-bernoulli" &&
-        model.name != "categorical")
+    if (!listed(zoo::likelihood_names(), model.name))
       fuzz::broken(fmt::format("accepted --likelihood '{}'", model.name));
     if (!o.empty() || !e.empty()) fuzz::broken("output on a good command line");
   } else if (*status == 0) {

@@ -17,7 +17,12 @@ namespace {
 
 const Tables* pick(std::string_view name) {
   const auto cpu = xsimd::available_architectures();
-  if (name == "avx512") return cpu.avx512f ? &tables_avx512() : nullptr;
+  // arch_avx512.cpp is compiled with -mavx512f/cd/dq/bw/vl, so it needs all five (xsimd's cpuid checks the
+  // OS's zmm state and F, CD, DQ, BW; GCC's builtin reads VL)
+  if (name == "avx512")
+    return cpu.avx512f && cpu.avx512cd && cpu.avx512dq && cpu.avx512bw && __builtin_cpu_supports("avx512vl")
+               ? &tables_avx512()
+               : nullptr;
   if (name == "avx2") return (cpu.avx2 && cpu.fma3_avx2) ? &tables_avx2() : nullptr;
   if (name == "sse2" || name == "portable") return &tables_sse2();
   return nullptr;

@@ -36,6 +36,8 @@ Shape AnyDistribution::batch_shape() const { return impl("batch_shape").batch_sh
 Shape AnyDistribution::event_shape() const { return impl("event_shape").event_shape(); }
 int64_t AnyDistribution::batch_ndim() const { return impl("batch_ndim").batch_ndim(); }
 int64_t AnyDistribution::event_ndim() const { return impl("event_ndim").event_ndim(); }
+int64_t AnyDistribution::batch_numel() const { return impl("batch_numel").batch_numel(); }
+int64_t AnyDistribution::event_numel() const { return impl("event_numel").event_numel(); }
 Tensor AnyDistribution::log_prob(const Tensor& value) const { return impl("log_prob").log_prob(value); }
 Tensor AnyDistribution::sample(Generator& gen, const Shape& s) const { return impl("sample").sample(gen, s); }
 bool AnyDistribution::has_rsample() const { return impl("has_rsample").has_rsample(); }

@@ -47,9 +47,12 @@ class AnyDistribution {
 
   Shape batch_shape() const;
   Shape event_shape() const;
-  // Their lengths, without building the shapes (a family may answer from its own hooks: Independent does).
+  // Their lengths and element counts, without building the shapes (a family may answer from its own
+  // hooks: Independent does, so Independent<Normal> answers without allocating).
   int64_t batch_ndim() const;
   int64_t event_ndim() const;
+  int64_t batch_numel() const;
+  int64_t event_numel() const;
   Tensor log_prob(const Tensor& value) const;
   Tensor sample(Generator& gen, const Shape& sample_shape = {}) const;
 
@@ -74,6 +77,8 @@ class AnyDistribution {
     virtual Shape event_shape() const = 0;
     virtual int64_t batch_ndim() const = 0;
     virtual int64_t event_ndim() const = 0;
+    virtual int64_t batch_numel() const = 0;
+    virtual int64_t event_numel() const = 0;
     virtual Tensor log_prob(const Tensor& value) const = 0;
     virtual Tensor sample(Generator& gen, const Shape& s) const = 0;
     virtual bool has_rsample() const = 0;
@@ -99,6 +104,20 @@ class AnyDistribution {
     int64_t event_ndim() const override {
       if constexpr (requires { d.event_ndim(); }) return d.event_ndim();
       else return int64_t(d.event_shape().size());
+    }
+    int64_t batch_numel() const override {
+      if constexpr (requires { d.batch_numel(); }) return d.batch_numel();
+      else {
+        const auto& s = d.batch_shape();
+        return detail::product(s.begin(), s.end());
+      }
+    }
+    int64_t event_numel() const override {
+      if constexpr (requires { d.event_numel(); }) return d.event_numel();
+      else {
+        const auto& s = d.event_shape();
+        return detail::product(s.begin(), s.end());
+      }
     }
     Tensor log_prob(const Tensor& value) const override { return d.log_prob(value); }
     Tensor sample(Generator& gen, const Shape& s) const override {

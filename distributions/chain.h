@@ -9,7 +9,11 @@
 // flattened to rows [N, d_prev], to a distribution with batch [N] and event [d_next] (a network's output,
 // say). Sample dims stay leading: rsample(gen, {S}) of a posterior with batch [B] is [S, B, sum d].
 // A copy shares the root and the links (functions, usually holding pointers into a model that outlives it).
+// A model that builds its chain every step passes its links as one shared vector, made once: then
+// building, sampling and scoring the chain make no heap allocation (links that return families which
+// answer their shapes by reference, as Independent<Normal> does).
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "any.h"
@@ -24,10 +28,12 @@ class Chain {
   };
   // reversed: the layers sit in the value in the reverse of their sampling order (a top-down prior).
   Chain(AnyDistribution root, std::vector<Link> links, bool reversed = false);
+  // The same over links made once and shared (a model's, built when its layers are added): no copy.
+  static Chain sharing(AnyDistribution root, std::shared_ptr<const std::vector<Link>> links, bool reversed = false);
 
   Shape batch_shape() const { return root_.batch_shape(); }
   Shape event_shape() const { return {total_}; }
-  int64_t layers() const { return int64_t(links_.size()) + 1; }
+  int64_t layers() const { return int64_t(links_->size()) + 1; }
   // The layers' sizes in the value's layout (left to right).
   std::vector<int64_t> sizes() const;
 
@@ -44,13 +50,17 @@ class Chain {
   std::vector<Tensor> layer_means(Generator& gen) const;
 
  private:
+  using Tensors = detail::PooledVector<Tensor>;
+  struct Shared {};
+  Chain(Shared, AnyDistribution root, std::shared_ptr<const std::vector<Link>> links, bool reversed);
   template <class Draw> Tensor draw(const Shape& sample_shape, Draw next) const;
+  Tensors layers_log_prob(const Tensor& value) const;         // log_prob_layers, pooled
   // The layers of value in sampling order (views along the last dim).
-  std::vector<Tensor> split_sampling_order(const Tensor& value) const;
+  Tensors split_sampling_order(const Tensor& value) const;
   AnyDistribution at(size_t link, const Tensor& prev) const;  // link's distribution for prev [..., d]
-  Tensor assemble(std::vector<Tensor> parts) const;           // sampling order -> layout
+  Tensor assemble(Tensors parts) const;                       // sampling order -> layout
   AnyDistribution root_;
-  std::vector<Link> links_;
+  std::shared_ptr<const std::vector<Link>> links_;
   bool reversed_;
   int64_t root_size_, total_;
 };

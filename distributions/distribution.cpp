@@ -109,6 +109,13 @@ Shape extended_shape(const Shape& sample_shape, const Shape& batch_shape, const 
   return s;
 }
 
+detail::Dims extended_dims(IntList sample_shape, IntList batch_shape, IntList event_shape) {
+  detail::Dims s(sample_shape.begin(), sample_shape.end());
+  s.insert(s.end(), batch_shape.begin(), batch_shape.end());
+  s.insert(s.end(), event_shape.begin(), event_shape.end());
+  return s;
+}
+
 void check_value_shape(std::string_view dist, const Tensor& value, IntList batch_shape, IntList event_shape) {
   ELBO_CHECK(value.defined(), "{}: value is an undefined tensor", dist);
   const Shape& v = value.shape();

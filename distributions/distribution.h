@@ -54,6 +54,8 @@ Shape broadcast_shape(std::string_view dist, std::string_view what_a, const Shap
 Tensor expand_to(const Tensor& x, const Shape& shape);
 // sample_shape ++ batch_shape ++ event_shape.
 Shape extended_shape(const Shape& sample_shape, const Shape& batch_shape, const Shape& event_shape = {});
+// The same in pooled storage, for a sampler's hot path (no heap allocation).
+detail::Dims extended_dims(IntList sample_shape, IntList batch_shape, IntList event_shape = {});
 // The same check without building the result (so it never allocates): ShapeError unless a and b broadcast.
 void check_broadcast(std::string_view dist, std::string_view what_a, IntList a, std::string_view what_b, IntList b);
 // Checks that value [..., event] broadcasts against batch_shape ++ event_shape (ShapeError otherwise);

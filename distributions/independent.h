@@ -8,6 +8,15 @@
 // (Bernoulli negates its fused BCE after the sum, on [B] rather than on every pixel).
 #include "distribution.h"
 
+namespace elbo::detail {
+// The product of a range of sizes (a shape's element count, without copying the shape).
+template <class It> int64_t product(It begin, It end) {
+  int64_t n = 1;
+  for (; begin != end; ++begin) n *= *begin;
+  return n;
+}
+}  // namespace elbo::detail
+
 namespace elbo::dist {
 
 template <Distribution D> class Independent {
@@ -22,13 +31,25 @@ template <Distribution D> class Independent {
   const D& base_dist() const { return base_; }
   int64_t reinterpreted_batch_ndims() const { return n_; }
   Shape batch_shape() const {
-    const Shape b = base_.batch_shape();
+    const auto& b = base_.batch_shape();
     return Shape(b.begin(), b.end() - n_);
   }
   int64_t batch_ndim() const { return int64_t(base_.batch_shape().size()) - n_; }
   int64_t event_ndim() const { return int64_t(base_.event_shape().size()) + n_; }
+  // The shapes' element counts without building them (for a base whose batch_shape is a reference, no
+  // allocation: AnyDistribution's batch_numel and event_numel ask these).
+  int64_t batch_numel() const {
+    const auto& b = base_.batch_shape();
+    return detail::product(b.begin(), b.end() - n_);
+  }
+  int64_t event_numel() const {
+    const auto& b = base_.batch_shape();
+    const auto& e = base_.event_shape();
+    return detail::product(b.end() - n_, b.end()) * detail::product(e.begin(), e.end());
+  }
   Shape event_shape() const {
-    const Shape b = base_.batch_shape(), e = base_.event_shape();
+    const auto& b = base_.batch_shape();
+    const auto& e = base_.event_shape();
     Shape s(b.end() - n_, b.end());
     s.insert(s.end(), e.begin(), e.end());
     return s;

@@ -36,7 +36,7 @@ Tensor Normal::sample(Generator& gen, const Shape& sample_shape) const {
 
 Tensor Normal::rsample(Generator& gen, const Shape& sample_shape) const {
   const Tensor eps = sample_shape.empty() ? randn(batch_shape(), gen, dtype())
-                                          : randn(extended_shape(sample_shape, batch_shape()), gen, dtype());
+                                          : randn(extended_dims(sample_shape, batch_shape()), gen, dtype());
   return loc_ + eps * scale_;
 }
 

@@ -24,9 +24,17 @@ bool analytic_kl(const dist::AnyDistribution& q, const dist::AnyDistribution& pr
 
 // n copies of x stacked along dim 0: [n * B, ...], copy j of row i at j * B + i.
 Tensor tile(const Tensor& x, int64_t n) {
-  Shape s = x.shape();
+  detail::Dims s(x.shape().begin(), x.shape().end());
   s.insert(s.begin(), n);
   return flatten(expand(unsqueeze(x, 0), s), 0, 1);
+}
+
+// [n] as the samplers' const Shape& without building a vector per call (a training step allocates
+// nothing); valid until the next call on this thread.
+const Shape& sample_dims(int64_t n) {
+  thread_local Shape s(1);
+  s[0] = n;
+  return s;
 }
 
 // z from q: reparameterized when q can, so gradients reach its parameters; a plain draw otherwise.
@@ -50,7 +58,7 @@ ElboTerms elbo(const LatentModel& m, const dist::AnyDistribution& q, const Tenso
     if (!analytic) kl = q.log_prob(z) - prior.log_prob(z);
   } else {
     const int64_t s = o.samples, b = x.size(0);
-    const Tensor z = q.rsample(gen, {s});  // [S, B, L]
+    const Tensor z = q.rsample(gen, sample_dims(s));  // [S, B, L]
     log_px = mean(reshape(m.likelihood(flatten(z, 0, 1)).log_prob(tile(x, s)), {s, b}), {0});
     if (!analytic) kl = mean(q.log_prob(z) - prior.log_prob(z), {0});
   }
@@ -67,14 +75,14 @@ Tensor iwae(const LatentModel& m, const dist::AnyDistribution& q, const Tensor& 
   ELBO_CHECK_VALUE(chunk >= 1, "iwae: chunk must be >= 1, got {}", chunk);
   const dist::AnyDistribution prior = m.prior();
   const int64_t b = x.size(0);
-  std::vector<Tensor> parts;
+  detail::PooledVector<Tensor> parts;
   for (int start = 0; start < k; start += chunk) {
     const int64_t n = std::min(chunk, k - start);
-    const Tensor z = draw(q, gen, {n});  // [n, B, L]
+    const Tensor z = draw(q, gen, sample_dims(n));  // [n, B, L]
     const Tensor log_px = reshape(m.likelihood(flatten(z, 0, 1)).log_prob(tile(x, n)), {n, b});
     parts.push_back(log_px + prior.log_prob(z) - q.log_prob(z));  // log w, [n, B]
   }
-  const Tensor logw = parts.size() == 1 ? parts[0] : cat(parts, 0);
+  const Tensor logw = parts.size() == 1 ? parts[0] : cat(std::span<const Tensor>(parts.data(), parts.size()), 0);
   return logsumexp(logw, 0) - std::log(double(k));
 }
 

@@ -78,6 +78,12 @@ HierarchicalVae& HierarchicalVae::add_layer(int64_t dim, std::unique_ptr<Conditi
   up_.push_back(&register_module(fmt::format("q{}", i + 1), std::move(up)));
   down_.push_back(&register_module(fmt::format("p{}", i), std::move(down)));
   sizes_.push_back(dim);
+  auto q = std::make_shared<std::vector<dist::Chain::Link>>(), p = std::make_shared<std::vector<dist::Chain::Link>>();
+  for (size_t l = 1; l < sizes_.size(); ++l)
+    q->push_back({sizes_[l], [net = up_[l]](const Tensor& z) { return net->forward(z); }});
+  for (size_t l = sizes_.size() - 1; l >= 1; --l)  // p(z_l | z_{l+1}), 1-based: down_[l]
+    p->push_back({sizes_[l - 1], [net = down_[l]](const Tensor& z) { return net->forward(z); }});
+  q_links_ = std::move(q), p_links_ = std::move(p);
   const nn::NamedTensors params = named_parameters();
   if (!params.empty()) probe_ = params.front().second;
   top_ = dist::AnyDistribution();
@@ -89,19 +95,13 @@ dist::AnyDistribution HierarchicalVae::prior() const {
   const DType dt = probe_.defined() ? probe_.dtype() : DType::f32;
   if (!top_.defined() || top_dtype_ != dt) top_ = standard_normal(sizes_.back(), dt), top_dtype_ = dt;
   if (sizes_.size() == 1) return top_;  // one layer: a plain VAE's N(0, I) (closed-form KL to q)
-  std::vector<dist::Chain::Link> links;
-  for (size_t i = sizes_.size() - 1; i >= 1; --i)  // p(z_{i} | z_{i+1}), 1-based: down_[i]
-    links.push_back({sizes_[i - 1], [p = down_[i]](const Tensor& z) { return p->forward(z); }});
-  return dist::Chain(top_, std::move(links), /*reversed=*/true);
+  return dist::Chain::sharing(top_, p_links_, /*reversed=*/true);
 }
 
 dist::AnyDistribution HierarchicalVae::posterior(const Tensor& x) const {
   ELBO_CHECK(!sizes_.empty(), "HierarchicalVae: no stochastic layer (add_layer)");
   if (sizes_.size() == 1) return up_[0]->forward(x);
-  std::vector<dist::Chain::Link> links;
-  for (size_t i = 1; i < sizes_.size(); ++i)
-    links.push_back({sizes_[i], [q = up_[i]](const Tensor& z) { return q->forward(z); }});
-  return dist::Chain(up_[0]->forward(x), std::move(links));
+  return dist::Chain::sharing(up_[0]->forward(x), q_links_);
 }
 
 dist::AnyDistribution HierarchicalVae::likelihood(const Tensor& z) const {

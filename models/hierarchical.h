@@ -79,6 +79,9 @@ class HierarchicalVae : public nn::Module, public AmortizedModel {
   Tensor probe_;                           // the first parameter, whose dtype the prior follows
   mutable dist::AnyDistribution top_;      // p(z_L) = N(0, I), built once per dtype
   mutable DType top_dtype_ = DType::f32;
+  // The chains' links (q(z_{i+1} | z_i) bottom-up, p(z_i | z_{i+1}) top-down), made once in add_layer and
+  // shared by every chain prior() and posterior() build, so a training step allocates none.
+  std::shared_ptr<const std::vector<dist::Chain::Link>> q_links_, p_links_;
 };
 
 // Burda et al. 2016's MNIST models (section 5): one stochastic layer, q 784-200-200-(50) and p

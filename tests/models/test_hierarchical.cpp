@@ -103,6 +103,13 @@ TEST_CASE("Chain: sampling order, layout, log_prob by layer and shape errors") {
   // a link that does not return one distribution per row
   const dist::Chain bad(standard_normal(2), {{2, [](const Tensor&) { return standard_normal(2); }}});
   CHECK_ERROR_HAS(bad.sample(gen, {5}), "link 1 must give batch_shape [5] and event_shape [2]");
+  // one distribution per row, but of 3 dims where the layer has 2
+  const dist::Chain wide(standard_normal(2), {{2, [](const Tensor& t) {
+                           return dist::AnyDistribution(
+                               dist::Independent(dist::Normal(zeros({t.size(0), 3}), ones({t.size(0), 3})), 1));
+                         }}});
+  CHECK_ERROR_HAS(wide.sample(gen, {5}), "must give batch_shape [5] and event_shape [2] for its input [5, 2], got batch "
+                                         "[5] event [3]");
 }
 
 TEST_CASE("hierarchical estimators: the exact posterior gives log p(x) exactly; a worse q bounds it in order") {
@@ -285,6 +292,7 @@ TEST_CASE("hierarchical models: an empty or malformed hierarchy is an Error nami
   MlpConditional q(4, Sizes{3}, 2, gaussian_head(), gen);
   CHECK_ERROR_HAS(q.forward(zeros({2, 5})), "MlpConditional: expects input [N, 4], got [2, 5]");
   CHECK_ERROR_HAS(dist::Chain(standard_normal(2), {{1, nullptr}}), "link 1 has no function");
+  CHECK_ERROR_HAS(dist::Chain::sharing(standard_normal(2), nullptr), "Chain: the links are null");
   HierarchicalVae m = LinearChain{}.build();
   CHECK_ERROR_HAS(layer_report(m, zeros({3, 2}, DType::f64), gen, 0.01, 0), "layer_report: batch must be >= 1, got 0");
   CHECK_ERROR_HAS(init_output_bias(m, zeros({2})), "the model has no p0.head.bias");

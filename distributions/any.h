@@ -107,17 +107,11 @@ class AnyDistribution {
     }
     int64_t batch_numel() const override {
       if constexpr (requires { d.batch_numel(); }) return d.batch_numel();
-      else {
-        const auto& s = d.batch_shape();
-        return detail::product(s.begin(), s.end());
-      }
+      else return numel_of(d.batch_shape());
     }
     int64_t event_numel() const override {
       if constexpr (requires { d.event_numel(); }) return d.event_numel();
-      else {
-        const auto& s = d.event_shape();
-        return detail::product(s.begin(), s.end());
-      }
+      else return numel_of(d.event_shape());
     }
     Tensor log_prob(const Tensor& value) const override { return d.log_prob(value); }
     Tensor sample(Generator& gen, const Shape& s) const override {

@@ -48,7 +48,7 @@ std::vector<int64_t> Chain::sizes() const {
 
 AnyDistribution Chain::at(size_t link, const Tensor& prev) const {
   const Link& l = (*links_)[link];
-  const int64_t rows = prev.dim() == 0 ? 1 : prev.numel() / std::max<int64_t>(prev.shape().back(), 1);
+  const int64_t rows = prev.numel() / prev.shape().back();  // a layer's last dim is its size, >= 1
   AnyDistribution d = l.fn(as_rows(prev));
   // batch [rows], event [size], asked without building the shapes
   ELBO_CHECK(d.event_ndim() == 1 && d.event_numel() == l.size && d.batch_ndim() == 1 && d.batch_numel() == rows,

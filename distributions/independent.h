@@ -8,15 +8,6 @@
 // (Bernoulli negates its fused BCE after the sum, on [B] rather than on every pixel).
 #include "distribution.h"
 
-namespace elbo::detail {
-// The product of a range of sizes (a shape's element count, without copying the shape).
-template <class It> int64_t product(It begin, It end) {
-  int64_t n = 1;
-  for (; begin != end; ++begin) n *= *begin;
-  return n;
-}
-}  // namespace elbo::detail
-
 namespace elbo::dist {
 
 template <Distribution D> class Independent {
@@ -40,12 +31,12 @@ template <Distribution D> class Independent {
   // allocation: AnyDistribution's batch_numel and event_numel ask these).
   int64_t batch_numel() const {
     const auto& b = base_.batch_shape();
-    return detail::product(b.begin(), b.end() - n_);
+    return numel_of(IntList(b.data(), b.size() - size_t(n_)));
   }
   int64_t event_numel() const {
     const auto& b = base_.batch_shape();
     const auto& e = base_.event_shape();
-    return detail::product(b.end() - n_, b.end()) * detail::product(e.begin(), e.end());
+    return numel_of(IntList(b.data() + b.size() - size_t(n_), size_t(n_))) * numel_of(e);
   }
   Shape event_shape() const {
     const auto& b = base_.batch_shape();

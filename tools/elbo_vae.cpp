@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   app.add_option("--burda-scale", burda_scale, "burda: the Gaussian layers' scale, exp or softplus of the head (Burda "
                  "et al.'s code: exp)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"exp", "softplus"}));
+      ->check(zoo::parses_with([](const std::string& v) { models::parse_scale_link(v); }));
   app.add_option("--output-bias", output_bias, "burda: the decoder's output bias starts at the logit of the training "
                  "mean (data-mean, Burda et al.'s code) or at zero")
       ->capture_default_str()

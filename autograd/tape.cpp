@@ -51,6 +51,16 @@ template <class Inputs> std::string shapes_of(const Inputs& inputs) {
 
 thread_local bool t_in_backward = false;
 thread_local detail::BackwardObserver* t_observer = nullptr;  // backward's own ops are checked as backward, not forward
+// The node whose backward is running on this thread while a pass builds a graph (create_graph), for
+// detail::linked; null otherwise.
+thread_local const std::shared_ptr<Node>* t_running = nullptr;
+struct Running {
+  const std::shared_ptr<Node>* prev = t_running;
+  explicit Running(const std::shared_ptr<Node>* n) { t_running = n; }
+  ~Running() { t_running = prev; }
+  Running(const Running&) = delete;
+  Running& operator=(const Running&) = delete;
+};
 
 AnomalyGuard::AnomalyGuard() : prev_(t_anomaly) { t_anomaly = true; }
 AnomalyGuard::~AnomalyGuard() { t_anomaly = prev_; }
@@ -92,9 +102,30 @@ bool should_record(const char* name, const Tensor& out, std::span<const Tensor> 
   return false;
 }
 
-Tensor attach(const char* name, const Tensor& out, std::span<const Tensor> inputs, BackwardFn fn) {
+namespace {
+// A new handle on t's storage whose gradient flows into `node`.
+Tensor handle_of(const Tensor& t, std::shared_ptr<Node> node) {
+  const TensorImpl& o = *t.impl();
+  auto impl = new_impl();
+  impl->storage = o.storage;
+  impl->shape = o.shape;
+  impl->numel = o.numel;
+  impl->dtype = o.dtype;
+  impl->requires_grad = true;
+  impl->node = std::move(node);
+  return Tensor(std::move(impl));
+}
+}  // namespace
+
+Tensor linked(const Tensor& saved) {
+  if (!t_running || !saved.defined()) return saved;
+  return handle_of(saved, *t_running);
+}
+
+Tensor attach(const Op& op, const Tensor& out, std::span<const Tensor> inputs, BackwardFn fn) {
   auto node = std::allocate_shared<Node>(PoolAllocator<Node>{});
-  node->name = name;
+  node->name = op.name;
+  node->differentiable = op.backward;
   node->seq = g_seq.fetch_add(1, std::memory_order_relaxed);
   node->inputs.resize(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -108,15 +139,7 @@ Tensor attach(const char* name, const Tensor& out, std::span<const Tensor> input
     e.dtype = p->dtype;
   }
   node->backward = std::move(fn);
-  const TensorImpl& o = *out.impl();
-  auto impl = new_impl();
-  impl->storage = o.storage;
-  impl->shape = o.shape;
-  impl->numel = o.numel;
-  impl->dtype = o.dtype;
-  impl->requires_grad = true;
-  impl->node = std::move(node);
-  return Tensor(std::move(impl));
+  return handle_of(out, std::move(node));
 }
 }  // namespace detail
 
@@ -145,22 +168,6 @@ void run_backward(const Tensor& root, bool retain_graph) {
 }
 
 namespace {
-// Ops whose closures compute with recorded ops from linked inputs when creating_graph() (see tape.h).
-constexpr const char* kDoubleBackward[] = {
-    "neg", "exp", "log", "log1p", "expm1", "sqrt", "square", "abs", "sigmoid", "tanh", "relu", "softplus",
-    "log_sigmoid", "elu", "leaky_relu", "clamp", "erf", "erfinv",                  // unary
-    "add", "sub", "mul", "div", "pow", "maximum", "minimum", "where", "remainder",  // binary
-    "sum", "max", "min", "logsumexp",                                              // reductions
-    "matmul", "linear", "binary_cross_entropy_with_logits",                        // products, losses
-    "binary_cross_entropy_with_logits_sum",
-    "reshape", "expand", "permute", "cat", "narrow", "gather", "index_select",     // shape
-    "index_add", "scatter_add", "clone", "to",
-    "diagonal", "diag_embed", "tril", "triu", "cholesky", "solve_triangular"};                  // linalg
-bool twice_differentiable(const char* op) {
-  for (const char* name : kDoubleBackward)
-    if (std::string_view(name) == op) return true;
-  return false;
-}
 }  // namespace
 
 void run_backward(std::span<const Tensor> roots, std::span<const Tensor> seeds0, bool retain_graph,
@@ -249,11 +256,20 @@ void run_backward(std::span<const Tensor> roots, std::span<const Tensor> seeds0,
     n->grad = Tensor();
     if (g.defined()) {
       if (Tensor* slot = capture_slot(nullptr, n.get())) accumulate(*slot, g);
-      ELBO_CHECK(!create_graph || twice_differentiable(n->name),
+      ELBO_CHECK(!create_graph || n->differentiable == Differentiable::repeatedly,
                  "autograd::grad (create_graph): the backward of '{}' is not differentiable yet; ops that allow "
                  "higher-order gradients are listed by autograd::double_backward_ops()", n->name);
-      Grads grads = n->backward(g);
+      Grads grads;
+      {
+        const Running running(create_graph ? &n : nullptr);
+        grads = n->backward(g);
+      }
       ELBO_ASSERT(grads.size() == n->inputs.size());
+      if (create_graph && g.requires_grad())  // a gradient is linear in g: without a graph, a kernel made it
+        for (size_t i = 0; i < grads.size(); ++i)
+          ELBO_CHECK(!grads[i].defined() || (!n->inputs[i].node && !n->inputs[i].leaf) || grads[i].requires_grad(),
+                     "autograd::grad (create_graph): the backward of '{}' is declared differentiable (op_table.h) "
+                     "but computed the gradient of input {} with an unrecorded kernel", n->name, i);
       for (size_t i = 0; i < grads.size(); ++i) {
         const Edge& e = n->inputs[i];
         if (!grads[i].defined() || (!e.node && !e.leaf)) continue;
@@ -283,6 +299,13 @@ void run_backward(std::span<const Tensor> roots, std::span<const Tensor> seeds0,
     for (const auto& n : order) n->inputs.clear();
 }
 
+std::span<const Op> recorded_ops() {
+#define ELBO_LIST_OP(id, name, d) op::id,
+  static constexpr Op table[] = {ELBO_RECORDED_OPS(ELBO_LIST_OP)};
+#undef ELBO_LIST_OP
+  return table;
+}
+
 namespace autograd {
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs, const GradOptions& o) {
@@ -310,7 +333,15 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   return g;
 }
 
-std::span<const char* const> double_backward_ops() { return kDoubleBackward; }
+std::span<const char* const> double_backward_ops() {
+  static const std::vector<const char*> names = [] {
+    std::vector<const char*> v;
+    for (const Op& op : recorded_ops())
+      if (op.backward == Differentiable::repeatedly) v.push_back(op.name);
+    return v;
+  }();
+  return names;
+}
 
 }  // namespace autograd
 

@@ -7,8 +7,9 @@
 // them is an error. Backward runs with recording off; all gradients pass through accumulate_grad,
 // which checks shape and dtype. With create_graph (autograd::grad) backward runs with recording on
 // instead, so the gradients carry a graph of their own and can be differentiated again: the closures of
-// the ops that allow it (double_backward_ops()) then compute with recorded ops from their linked inputs;
-// any other op in the graph is an error naming it.
+// the ops declared `repeatedly` in op_table.h (double_backward_ops()) are made of recorded ops, and see
+// their saved outputs linked to their own node (detail::linked); any other op in the graph is an error
+// naming it.
 #include <concepts>
 #include <cstdint>
 #include <memory>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "allocator.h"
+#include "op_table.h"
 #include "tensor.h"
 
 namespace elbo {
@@ -95,6 +97,7 @@ struct Edge {
 
 struct Node {
   const char* name = "";
+  Differentiable differentiable = Differentiable::once;
   uint64_t seq = 0;
   detail::PooledVector<Edge> inputs;
   BackwardFn backward;
@@ -159,25 +162,27 @@ void set_backward_observer(BackwardObserver* o);  // this thread's; nullptr for 
 // True when `out` should get a node: recording is on and some input requires grad. Also runs anomaly
 // mode's check of the forward output.
 bool should_record(const char* name, const Tensor& out, std::span<const Tensor> inputs);
-// Inside a backward closure: is this pass building a graph of the gradients (create_graph)? Then the
-// closure must use recorded ops on its linked inputs and recompute any output it saved (the saved output
-// is a plain copy with no graph), instead of fused gradient kernels.
-inline bool creating_graph() { return grad_enabled(); }
-Tensor attach(const char* name, const Tensor& out, std::span<const Tensor> inputs, BackwardFn backward);
+// An op's own output as its backward closure saved it (a handle with no graph, so the closure makes no
+// cycle), as the running backward must use it: when the pass builds a graph of the gradients
+// (create_graph), a handle on the same storage whose node is the op's own, so what the backward computes
+// from it is differentiated through the op again, as torch's saved outputs are; otherwise `saved` itself.
+Tensor linked(const Tensor& saved);
+Tensor attach(const Op& op, const Tensor& out, std::span<const Tensor> inputs, BackwardFn backward);
 }  // namespace detail
 
 // Attaches `backward` to `out` if recording is on and some input requires grad; returns the tensor to
 // hand to the user (a new handle sharing out's storage, so closures may capture `out` without a cycle).
 // The type-erased closure is only made when the op records: under NoGradGuard the lambda (whose captures
 // the call site has already evaluated) is not moved into the pool.
-template <class F> Tensor record(const char* name, const Tensor& out, std::initializer_list<Tensor> inputs, F&& fn) {
+// `op` names the node and says whether its backward may be differentiated again (op_table.h).
+template <class F> Tensor record(const Op& op, const Tensor& out, std::initializer_list<Tensor> inputs, F&& fn) {
   const std::span<const Tensor> in(inputs.begin(), inputs.size());
-  if (!detail::should_record(name, out, in)) return out;
-  return detail::attach(name, out, in, BackwardFn(std::forward<F>(fn)));
+  if (!detail::should_record(op.name, out, in)) return out;
+  return detail::attach(op, out, in, BackwardFn(std::forward<F>(fn)));
 }
-template <class F> Tensor record(const char* name, const Tensor& out, const std::vector<Tensor>& inputs, F&& fn) {
-  if (!detail::should_record(name, out, inputs)) return out;
-  return detail::attach(name, out, inputs, BackwardFn(std::forward<F>(fn)));
+template <class F> Tensor record(const Op& op, const Tensor& out, const std::vector<Tensor>& inputs, F&& fn) {
+  if (!detail::should_record(op.name, out, inputs)) return out;
+  return detail::attach(op, out, inputs, BackwardFn(std::forward<F>(fn)));
 }
 
 // Runs reverse mode from `root` (one element) with d root = 1.
@@ -200,9 +205,9 @@ struct GradOptions {
 // d outputs / d inputs, as torch.autograd.grad: the gradients are returned and no .grad is touched.
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const GradOptions& options = {});
-// The ops whose backward is itself differentiable (create_graph), by the names nodes carry; each has a
-// gradgradcheck in tests/autograd/test_double_backward.cpp. Composites of them (mean, softmax,
-// log_softmax, the losses, gelu, layer_norm, ...) follow.
+// The ops whose backward is itself differentiable (create_graph), by the names nodes carry: the rows of
+// op_table.h declared `repeatedly`. Each has a gradgradcheck in tests/autograd/test_double_backward.cpp.
+// Composites of them (mean, softmax, log_softmax, the losses, gelu, layer_norm, ...) follow.
 std::span<const char* const> double_backward_ops();
 }  // namespace autograd
 

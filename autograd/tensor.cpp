@@ -127,7 +127,7 @@ Tensor Tensor::detach() const {
 Tensor Tensor::clone() const {
   Tensor y = empty(shape(), dtype());
   std::memcpy(y.raw(), raw(), size_t(numel()) * itemsize(dtype()));
-  return record("clone", y, {*this}, [](const Tensor& gy) { return Grads{gy}; });
+  return record(op::clone, y, {*this}, [](const Tensor& gy) { return Grads{gy}; });
 }
 
 Tensor Tensor::to(DType d) const {
@@ -144,7 +144,7 @@ Tensor Tensor::to(DType d) const {
   });
   if (!is_floating(d)) return y;
   const DType from = dtype();
-  return record("to", y, {*this}, [from](const Tensor& gy) { return Grads{gy.to(from)}; });
+  return record(op::to, y, {*this}, [from](const Tensor& gy) { return Grads{gy.to(from)}; });
 }
 
 void Tensor::copy_(const Tensor& src) const {

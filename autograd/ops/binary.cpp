@@ -158,7 +158,7 @@ Tensor add(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted("add", a0, b0);
   if (ints(a)) return detail::int_binary("add", a, b, IntOp::add);
   Tensor y = binary_kernel("add", a, b, Binary::add);
-  return record("add", y, {a, b}, [sa = detail::dims_of(a.shape()), sb = detail::dims_of(b.shape())](const Tensor& gy) {
+  return record(op::add, y, {a, b}, [sa = detail::dims_of(a.shape()), sb = detail::dims_of(b.shape())](const Tensor& gy) {
     return Grads{sum_to(gy, sa), sum_to(gy, sb)};
   });
 }
@@ -167,7 +167,7 @@ Tensor sub(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted("sub", a0, b0);
   if (ints(a)) return detail::int_binary("sub", a, b, IntOp::sub);
   Tensor y = binary_kernel("sub", a, b, Binary::sub);
-  return record("sub", y, {a, b}, [sa = detail::dims_of(a.shape()), sb = detail::dims_of(b.shape())](const Tensor& gy) {
+  return record(op::sub, y, {a, b}, [sa = detail::dims_of(a.shape()), sb = detail::dims_of(b.shape())](const Tensor& gy) {
     return Grads{sum_to(gy, sa), sum_to(-gy, sb)};
   });
 }
@@ -177,7 +177,7 @@ Tensor mul(const Tensor& a0, const Tensor& b0) {
   if (ints(a)) return detail::int_binary("mul", a, b, IntOp::mul);
   Tensor y = binary_kernel("mul", a, b, Binary::mul);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return record("mul", y, {a, b}, [a, b, ga, gb](const Tensor& gy) {
+  return record(op::mul, y, {a, b}, [a, b, ga, gb](const Tensor& gy) {
     // d(ab)/da = b, d(ab)/db = a
     return Grads{ga ? sum_to(gy * b, a.shape()) : Tensor(), gb ? sum_to(gy * a, b.shape()) : Tensor()};
   });
@@ -188,11 +188,11 @@ Tensor div(const Tensor& a0, const Tensor& b0) {
   auto [a, b] = promoted("div", a0, b0);
   Tensor y = binary_kernel("div", a, b, Binary::div);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return record("div", y, {a, b}, [y, a, b, ga, gb](const Tensor& gy) {
+  return record(op::div, y, {a, b}, [y, a, b, ga, gb](const Tensor& gy) {
     // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -y/b
     Tensor gq = gy / b;
     return Grads{ga ? sum_to(gq, a.shape()) : Tensor(),
-                 gb ? sum_to(-gq * (detail::creating_graph() ? a / b : y), b.shape()) : Tensor()};
+                 gb ? sum_to(-gq * detail::linked(y), b.shape()) : Tensor()};
   });
 }
 
@@ -201,28 +201,28 @@ Tensor pow(const Tensor& a0, const Tensor& b0) {
   const Tensor a = a0.to(d), b = b0.to(d);
   Tensor y = binary_kernel("pow", a, b, Binary::pow);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return record("pow", y, {a, b}, [y, a, b, ga, gb](const Tensor& gy) {
+  return record(op::pow, y, {a, b}, [y, a, b, ga, gb](const Tensor& gy) {
     // d(a^b)/da = b a^(b-1); d(a^b)/db = a^b log a (taken as 0 where a == 0, as torch)
     Tensor g_a, g_b;
     if (ga) g_a = sum_to(gy * b * pow(a, b - 1.0), a.shape());
-    if (gb) g_b = sum_to(gy * (detail::creating_graph() ? pow(a, b) : y) * where(eq(a, zeros({}, a.dtype())), zeros({}, a.dtype()), log(a)), b.shape());
+    if (gb) g_b = sum_to(gy * detail::linked(y) * where(eq(a, zeros({}, a.dtype())), zeros({}, a.dtype()), log(a)), b.shape());
     return Grads{g_a, g_b};
   });
 }
 
 Tensor pow(const Tensor& x, double p) {
   Tensor y = detail::unary_kernel("pow", x, kernels::Unary::pow_scalar, p);
-  return record("pow", y, {x}, [x, p](const Tensor& gy) {
+  return record(op::pow, y, {x}, [x, p](const Tensor& gy) {
     return Grads{gy * (p * pow(x, p - 1))};  // d x^p = p x^(p-1)
   });
 }
 
 namespace {
 // maximum/minimum: the gradient goes to a where it wins (ties to a), else to b.
-Tensor extreme(const char* op, const Tensor& a0, const Tensor& b0, Binary k, Binary pick_a) {
-  auto [a, b] = promoted(op, a0, b0);
-  if (ints(a)) return detail::int_binary(op, a, b, k == Binary::maximum ? IntOp::maximum : IntOp::minimum);
-  Tensor y = binary_kernel(op, a, b, k);
+Tensor extreme(const Op& op, const Tensor& a0, const Tensor& b0, Binary k, Binary pick_a) {
+  auto [a, b] = promoted(op.name, a0, b0);
+  if (ints(a)) return detail::int_binary(op.name, a, b, k == Binary::maximum ? IntOp::maximum : IntOp::minimum);
+  Tensor y = binary_kernel(op.name, a, b, k);
   return record(op, y, {a, b}, [a = a.detach(), b = b.detach(), pick_a](const Tensor& gy) {
     Tensor m = binary_kernel("mask", a, b, pick_a);
     return Grads{sum_to(gy * m, a.shape()), sum_to(gy * (1.0 - m), b.shape())};
@@ -239,8 +239,8 @@ Tensor compare(const char* op, const Tensor& a0, const Tensor& b0, Binary k) {
 }
 }  // namespace
 
-Tensor maximum(const Tensor& a, const Tensor& b) { return extreme("maximum", a, b, Binary::maximum, Binary::ge); }
-Tensor minimum(const Tensor& a, const Tensor& b) { return extreme("minimum", a, b, Binary::minimum, Binary::le); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return extreme(op::maximum, a, b, Binary::maximum, Binary::ge); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return extreme(op::minimum, a, b, Binary::minimum, Binary::le); }
 Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", a, b, Binary::eq); }
 Tensor ne(const Tensor& a, const Tensor& b) { return compare("ne", a, b, Binary::ne); }
 Tensor lt(const Tensor& a, const Tensor& b) { return compare("lt", a, b, Binary::lt); }
@@ -263,7 +263,7 @@ Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
     T* py = y.data<T>();
     for (int64_t i = 0; i < y.numel(); ++i) py[i] = pm[i] != T(0) ? pa[i] : pb[i];
   });
-  return record("where", y, {a, b}, [m, sa = detail::dims_of(a.shape()), sb = detail::dims_of(b.shape())](const Tensor& gy) {
+  return record(op::where, y, {a, b}, [m, sa = detail::dims_of(a.shape()), sb = detail::dims_of(b.shape())](const Tensor& gy) {
     Tensor z = zeros({}, gy.dtype());
     return Grads{sum_to(where(m, gy, z), sa), sum_to(where(m, z, gy), sb)};
   });
@@ -276,22 +276,22 @@ Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
 
 // Scalar operands: one affine kernel and a one-line backward, no broadcast machinery.
 namespace {
-Tensor affine(const char* op, const Tensor& x, double scale, double shift) {
+Tensor affine(const Op& op, const Tensor& x, double scale, double shift) {
   if (ints(x)) {  // integral scalars keep integers, others make floats (as torch: int tensor * 0.5 is float)
     if (scale == std::floor(scale) && shift == std::floor(shift)) return detail::int_affine(x, int64_t(scale), int64_t(shift));
     return affine(op, x.to(DType::f32), scale, shift);
   }
-  Tensor y = detail::unary_kernel(op, x, kernels::Unary::affine, scale, shift);
+  Tensor y = detail::unary_kernel(op.name, x, kernels::Unary::affine, scale, shift);
   return record(op, y, {x}, [scale](const Tensor& gy) { return Grads{scale == 1.0 ? gy : gy * scale}; });
 }
 }  // namespace
-Tensor operator+(const Tensor& a, double b) { return affine("add", a, 1.0, b); }
-Tensor operator-(const Tensor& a, double b) { return affine("sub", a, 1.0, -b); }
-Tensor operator*(const Tensor& a, double b) { return affine("mul", a, b, 0.0); }
+Tensor operator+(const Tensor& a, double b) { return affine(op::add, a, 1.0, b); }
+Tensor operator-(const Tensor& a, double b) { return affine(op::sub, a, 1.0, -b); }
+Tensor operator*(const Tensor& a, double b) { return affine(op::mul, a, b, 0.0); }
 Tensor operator/(const Tensor& a, double b) { return ints(a) ? a.to(DType::f32) / b : a / full({}, b, a.dtype()); }
-Tensor operator+(double a, const Tensor& b) { return affine("add", b, 1.0, a); }
-Tensor operator-(double a, const Tensor& b) { return affine("sub", b, -1.0, a); }
-Tensor operator*(double a, const Tensor& b) { return affine("mul", b, a, 0.0); }
+Tensor operator+(double a, const Tensor& b) { return affine(op::add, b, 1.0, a); }
+Tensor operator-(double a, const Tensor& b) { return affine(op::sub, b, -1.0, a); }
+Tensor operator*(double a, const Tensor& b) { return affine(op::mul, b, a, 0.0); }
 Tensor operator/(double a, const Tensor& b) { return ints(b) ? a / b.to(DType::f32) : full({}, a, b.dtype()) / b; }
 Tensor operator-(const Tensor& a) { return neg(a); }
 

@@ -68,7 +68,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride,
                    stride, padding};
   Tensor y = run(Pass::forward, g, x, w, b, {g.n, g.o, g.ho, g.wo});
   const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
-  return record("conv2d", y, {x, w, b},
+  return record(op::conv2d, y, {x, w, b},
                 [g, x = gw ? x.detach() : Tensor(), w = gx ? w.detach() : Tensor(), wshape = shape4(w), gx, gw,
                  gb](const Tensor& gy) {
                   // y = W col(x) + b (col: x's patches): dx = col^T(W^T dy), the adjoint; dW = dy col(x)^T;
@@ -96,7 +96,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, int64
   const ConvGeom g{s[0], w.shape()[1], h, wd, w.shape()[0], kh, kw, s[2], s[3], stride, padding};
   Tensor y = run(Pass::input_grad, g, x, w, b, x_shape(g));
   const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
-  return record("conv_transpose2d", y, {x, w, b},
+  return record(op::conv_transpose2d, y, {x, w, b},
                 [g, x = gw ? x.detach() : Tensor(), w = gx ? w.detach() : Tensor(), wshape = shape4(w), gx, gw,
                  gb](const Tensor& gy) {
                   // y = col^T(W^T x) + b, conv2d's adjoint: dx = W col(dy), dW = x col(dy)^T, db = sum of dy

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "autograd/ops/common.h"
+#include "autograd/ops/derivatives.h"
 
 namespace elbo {
 
@@ -147,7 +148,7 @@ Tensor index_add(const Tensor& x, int64_t dim0, const Tensor& index, const Tenso
       for (int64_t k = 0; k < inner; ++k)
         dst[(o * n + i) * inner + k] = (o * r + (pi[i] < 0 ? pi[i] + r : pi[i])) * inner + k;
   const Tensor y = add_at("index_add", x, source, std::span<const int64_t>(dst, size_t(source.numel())));
-  return record("index_add", y, {x, source}, [index, dim](const Tensor& gy) {
+  return record(op::index_add, y, {x, source}, [index, dim](const Tensor& gy) {
     return Grads{gy, index_select(gy, dim, index)};  // d/dx = identity; d/dsource picks the rows it went to
   });
 }
@@ -166,7 +167,9 @@ Tensor scatter_add(const Tensor& x, int64_t dim0, const Tensor& index, const Ten
                    index.shape(), source.shape(), dim, x.shape());
   // the positions of x each index element adds to, and the source elements it reads
   const Shape& is = index.shape();
-  detail::PooledVector<int64_t> dst(size_t(index.numel())), src(size_t(index.numel()));
+  const Tensor dst_t = empty({index.numel()}, DType::i64), src_t = empty({index.numel()}, DType::i64);
+  int64_t* dst = dst_t.data<int64_t>();
+  int64_t* src = src_t.data<int64_t>();
   Dims xstr(size_t(x.dim()), 1), sstr(size_t(x.dim()), 1), idx(is.size(), 0);
   for (int64_t d = x.dim() - 2; d >= 0; --d) {
     xstr[size_t(d)] = xstr[size_t(d + 1)] * x.size(d + 1);
@@ -183,7 +186,7 @@ Tensor scatter_add(const Tensor& x, int64_t dim0, const Tensor& index, const Ten
       od += (int64_t(d) == dim ? (v < 0 ? v + r : v) : idx[d]) * xstr[d];
       os += idx[d] * sstr[d];
     }
-    dst[size_t(e)] = od, src[size_t(e)] = os;
+    dst[e] = od, src[e] = os;
     for (int64_t d = int64_t(is.size()) - 1; d >= 0; --d) {
       if (++idx[size_t(d)] < is[size_t(d)]) break;
       idx[size_t(d)] = 0;
@@ -192,27 +195,13 @@ Tensor scatter_add(const Tensor& x, int64_t dim0, const Tensor& index, const Ten
   Tensor picked = empty(index.shape(), source.dtype());  // the source elements the index covers, in its order
   with_float(source.dtype(), "scatter_add", [&](auto t) {
     using T = decltype(t);
-    for (size_t e = 0; e < src.size(); ++e) picked.data<T>()[e] = source.data<const T>()[src[e]];
+    for (int64_t e = 0; e < index.numel(); ++e) picked.data<T>()[e] = source.data<const T>()[src[e]];
   });
-  const Tensor y = add_at("scatter_add", x, picked, dst);
-  return record("scatter_add", y, {x, source}, [dst, src, ss = dims_of(source.shape()), dim, index](const Tensor& gy) {
+  const Tensor y = add_at("scatter_add", x, picked, std::span<const int64_t>(dst, size_t(index.numel())));
+  return record(op::scatter_add, y, {x, source}, [dst_t, src_t, is = dims_of(index.shape()),
+                                                  ss = dims_of(source.shape())](const Tensor& gy) {
     // d/dsource[src[e]] = gy[dst[e]]; elements of source the index does not cover get 0
-    if (detail::creating_graph()) {
-      Tensor gs = gather(gy, dim, index);  // index's shape; pad each short dim with zeros up to source's
-      for (size_t d = 0; d < ss.size(); ++d)
-        if (gs.size(int64_t(d)) < ss[d]) {
-          Dims pad = dims_of(gs.shape());
-          pad[d] = ss[d] - gs.size(int64_t(d));
-          gs = cat({gs, zeros(pad, gy.dtype())}, int64_t(d));
-        }
-      return Grads{gy, gs};
-    }
-    Tensor gs = zeros(ss, gy.dtype());
-    with_float(gy.dtype(), "scatter_add", [&](auto t) {
-      using T = decltype(t);
-      for (size_t e = 0; e < dst.size(); ++e) gs.data<T>()[src[e]] = gy.data<const T>()[dst[e]];
-    });
-    return Grads{gy, gs};
+    return Grads{gy, detail::put_add(detail::take(gy, dst_t, is), src_t, ss)};
   });
 }
 

@@ -83,7 +83,7 @@ Tensor remainder(const Tensor& a0, const Tensor& b0) {
       q.data<T>()[i] = std::floor(pa[i] / pb[i]);
     }
   });
-  return record("remainder", y, {a, b}, [q, sa = detail::dims_of(a.shape()), sb = detail::dims_of(b.shape())](const Tensor& gy) {
+  return record(op::remainder, y, {a, b}, [q, sa = detail::dims_of(a.shape()), sb = detail::dims_of(b.shape())](const Tensor& gy) {
     return Grads{sum_to(gy, sa), sum_to(-gy * q, sb)};
   });
 }

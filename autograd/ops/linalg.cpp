@@ -43,12 +43,12 @@ constexpr int64_t kAll = int64_t(1) << 62;
 
 Tensor tril(const Tensor& x, int64_t k) {
   Tensor y = band("tril", x, -kAll, k);
-  return record("tril", y, {x}, [k](const Tensor& gy) { return Grads{tril(gy, k)}; });
+  return record(op::tril, y, {x}, [k](const Tensor& gy) { return Grads{tril(gy, k)}; });
 }
 
 Tensor triu(const Tensor& x, int64_t k) {
   Tensor y = band("triu", x, k, kAll);
-  return record("triu", y, {x}, [k](const Tensor& gy) { return Grads{triu(gy, k)}; });
+  return record(op::triu, y, {x}, [k](const Tensor& gy) { return Grads{triu(gy, k)}; });
 }
 
 Tensor diagonal(const Tensor& x) {
@@ -64,7 +64,7 @@ Tensor diagonal(const Tensor& x) {
       for (int64_t i = 0; i < n; ++i) y.data<T>()[b * n + i] = x.data<const T>()[(b * rows + i) * cols + i];
   });
   const bool square = rows == cols;
-  return record("diagonal", y, {x}, [square, rows, cols](const Tensor& gy) {
+  return record(op::diagonal, y, {x}, [square, rows, cols](const Tensor& gy) {
     Tensor g = diag_embed(gy);
     if (!square) {  // pad the n x n block to rows x cols
       Dims r = dims_of(g.shape()), c;
@@ -87,7 +87,7 @@ Tensor diag_embed(const Tensor& v) {
     for (int64_t b = 0; b < batch; ++b)
       for (int64_t i = 0; i < n; ++i) y.data<T>()[(b * n + i) * n + i] = v.data<const T>()[b * n + i];
   });
-  return record("diag_embed", y, {v}, [](const Tensor& gy) { return Grads{diagonal(gy)}; });
+  return record(op::diag_embed, y, {v}, [](const Tensor& gy) { return Grads{diagonal(gy)}; });
 }
 
 // A = L L^T, column by column (Cholesky-Banachiewicz): L_jj = sqrt(a_jj - sum_k<j L_jk^2),
@@ -118,8 +118,8 @@ Tensor cholesky(const Tensor& a) {
       }
     }
   });
-  return record("cholesky", l, {a}, [a, l](const Tensor& gl) {
-    const Tensor L = detail::creating_graph() ? cholesky(a) : l;
+  return record(op::cholesky, l, {a}, [l](const Tensor& gl) {
+    const Tensor L = detail::linked(l);
     const Tensor Lt = transpose(L, -1, -2);
     const Tensor m = matmul(Lt, gl);
     const Tensor phi = tril(m) - 0.5 * diag_embed(diagonal(m));
@@ -168,8 +168,8 @@ Tensor solve_triangular(const Tensor& a0, const Tensor& b0, bool upper) {
     }
   });
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return record("solve_triangular", x, {a, b}, [a, b, x, upper, ga, gb](const Tensor& gx) {
-    const Tensor X = detail::creating_graph() ? solve_triangular(a, b, upper) : x;
+  return record(op::solve_triangular, x, {a, b}, [a, x, upper, ga, gb](const Tensor& gx) {
+    const Tensor X = detail::linked(x);
     const Tensor g_b = solve_triangular(transpose(a, -1, -2), gx, !upper);
     Tensor g_a;
     if (ga) {

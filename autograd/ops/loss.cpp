@@ -1,5 +1,6 @@
 // Losses, composed from stable primitives (their gradients come for free).
 #include "autograd/ops/common.h"
+#include "autograd/ops/derivatives.h"
 
 #include <algorithm>
 
@@ -32,10 +33,9 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   const Tensor x = logits.to(d), t = target.to(d);
   Tensor l = detail::binary_kernel("binary_cross_entropy_with_logits", x, t, kernels::Binary::bce_logits);
   const bool gt = t.requires_grad();
-  l = record("binary_cross_entropy_with_logits", l, {x, t}, [x, t, gt](const Tensor& gy) {
+  l = record(op::bce_logits, l, {x, t}, [x, t, gt](const Tensor& gy) {
     // d/dx = sigmoid(x) - t, d/dt = -x
-    const Tensor dx = detail::creating_graph() ? sigmoid(x) - t : detail::binary_kernel("bce", x, t, kernels::Binary::sigmoid_sub);
-    return Grads{gy * dx, gt ? gy * -x : Tensor()};
+    return Grads{detail::bce_logits_backward(gy, x, t), gt ? gy * -x : Tensor()};
   });
   return reduce(l, r);
 }
@@ -81,31 +81,61 @@ Tensor binary_cross_entropy_with_logits_sum(const Tensor& logits, const Tensor& 
     });
   });
   const bool gt = t.requires_grad();
-  return record(op, y, {x, t}, [x, t, gt, rows, cols](const Tensor& gy) {
-    if (detail::creating_graph()) {  // recorded ops, so the gradient is differentiable again
-      const Tensor g = expand(reshape(gy, {rows, 1}), {rows, cols});
-      const Tensor gx = reshape(g * (sigmoid(reshape(x, {rows, cols})) - reshape(t, {rows, cols})), x.shape());
-      return Grads{gx, gt ? reshape(g * -reshape(x, {rows, cols}), x.shape()) : Tensor()};
-    }
-    Tensor gx = empty(x.shape(), x.dtype());
-    with_float(x.dtype(), "binary_cross_entropy_with_logits_sum", [&](auto z) {
-      using T = decltype(z);
-      const T *px = x.data<const T>(), *pt = t.data<const T>(), *pg = gy.data<const T>();
-      T* pd = gx.data<T>();
-      kernels::parallel_for(rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) {
-          const size_t len = size_t(cols);
-          T* row = pd + r * cols;
-          kernels::binary<T>(kernels::Binary::sigmoid_sub, {px + r * cols, len}, {pt + r * cols, len}, {row, len});
-          kernels::binary<T>(kernels::Binary::mul, {row, len}, {pg + r, 1}, {row, len});
-        }
-      });
-    });
-    Tensor gtarget;
+  return record(op::bce_logits_sum, y, {x, t}, [x, t, gt, rows, cols](const Tensor& gy) {
+    Tensor gtarget;  // d/dt = -x, scaled by the row's gradient
     if (gt) gtarget = reshape(expand(reshape(gy, {rows, 1}), {rows, cols}) * -reshape(x, {rows, cols}), x.shape());
-    return Grads{gx, gtarget};
+    return Grads{detail::bce_logits_sum_backward(gy, x, t), gtarget};
   });
 }
+
+namespace detail {
+namespace {
+// The second derivatives of g_x = gy (sigmoid(x) - t), given the gradient g of g_x and gy at x's shape:
+// d/dx = g gy sigmoid'(x), d/dt = -g gy.
+Grads bce_second(const Tensor& g, const Tensor& gy_full, const Tensor& x, bool gx, bool gt) {
+  const Tensor ggy = (gx || gt) ? g * gy_full : Tensor();
+  return Grads{gx ? sigmoid_backward(ggy, sigmoid(x)) : Tensor(), gt ? -ggy : Tensor()};
+}
+}  // namespace
+
+Tensor bce_logits_backward(const Tensor& gy, const Tensor& x, const Tensor& t) {
+  Tensor r = binary_kernel("binary_cross_entropy_with_logits_backward", x, t, kernels::Binary::sigmoid_sub);
+  with_float(r.dtype(), "binary_cross_entropy_with_logits_backward", [&](auto z) {
+    using T = decltype(z);
+    kernels::binary<T>(kernels::Binary::mul, in<T>(r), in<T>(gy), out<T>(r));  // in place: (sigmoid(x) - t) gy
+  });
+  const bool gx = x.requires_grad(), gt = t.requires_grad();
+  return record(op::bce_logits_backward, r, {gy, x, t}, [gy, x, t, gx, gt](const Tensor& g) {
+    Grads second = bce_second(g, gy, x, gx, gt);
+    return Grads{bce_logits_backward(g, x, t), second[0], second[1]};
+  });
+}
+
+Tensor bce_logits_sum_backward(const Tensor& gy, const Tensor& x, const Tensor& t) {
+  const int64_t rows = gy.numel(), cols = rows ? x.numel() / rows : 0;
+  Tensor gx = empty(x.shape(), x.dtype());
+  with_float(x.dtype(), "binary_cross_entropy_with_logits_sum_backward", [&](auto z) {
+    using T = decltype(z);
+    const T *px = x.data<const T>(), *pt = t.data<const T>(), *pg = gy.data<const T>();
+    T* pd = gx.data<T>();
+    kernels::parallel_for(rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const size_t len = size_t(cols);
+        T* row = pd + r * cols;
+        kernels::binary<T>(kernels::Binary::sigmoid_sub, {px + r * cols, len}, {pt + r * cols, len}, {row, len});
+        kernels::binary<T>(kernels::Binary::mul, {row, len}, {pg + r, 1}, {row, len});
+      }
+    });
+  });
+  const bool gx_ = x.requires_grad(), gt = t.requires_grad();
+  return record(op::bce_logits_sum_backward, gx, {gy, x, t}, [gy, x, t, gx_, gt, rows, cols](const Tensor& g) {
+    const Tensor gy_full = reshape(expand(reshape(gy, {rows, 1}), {rows, cols}), x.shape());
+    Grads second = bce_second(g, gy_full, x, gx_, gt);
+    const Tensor g_gy = reshape(sum(reshape(bce_logits_backward(g, x, t), {rows, cols}), {1}), gy.shape());
+    return Grads{g_gy, second[0], second[1]};
+  });
+}
+}  // namespace detail
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction r) {
   ELBO_CHECK_SHAPE(input.shape() == target.shape(), "mse_loss: input {} and target {} must have the same shape",

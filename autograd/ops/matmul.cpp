@@ -1,14 +1,16 @@
 // Matrix products on the blocked GEMM. Backward uses the transposed-operand GEMM variants directly:
-// d(A B) = dC B^T for A and A^T dC for B, no transpose is materialized.
+// d(A B) = dC B^T for A and A^T dC for B, no transpose is materialized. The product with transpose flags
+// is itself an op (detail::mm), so the backward is differentiable again with no second formula.
 #include "autograd/ops/common.h"
+#include "autograd/ops/derivatives.h"
 
 namespace elbo {
 using detail::Dims;
 using detail::dims_of;
 namespace {
 
-// op(a) @ op(b) over the last two dims; a and b have equal batch dims, or b is 2-D and shared.
-Tensor mm(const Tensor& a, bool ta, const Tensor& b, bool tb) {
+// op(a) @ op(b) over the last two dims, unrecorded; a and b have equal batch dims (or are both 2-D).
+Tensor product(const Tensor& a, bool ta, const Tensor& b, bool tb) {
   const int64_t ad = a.dim(), bd = b.dim();
   const int64_t m = a.shape()[size_t(ad - (ta ? 1 : 2))], k = a.shape()[size_t(ad - (ta ? 2 : 1))];
   const int64_t n = b.shape()[size_t(bd - (tb ? 2 : 1))];
@@ -31,6 +33,25 @@ Tensor mm(const Tensor& a, bool ta, const Tensor& b, bool tb) {
   });
   return y;
 }
+
+}  // namespace
+
+namespace detail {
+Tensor mm(const Tensor& a, bool ta, const Tensor& b, bool tb) {
+  ELBO_CHECK_SHAPE(a.dim() == b.dim() && a.dim() >= 2, "mm: operands a{} and b{} must have the same number (>= 2) of "
+                   "dims", a.shape(), b.shape());
+  Tensor y = product(a, ta, b, tb);
+  // C = op(A) op(B): d op(A) = dC op(B)^T and d op(B) = op(A)^T dC, each written back through its flag
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  return record(op::mm, y, {a, b}, [a, b, ta, tb, ga, gb](const Tensor& gc) {
+    return Grads{ga ? (ta ? mm(b, tb, gc, true) : mm(gc, false, b, !tb)) : Tensor(),
+                 gb ? (tb ? mm(gc, true, a, ta) : mm(a, !ta, gc, false)) : Tensor()};
+  });
+}
+}  // namespace detail
+
+namespace {
+using detail::mm;
 
 IntList batch_of(const Tensor& t) { return {t.shape().data(), t.shape().size() - 2}; }
 
@@ -63,12 +84,9 @@ Tensor matmul(const Tensor& a0, const Tensor& b0) {
     a = a.shape() == IntList(sa) ? a : expand(a, sa);
     b = b.shape() == IntList(sb) ? b : expand(b, sb);
   }
-  Tensor y = mm(a, false, b, false);
+  Tensor y = product(a, false, b, false);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
-  return record("matmul", y, {a, b}, [a, b, ga, gb](const Tensor& gy) {
-    if (detail::creating_graph())
-      return Grads{ga ? matmul(gy, transpose(b, -1, -2)) : Tensor(),
-                   gb ? sum_to(matmul(transpose(a, -1, -2), gy), b.shape()) : Tensor()};
+  return record(op::matmul, y, {a, b}, [a, b, ga, gb](const Tensor& gy) {
     return Grads{ga ? mm(gy, false, b, true) : Tensor(), gb ? mm(a, true, gy, false) : Tensor()};
   });
 }
@@ -93,11 +111,8 @@ Tensor linear(const Tensor& x0, const Tensor& w, const Tensor& b) {
                      out, b.defined() ? b.data<const T>() : nullptr);
   });
   const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
-  Tensor r = record("linear", y, {x, w, b}, [x, w, gx, gw, gb](const Tensor& gy) {
+  Tensor r = record(op::linear, y, {x, w, b}, [x, w, gx, gw, gb](const Tensor& gy) {
     // dx = gy W, dW = gy^T x, db = sum over rows of gy
-    if (detail::creating_graph())
-      return Grads{gx ? matmul(gy, w) : Tensor(), gw ? matmul(transpose(gy, 0, 1), x) : Tensor(),
-                   gb ? sum(gy, {0}) : Tensor()};
     return Grads{gx ? mm(gy, false, w, false) : Tensor(), gw ? mm(gy, true, x, false) : Tensor(),
                  gb ? sum(gy, {0}) : Tensor()};
   });

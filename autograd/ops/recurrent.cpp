@@ -191,7 +191,7 @@ Tensor recurrent_scan(RecurrentCell cell, const Tensor& xp, const Tensor& h0, co
   });
   const bool gh = h0.requires_grad(), gc = p.lstm && c0.requires_grad(), gw = w_hh.requires_grad();
   const bool gb = b_hh.defined() && b_hh.requires_grad();
-  return record(p.lstm ? "lstm_scan" : "gru_scan", y, {xp, h0, c0, w_hh, b_hh},
+  return record(p.lstm ? op::lstm_scan : op::gru_scan, y, {xp, h0, c0, w_hh, b_hh},
                 [p = std::move(p), w_hh, hprev, saved, gh, gc, gw, gb](const Tensor& gy) {
                   const DType dt = gy.dtype();
                   Tensor dxp = p.batch_first ? zeros({p.b, p.t, p.gates}, dt) : zeros({p.t, p.b, p.gates}, dt), dh0 = empty({p.b, p.h}, dt), dc0, dw, db;

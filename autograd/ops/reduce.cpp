@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "autograd/ops/common.h"
+#include "autograd/ops/derivatives.h"
 
 namespace elbo {
 namespace detail {
@@ -88,7 +89,7 @@ Tensor sum(const Tensor& x) {
     using T = decltype(t);
     y.data<T>()[0] = kernels::sum<T>(detail::in<T>(x));
   });
-  return record("sum", y, {x}, [s = dims_of(x.shape())](const Tensor& gy) { return Grads{expand(gy, s)}; });
+  return record(op::sum, y, {x}, [s = dims_of(x.shape())](const Tensor& gy) { return Grads{expand(gy, s)}; });
 }
 
 Tensor sum(const Tensor& x, IntList dims0, bool keepdim) {
@@ -97,7 +98,7 @@ Tensor sum(const Tensor& x, IntList dims0, bool keepdim) {
   const Dims dims = wrap_dims("sum", dims0, x.dim(), x.shape());
   Tensor kept = sum_keep(x, dims);
   Tensor y = keepdim ? kept : reshape(kept.detach(), detail::reduced_shape(x.shape(), dims, false));
-  return record("sum", y, {x}, [s = dims_of(x.shape()), keep_shape = dims_of(kept.shape())](const Tensor& gy) {
+  return record(op::sum, y, {x}, [s = dims_of(x.shape()), keep_shape = dims_of(kept.shape())](const Tensor& gy) {
     return Grads{expand(reshape(gy, keep_shape), s)};  // d sum / dx_i = 1
   });
 }
@@ -133,30 +134,25 @@ std::pair<Tensor, Tensor> extreme(const char* op, const Tensor& x, int64_t dim, 
   return {v, idx};
 }
 
-Tensor max_min(const char* op, const Tensor& x, int64_t dim0, bool keepdim, bool take_min) {
-  auto [v, idx] = extreme(op, x, dim0, take_min);
-  const int64_t dim = detail::wrap_dim(op, dim0, x.dim());
+Tensor max_min(const Op& op, const Tensor& x, int64_t dim0, bool keepdim, bool take_min) {
+  auto [v, idx] = extreme(op.name, x, dim0, take_min);
+  const int64_t dim = detail::wrap_dim(op.name, dim0, x.dim());
   Tensor y = keepdim ? v : reshape(v, detail::reduced_shape(x.shape(), {dim}, false));
   return record(op, y, {x}, [idx, dim, s = dims_of(x.shape())](const Tensor& gy) {
-    // the gradient flows to the selected element only
-    if (detail::creating_graph()) return Grads{scatter_add(zeros(s, gy.dtype()), dim, idx, reshape(gy, idx.shape()))};
-    Tensor g = zeros(s, gy.dtype());
+    // the gradient flows to the selected element only: put at its flat position
     const auto [outer, r, inner] = split_at(s, dim);
+    const Tensor pos = empty(idx.shape(), DType::i64);
     const int64_t* ix = idx.data<const int64_t>();
-    with_float(gy.dtype(), "max", [&](auto t) {
-      using T = decltype(t);
-      const T* pg = gy.data<const T>();
-      T* px = g.data<T>();
-      for (int64_t o = 0; o < outer; ++o)
-        for (int64_t i = 0; i < inner; ++i) px[(o * r + ix[o * inner + i]) * inner + i] = pg[o * inner + i];
-    });
-    return Grads{g};
+    int64_t* p = pos.data<int64_t>();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) p[o * inner + i] = (o * r + ix[o * inner + i]) * inner + i;
+    return Grads{detail::put_add(gy, pos, s)};
   });
 }
 }  // namespace
 
-Tensor max(const Tensor& x, int64_t dim, bool keepdim) { return max_min("max", x, dim, keepdim, false); }
-Tensor min(const Tensor& x, int64_t dim, bool keepdim) { return max_min("min", x, dim, keepdim, true); }
+Tensor max(const Tensor& x, int64_t dim, bool keepdim) { return max_min(op::max, x, dim, keepdim, false); }
+Tensor min(const Tensor& x, int64_t dim, bool keepdim) { return max_min(op::min, x, dim, keepdim, true); }
 
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
   Tensor idx = extreme("argmax", x, dim, false).second;
@@ -185,8 +181,8 @@ Tensor logsumexp(const Tensor& x, int64_t dim0, bool keepdim) {
     lse = m + log(sum(exp(xd - m), {dim}, true));
   }
   Tensor y = keepdim ? lse : reshape(lse, detail::reduced_shape(x.shape(), {dim}, false));
-  return record("logsumexp", y, {x}, [x, lse, dim](const Tensor& gy) {
-    return Grads{reshape(gy, lse.shape()) * exp(x - (detail::creating_graph() ? logsumexp(x, dim, true) : lse))};
+  return record(op::logsumexp, y, {x}, [x, y, ks = dims_of(lse.shape())](const Tensor& gy) {
+    return Grads{reshape(gy, ks) * exp(x - reshape(detail::linked(y), ks))};  // softmax(x) gy
   });
 }
 

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "autograd/ops/common.h"
+#include "autograd/ops/derivatives.h"
 
 namespace elbo {
 
@@ -38,7 +39,7 @@ Tensor reshape(const Tensor& x, IntList shape0) {
   p->shape.assign(shape.begin(), shape.end());
   p->numel = x.numel();
   p->dtype = x.dtype();
-  return record("reshape", Tensor(std::move(p)), {x}, [s = dims_of(x.shape())](const Tensor& gy) {
+  return record(op::reshape, Tensor(std::move(p)), {x}, [s = dims_of(x.shape())](const Tensor& gy) {
     return Grads{reshape(gy, s)};
   });
 }
@@ -76,7 +77,7 @@ Tensor expand(const Tensor& x, IntList shape) {
   ELBO_CHECK_SHAPE(IntList(detail::broadcast_shapes("expand", x.shape(), shape)) == shape,
                    "expand: shape {} cannot be expanded to {}", x.shape(), shape);
   Tensor y = detail::broadcast_copy(x, shape);
-  return record("expand", y, {x}, [s = dims_of(x.shape())](const Tensor& gy) { return Grads{sum_to(gy, s)}; });
+  return record(op::expand, y, {x}, [s = dims_of(x.shape())](const Tensor& gy) { return Grads{sum_to(gy, s)}; });
 }
 
 Tensor permute(const Tensor& x, IntList dims0) {
@@ -116,7 +117,7 @@ Tensor permute(const Tensor& x, IntList dims0) {
   }
   Dims inverse(static_cast<size_t>(nd));
   for (size_t i = 0; i < size_t(nd); ++i) inverse[size_t(dims[i])] = int64_t(i);
-  return record("permute", y, {x}, [inverse](const Tensor& gy) { return Grads{permute(gy, inverse)}; });
+  return record(op::permute, y, {x}, [inverse](const Tensor& gy) { return Grads{permute(gy, inverse)}; });
 }
 
 Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
@@ -165,8 +166,8 @@ Tensor cat(std::span<const Tensor> xs, int64_t dim0) {
       std::memcpy(dst + size_t((o * r + at) * inner) * es, src + size_t(o * rt * inner) * es, size_t(rt * inner) * es);
     at += rt;
   }
-  if (!detail::should_record("cat", y, xs)) return y;
-  return detail::attach("cat", y, xs, [sizes = std::move(sizes), dim](const Tensor& gy) {
+  if (!detail::should_record(op::cat.name, y, xs)) return y;
+  return detail::attach(op::cat, y, xs, [sizes = std::move(sizes), dim](const Tensor& gy) {
     Grads g;
     int64_t start = 0;
     for (int64_t n : sizes) {
@@ -212,20 +213,8 @@ Tensor narrow(const Tensor& x, int64_t dim0, int64_t start, int64_t length) {
   for (int64_t o = 0; o < outer; ++o)
     std::memcpy(static_cast<char*>(y.raw()) + size_t(o * length * inner) * es,
                 static_cast<const char*>(x.raw()) + size_t((o * r + start) * inner) * es, size_t(length * inner) * es);
-  return record("narrow", y, {x}, [s = dims_of(x.shape()), dim, start, length](const Tensor& gy) {
-    // adjoint: the gradient placed into zeros at [start, start + length)
-    if (detail::creating_graph()) {
-      Dims before = s, after = s;
-      before[size_t(dim)] = start, after[size_t(dim)] = s[size_t(dim)] - start - length;
-      return Grads{cat({zeros(before, gy.dtype()), gy, zeros(after, gy.dtype())}, dim)};
-    }
-    Tensor g = zeros(s, gy.dtype());
-    const auto [outer, r, inner] = detail::split_at(s, dim);
-    const size_t es = itemsize(gy.dtype());
-    for (int64_t o = 0; o < outer; ++o)
-      std::memcpy(static_cast<char*>(g.raw()) + size_t((o * r + start) * inner) * es,
-                  static_cast<const char*>(gy.raw()) + size_t(o * length * inner) * es, size_t(length * inner) * es);
-    return Grads{g};
+  return record(op::narrow, y, {x}, [s = dims_of(x.shape()), dim, start](const Tensor& gy) {
+    return Grads{detail::narrow_backward(gy, s, dim, start)};  // the gradient placed into zeros
   });
 }
 
@@ -274,17 +263,8 @@ Tensor gather(const Tensor& x, int64_t dim0, const Tensor& index) {
     T* py = y.data<T>();
     for (int64_t e = 0; e < src_t.numel(); ++e) py[e] = px[src[e]];
   });
-  return record("gather", y, {x}, [src_t, s = dims_of(x.shape()), dim, index](const Tensor& gy) {
-    if (detail::creating_graph()) return Grads{scatter_add(zeros(s, gy.dtype()), dim, index, gy)};
-    Tensor g = zeros(s, gy.dtype());  // scatter-add: repeated indices accumulate
-    with_float(gy.dtype(), "gather", [&](auto t) {
-      using T = decltype(t);
-      const T* pg = gy.data<const T>();
-      T* px = g.data<T>();
-      const int64_t* src = src_t.data<const int64_t>();
-      for (int64_t e = 0; e < src_t.numel(); ++e) px[src[e]] += pg[e];
-    });
-    return Grads{g};
+  return record(op::gather, y, {x}, [src_t, s = dims_of(x.shape())](const Tensor& gy) {
+    return Grads{detail::put_add(gy, src_t, s)};  // scatter-add: repeated indices accumulate
   });
 }
 
@@ -312,21 +292,8 @@ Tensor index_select(const Tensor& x, int64_t dim0, const Tensor& index) {
     for (int64_t i = 0; i < n; ++i)
       std::memcpy(static_cast<char*>(y.raw()) + size_t((o * n + i) * inner) * es,
                   static_cast<const char*>(x.raw()) + size_t((o * r + rows[i]) * inner) * es, size_t(inner) * es);
-  return record("index_select", y, {x}, [rows_t, s = dims_of(x.shape()), dim, index](const Tensor& gy) {
-    if (detail::creating_graph()) return Grads{index_add(zeros(s, gy.dtype()), dim, index, gy)};
-    Tensor g = zeros(s, gy.dtype());
-    const auto [outer, r, inner] = detail::split_at(s, dim);
-    const int64_t n = rows_t.numel();
-    const int64_t* rows = rows_t.data<const int64_t>();
-    with_float(gy.dtype(), "index_select", [&](auto t) {
-      using T = decltype(t);
-      const T* pg = gy.data<const T>();
-      T* px = g.data<T>();
-      for (int64_t o = 0; o < outer; ++o)
-        for (int64_t i = 0; i < n; ++i)
-          for (int64_t k = 0; k < inner; ++k) px[(o * r + rows[i]) * inner + k] += pg[(o * n + i) * inner + k];
-    });
-    return Grads{g};
+  return record(op::index_select, y, {x}, [rows_t, s = dims_of(x.shape()), dim](const Tensor& gy) {
+    return Grads{detail::index_select_backward(gy, rows_t, s, dim)};  // the rows added back where they came from
   });
 }
 
@@ -348,5 +315,68 @@ Tensor one_hot(const Tensor& index, int64_t k, DType dtype) {
   });
   return y;
 }
+
+namespace detail {
+Tensor narrow_backward(const Tensor& gy, IntList shape, int64_t dim, int64_t start) {
+  const int64_t length = gy.size(dim);
+  Tensor g = zeros(shape, gy.dtype());
+  const auto [outer, r, inner] = split_at(shape, dim);
+  const size_t es = itemsize(gy.dtype());
+  for (int64_t o = 0; o < outer; ++o)
+    std::memcpy(static_cast<char*>(g.raw()) + size_t((o * r + start) * inner) * es,
+                static_cast<const char*>(gy.raw()) + size_t(o * length * inner) * es, size_t(length * inner) * es);
+  return record(op::narrow_backward, g, {gy}, [dim, start, length](const Tensor& gg) {
+    return Grads{narrow(gg, dim, start, length)};
+  });
+}
+
+Tensor index_select_backward(const Tensor& gy, const Tensor& rows_t, IntList shape, int64_t dim) {
+  Tensor g = zeros(shape, gy.dtype());
+  const auto [outer, r, inner] = split_at(shape, dim);
+  const int64_t n = rows_t.numel();
+  const int64_t* rows = rows_t.data<const int64_t>();
+  with_float(gy.dtype(), "index_select_backward", [&](auto t) {
+    using T = decltype(t);
+    const T* pg = gy.data<const T>();
+    T* px = g.data<T>();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t k = 0; k < inner; ++k) px[(o * r + rows[i]) * inner + k] += pg[(o * n + i) * inner + k];
+  });
+  return record(op::index_select_backward, g, {gy}, [rows_t, dim](const Tensor& gg) {
+    return Grads{index_select(gg, dim, rows_t)};
+  });
+}
+
+Tensor take(const Tensor& x, const Tensor& pos, IntList shape) {
+  Tensor y = empty(shape, x.dtype());
+  ELBO_ASSERT(y.numel() == pos.numel());
+  with_float(x.dtype(), "take", [&](auto t) {
+    using T = decltype(t);
+    const T* px = x.data<const T>();
+    T* py = y.data<T>();
+    const int64_t* p = pos.data<const int64_t>();
+    for (int64_t e = 0; e < pos.numel(); ++e) py[e] = px[p[e]];
+  });
+  return record(op::take, y, {x}, [pos, s = dims_of(x.shape())](const Tensor& gy) {
+    return Grads{put_add(gy, pos, s)};
+  });
+}
+
+Tensor put_add(const Tensor& src, const Tensor& pos, IntList shape) {
+  ELBO_ASSERT(src.numel() == pos.numel());
+  Tensor y = zeros(shape, src.dtype());
+  with_float(src.dtype(), "put_add", [&](auto t) {
+    using T = decltype(t);
+    const T* ps = src.data<const T>();
+    T* py = y.data<T>();
+    const int64_t* p = pos.data<const int64_t>();
+    for (int64_t e = 0; e < pos.numel(); ++e) py[p[e]] += ps[e];
+  });
+  return record(op::put_add, y, {src}, [pos, s = dims_of(src.shape())](const Tensor& gy) {
+    return Grads{take(gy, pos, s)};
+  });
+}
+}  // namespace detail
 
 }  // namespace elbo

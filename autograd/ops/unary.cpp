@@ -3,6 +3,7 @@
 #include <numbers>
 
 #include "autograd/ops/common.h"
+#include "autograd/ops/derivatives.h"
 
 namespace elbo {
 namespace detail {
@@ -22,49 +23,49 @@ using kernels::Unary;
 Tensor neg(const Tensor& x) {
   if (x.dtype() == DType::i64) return detail::int_affine(x, -1, 0);
   Tensor y = unary_kernel("neg", x, Unary::neg);
-  return record("neg", y, {x}, [](const Tensor& gy) { return Grads{neg(gy)}; });
+  return record(op::neg, y, {x}, [](const Tensor& gy) { return Grads{neg(gy)}; });
 }
 
 Tensor exp(const Tensor& x) {
   Tensor y = unary_kernel("exp", x, Unary::exp);
-  return record("exp", y, {x}, [x, y](const Tensor& gy) {  // d e^x = e^x
-    return Grads{gy * (detail::creating_graph() ? exp(x) : y)};
+  return record(op::exp, y, {x}, [y](const Tensor& gy) {  // d e^x = e^x
+    return Grads{gy * detail::linked(y)};
   });
 }
 
 Tensor log(const Tensor& x) {
   Tensor y = unary_kernel("log", x, Unary::log);
-  return record("log", y, {x}, [x](const Tensor& gy) { return Grads{gy / x}; });  // d log x = 1/x
+  return record(op::log, y, {x}, [x](const Tensor& gy) { return Grads{gy / x}; });  // d log x = 1/x
 }
 
 Tensor log1p(const Tensor& x) {
   Tensor y = unary_kernel("log1p", x, Unary::log1p);
-  return record("log1p", y, {x}, [x](const Tensor& gy) { return Grads{gy / (x + 1.0)}; });
+  return record(op::log1p, y, {x}, [x](const Tensor& gy) { return Grads{gy / (x + 1.0)}; });
 }
 
 Tensor expm1(const Tensor& x) {
   Tensor y = unary_kernel("expm1", x, Unary::expm1);
-  return record("expm1", y, {x}, [x, y](const Tensor& gy) {  // d = e^x
-    return Grads{gy * (detail::creating_graph() ? exp(x) : y + 1.0)};
+  return record(op::expm1, y, {x}, [y](const Tensor& gy) {  // d = e^x
+    return Grads{gy * (detail::linked(y) + 1.0)};
   });
 }
 
 Tensor sqrt(const Tensor& x) {
   Tensor y = unary_kernel("sqrt", x, Unary::sqrt);
-  return record("sqrt", y, {x}, [x, y](const Tensor& gy) {  // 1/(2 sqrt x)
-    return Grads{gy / (2.0 * (detail::creating_graph() ? sqrt(x) : y))};
+  return record(op::sqrt, y, {x}, [y](const Tensor& gy) {  // 1/(2 sqrt x)
+    return Grads{gy / (2.0 * detail::linked(y))};
   });
 }
 
 Tensor square(const Tensor& x) {
   Tensor y = unary_kernel("square", x, Unary::square);
-  return record("square", y, {x}, [x](const Tensor& gy) { return Grads{gy * (2.0 * x)}; });
+  return record(op::square, y, {x}, [x](const Tensor& gy) { return Grads{gy * (2.0 * x)}; });
 }
 
 Tensor abs(const Tensor& x) {
   if (x.dtype() == DType::i64) return maximum(x, neg(x));
   Tensor y = unary_kernel("abs", x, Unary::abs);
-  return record("abs", y, {x}, [x = x.detach()](const Tensor& gy) {
+  return record(op::abs, y, {x}, [x = x.detach()](const Tensor& gy) {
     return Grads{gy * unary_kernel("abs", x, Unary::sign)};  // sign(x), 0 at 0
   });
 }
@@ -73,58 +74,51 @@ Tensor sign(const Tensor& x) { return unary_kernel("sign", x.detach(), Unary::si
 
 Tensor sigmoid(const Tensor& x) {
   Tensor y = unary_kernel("sigmoid", x, Unary::sigmoid);
-  return record("sigmoid", y, {x}, [x, y](const Tensor& gy) {  // d sigmoid = y (1 - y)
-    if (detail::creating_graph()) {
-      const Tensor s = sigmoid(x);
-      return Grads{gy * s * (1.0 - s)};
-    }
-    return Grads{detail::binary_kernel("sigmoid", gy, y, kernels::Binary::sigmoid_grad)};
+  return record(op::sigmoid, y, {x}, [y](const Tensor& gy) {  // d sigmoid = y (1 - y)
+    return Grads{detail::sigmoid_backward(gy, detail::linked(y))};
   });
 }
 
 Tensor tanh(const Tensor& x) {
   Tensor y = unary_kernel("tanh", x, Unary::tanh);
-  return record("tanh", y, {x}, [x, y](const Tensor& gy) {  // d tanh = 1 - y^2
-    if (detail::creating_graph()) return Grads{gy * (1.0 - square(tanh(x)))};
-    return Grads{detail::binary_kernel("tanh", gy, y, kernels::Binary::tanh_grad)};
+  return record(op::tanh, y, {x}, [y](const Tensor& gy) {  // d tanh = 1 - y^2
+    return Grads{detail::tanh_backward(gy, detail::linked(y))};
   });
 }
 
 Tensor relu(const Tensor& x) {
   Tensor y = unary_kernel("relu", x, Unary::relu);
-  return record("relu", y, {x}, [y](const Tensor& gy) {
-    // 1 where x > 0 (y > 0), else 0: a constant mask, so the second derivative is 0
-    if (detail::creating_graph()) return Grads{gy * unary_kernel("relu", y, Unary::step)};
-    return Grads{detail::binary_kernel("relu", gy, y, kernels::Binary::relu_grad)};
+  return record(op::relu, y, {x}, [y](const Tensor& gy) {
+    return Grads{detail::relu_backward(gy, y)};  // 1 where x > 0 (y > 0), else 0: a mask with no derivative
   });
 }
 
 Tensor softplus(const Tensor& x) {
   Tensor y = unary_kernel("softplus", x, Unary::softplus);
-  return record("softplus", y, {x}, [x](const Tensor& gy) {  // d log(1+e^x) = sigmoid(x)
-    return Grads{gy * (detail::creating_graph() ? sigmoid(x) : unary_kernel("softplus", x, Unary::sigmoid))};
+  return record(op::softplus, y, {x}, [x](const Tensor& gy) {  // d log(1+e^x) = sigmoid(x)
+    return Grads{gy * sigmoid(x)};
   });
 }
 
 Tensor log_sigmoid(const Tensor& x) {
   Tensor y = unary_kernel("log_sigmoid", x, Unary::log_sigmoid);
-  return record("log_sigmoid", y, {x}, [x](const Tensor& gy) {  // d log sigmoid(x) = sigmoid(-x)
-    return Grads{gy * (detail::creating_graph() ? sigmoid(-x) : unary_kernel("log_sigmoid", -x, Unary::sigmoid))};
+  return record(op::log_sigmoid, y, {x}, [x](const Tensor& gy) {  // d log sigmoid(x) = sigmoid(-x)
+    return Grads{gy * sigmoid(-x)};
   });
 }
 
 Tensor elu(const Tensor& x, double alpha) {
   Tensor y = unary_kernel("elu", x, Unary::elu, alpha);
-  return record("elu", y, {x}, [x, y, alpha](const Tensor& gy) {
+  return record(op::elu, y, {x}, [x, y, alpha](const Tensor& gy) {
     // 1 for x > 0, alpha e^x = y + alpha otherwise
     Tensor pos = unary_kernel("elu", x, Unary::step);
-    return Grads{gy * (pos + (1.0 - pos) * ((detail::creating_graph() ? elu(x, alpha) : y) + alpha))};
+    return Grads{gy * (pos + (1.0 - pos) * (detail::linked(y) + alpha))};
   });
 }
 
 Tensor leaky_relu(const Tensor& x, double slope) {
   Tensor y = unary_kernel("leaky_relu", x, Unary::leaky_relu, slope);
-  return record("leaky_relu", y, {x}, [x = x.detach(), slope](const Tensor& gy) {
+  return record(op::leaky_relu, y, {x}, [x = x.detach(), slope](const Tensor& gy) {
     Tensor pos = unary_kernel("leaky_relu", x, Unary::step);
     return Grads{gy * (pos * (1.0 - slope) + slope)};  // 1 for x > 0, slope otherwise
   });
@@ -133,7 +127,7 @@ Tensor leaky_relu(const Tensor& x, double slope) {
 Tensor clamp(const Tensor& x, double lo, double hi) {
   ELBO_CHECK_VALUE(!(lo > hi), "clamp: lower bound {} is above upper bound {}", lo, hi);
   Tensor y = unary_kernel("clamp", x, Unary::clamp, lo, hi);
-  return record("clamp", y, {x}, [x = x.detach(), lo, hi](const Tensor& gy) {
+  return record(op::clamp, y, {x}, [x = x.detach(), lo, hi](const Tensor& gy) {
     Tensor inside = ge(x, full({}, lo, x.dtype())) * le(x, full({}, hi, x.dtype()));
     return Grads{gy * inside};
   });
@@ -183,17 +177,41 @@ template <class F> Tensor map_float(const char* op, const Tensor& x, F f) {
 
 Tensor erf(const Tensor& x) {
   Tensor y = map_float("erf", x, [](double v) { return std::erf(v); });
-  return record("erf", y, {x}, [x](const Tensor& gy) {
+  return record(op::erf, y, {x}, [x](const Tensor& gy) {
     return Grads{gy * (kTwoOverSqrtPi * exp(-square(x)))};  // d erf(x) = 2/sqrt(pi) e^{-x^2}
   });
 }
 
 Tensor erfinv(const Tensor& x) {
   Tensor y = map_float("erfinv", x, erfinv_scalar);
-  return record("erfinv", y, {x}, [x, y = y.detach()](const Tensor& gy) {
+  return record(op::erfinv, y, {x}, [y](const Tensor& gy) {
     // y = erfinv(x) <=> x = erf(y), so dy/dx = 1 / erf'(y) = sqrt(pi)/2 e^{y^2}
-    return Grads{gy * ((1 / kTwoOverSqrtPi) * exp(square(detail::creating_graph() ? erfinv(x) : y)))};
+    return Grads{gy * ((1 / kTwoOverSqrtPi) * exp(square(detail::linked(y))))};
   });
 }
+
+namespace detail {
+// The fused derivative kernels as ops: d/dgy is the same op on the new gradient, d/dy by the product rule.
+Tensor sigmoid_backward(const Tensor& gy, const Tensor& y) {
+  Tensor r = binary_kernel("sigmoid_backward", gy, y, kernels::Binary::sigmoid_grad);
+  return record(op::sigmoid_backward, r, {gy, y}, [gy, y](const Tensor& g) {  // r = gy (y - y^2)
+    return Grads{sigmoid_backward(g, y), g * gy * (1.0 - 2.0 * y)};
+  });
+}
+
+Tensor tanh_backward(const Tensor& gy, const Tensor& y) {
+  Tensor r = binary_kernel("tanh_backward", gy, y, kernels::Binary::tanh_grad);
+  return record(op::tanh_backward, r, {gy, y}, [gy, y](const Tensor& g) {  // r = gy (1 - y^2)
+    return Grads{tanh_backward(g, y), -2.0 * (g * gy * y)};
+  });
+}
+
+Tensor relu_backward(const Tensor& gy, const Tensor& y) {
+  Tensor r = binary_kernel("relu_backward", gy, y, kernels::Binary::relu_grad);
+  return record(op::relu_backward, r, {gy, y}, [y](const Tensor& g) {  // r = gy [y > 0]: constant in y
+    return Grads{relu_backward(g, y), Tensor()};
+  });
+}
+}  // namespace detail
 
 }  // namespace elbo

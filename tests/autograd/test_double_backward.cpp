@@ -4,6 +4,7 @@
 #include <set>
 #include <string>
 
+#include "autograd/ops/derivatives.h"
 #include "fixtures/double_backward_fixtures.h"
 #include "test_util.h"
 
@@ -39,6 +40,7 @@ TEST_CASE("gradgradcheck covers every op that allows double backward") {
   auto u = [&](const Shape& s, double lo = -1, double hi = 1) { return uniform(s, gen, lo, hi); };
   const Tensor idx = tensor(std::vector<int>{2, 0, 2}, {3}, DType::i64);
   const Tensor idx2 = tensor(std::vector<int>{1, 0, 2, 2, 1, 0}, {2, 3}, DType::i64);
+  const Tensor pos = tensor(std::vector<int>{5, 0, 5, 2}, {4}, DType::i64);  // flat positions, one repeated
   using Fn = std::function<Tensor(std::vector<Tensor>&)>;
   struct Case {
     Fn f;
@@ -107,6 +109,29 @@ TEST_CASE("gradgradcheck covers every op that allows double backward") {
                     {u({3, 3})}}},
       {"solve_triangular", {[](auto& in) { return solve_triangular(tril(in[0]) + 2.0 * diag_embed(ones({3}, DType::f64)), in[1], false); },
                             {u({3, 3}, -0.5, 0.5), u({3, 2})}}},
+      // the backward formulas recorded as ops of their own (autograd/ops/derivatives.h): a third
+      // derivative of the ops above
+      {"sigmoid_backward", {[](auto& in) { return square(detail::sigmoid_backward(in[0], in[1])); },
+                            {u({3}), u({3}, 0.1, 0.9)}}},
+      {"tanh_backward", {[](auto& in) { return square(detail::tanh_backward(in[0], in[1])); }, {u({3}), u({3}, -0.9, 0.9)}}},
+      {"relu_backward", {[](auto& in) { return square(detail::relu_backward(in[0], in[1])); },
+                         {u({3}), tensor({-0.5, 0.4, 1.1}, {3}, DType::f64)}}},
+      {"binary_cross_entropy_with_logits_backward",
+       {[](auto& in) { return square(detail::bce_logits_backward(in[0], in[1], in[2])); },
+        {u({2, 3}), u({2, 3}, -2, 2), u({2, 3}, 0, 1)}}},
+      {"binary_cross_entropy_with_logits_sum_backward",
+       {[](auto& in) { return square(detail::bce_logits_sum_backward(in[0], in[1], in[2])); },
+        {u({2}), u({2, 3}, -2, 2), u({2, 3}, 0, 1)}}},
+      {"mm", {[](auto& in) {
+                return square(detail::mm(in[0], false, in[1], false)) + square(detail::mm(in[0], true, in[1], false)) +
+                       square(detail::mm(in[0], false, in[1], true)) + square(detail::mm(in[0], true, in[1], true));
+              },
+              {u({2, 3, 3}), u({2, 3, 3})}}},
+      {"narrow_backward", {[](auto& in) { return exp(detail::narrow_backward(in[0], {2, 4}, 1, 1)); }, {u({2, 2})}}},
+      {"index_select_backward", {[&](auto& in) { return exp(detail::index_select_backward(in[0], idx, {2, 3}, 1)); },
+                                 {u({2, 3})}}},
+      {"take", {[&](auto& in) { return exp(detail::take(in[0], pos, {2, 2})); }, {u({2, 3})}}},
+      {"put_add", {[&](auto& in) { return exp(detail::put_add(in[0], pos, {2, 3})); }, {u({4})}}},
   };
   std::set<std::string> listed;
   for (const char* op : autograd::double_backward_ops()) {
@@ -143,13 +168,41 @@ TEST_CASE("gradgradcheck fails a backward whose derivative is wrong, and names t
   // second derivative it implies is 0, the true one is not.
   auto cube = [](const Tensor& x) {
     Tensor y = (x.detach() * x.detach() * x.detach()).detach();
-    return record("add", y, {x}, [xs = x.detach()](const Tensor& gy) { return Grads{gy * 3.0 * xs * xs}; });
+    return record(Op{"cube", Differentiable::repeatedly}, y, {x},
+                  [xs = x.detach()](const Tensor& gy) { return Grads{gy * 3.0 * xs * xs}; });
   };
   Generator gen(3);
   CHECK(gradcheck([&](auto& in) { return cube(in[0]); }, {uniform({3}, gen, 0.5, 1)}));
   const std::string r = gradgradcheck_report([&](auto& in) { return cube(in[0]); }, {uniform({3}, gen, 0.5, 1)},
                                              {.print = false});
   CHECK(r.find("gradgradcheck (second derivatives): gradcheck: mismatch for input 0") != std::string::npos);
+}
+
+TEST_CASE("an op declared differentiable whose backward runs an unrecorded kernel is caught under create_graph") {
+  auto bad = [](const Tensor& x) {
+    return record(Op{"bad", Differentiable::repeatedly}, x.detach() * 2.0, {x}, [](const Tensor& gy) {
+      return Grads{(gy * 2.0).detach()};  // right first derivative, but no graph
+    });
+  };
+  Tensor x = tensor({0.5, -1.0}, {2}, DType::f64).requires_grad_();
+  const Tensor y = sum(square(bad(x)));
+  CHECK_ERROR_HAS(autograd::grad({y}, {x}, {.create_graph = true}),
+                  "the backward of 'bad' is declared differentiable (op_table.h) but computed the gradient of input 0 "
+                  "with an unrecorded kernel");
+  CHECK(all_close(autograd::grad({y}, {x})[0], 8.0 * x.detach(), 1e-12, 1e-12));  // first order still works
+}
+
+TEST_CASE("double_backward_ops is the op table's differentiable rows") {
+  std::set<std::string> listed(autograd::double_backward_ops().begin(), autograd::double_backward_ops().end());
+  size_t repeatable = 0;
+  for (const Op& op : recorded_ops()) {
+    INFO("op: ", std::string(op.name));
+    CHECK(listed.count(op.name) == (op.backward == Differentiable::repeatedly ? 1u : 0u));
+    repeatable += op.backward == Differentiable::repeatedly;
+  }
+  CHECK(listed.size() == repeatable);
+  CHECK(listed.count("mm") == 1);
+  CHECK(listed.count("conv2d") == 0);
 }
 
 TEST_CASE("create_graph through an op without double backward is an error that names it") {

@@ -6,7 +6,7 @@ namespace {
 // A deliberately wrong op: forward x^2, backward claims 3x.
 Tensor wrong_square(const Tensor& x) {
   Tensor y = x.detach() * x.detach();
-  return record("wrong_square", y, {x}, [x = x.detach()](const Tensor& gy) { return Grads{gy * (3.0 * x)}; });
+  return record(Op{"wrong_square"}, y, {x}, [x = x.detach()](const Tensor& gy) { return Grads{gy * (3.0 * x)}; });
 }
 }  // namespace
 

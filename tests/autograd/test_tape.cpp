@@ -143,7 +143,7 @@ TEST_CASE("BackwardFn owns its closure: moves keep it, reset releases what it ca
 TEST_CASE("record builds the closure only when it records") {
   Tensor x = full({3}, 2.0).requires_grad_();
   auto op = [&] {
-    return record("probe", x.detach() * 1.0, {x}, [c = MoveCounter()](const Tensor& gy) { return Grads{gy}; });
+    return record(Op{"probe"}, x.detach() * 1.0, {x}, [c = MoveCounter()](const Tensor& gy) { return Grads{gy}; });
   };
   MoveCounter::moves = 0;
   {
@@ -182,7 +182,7 @@ TEST_CASE("kernel helpers compute without recording; attach makes the node") {
 
   // attach: out gets a node whose backward receives the incoming gradient.
   const Tensor in[] = {a, b};
-  Tensor out = detail::attach("probe", a.detach() * 3.0, in, [](const Tensor& gy) { return Grads{gy * 3.0, Tensor()}; });
+  Tensor out = detail::attach(Op{"probe"}, a.detach() * 3.0, in, [](const Tensor& gy) { return Grads{gy * 3.0, Tensor()}; });
   CHECK(out.requires_grad());
   CHECK_FALSE(out.is_leaf());
   sum(out).backward();

@@ -157,18 +157,11 @@ template <class T> void adam(const AdamParams& a, T* p, const T* g, T* m, T* v, 
   });
 }
 
-template <class T> void gru_cell(int64_t h, const T* x, T* s, const T* hprev, T* hnew) {
-  active()->get<T>().gru_cell(h, x, s, hprev, hnew);
-}
-template <class T> void gru_cell_grad(int64_t h, const T* s, const T* hprev, T* dh, T* dx, T* dhp) {
-  active()->get<T>().gru_cell_grad(h, s, hprev, dh, dx, dhp);
-}
-template <class T> void lstm_cell(int64_t h, const T* x, T* s, const T* cprev, T* cnew, T* hnew) {
-  active()->get<T>().lstm_cell(h, x, s, cprev, cnew, hnew);
-}
-template <class T> void lstm_cell_grad(int64_t h, const T* s, const T* dh, T* dc, T* dg) {
-  active()->get<T>().lstm_cell_grad(h, s, dh, dc, dg);
-}
+// The forwarded kernels (kernels.h's list): the active table's entry, called as it is.
+#define ELBO_FORWARD_KERNEL(name, ret, params, args) \
+  template <class T> ret name params { return active()->get<T>().name args; }
+ELBO_FORWARDED_KERNELS(ELBO_FORWARD_KERNEL, T)
+#undef ELBO_FORWARD_KERNEL
 
 #define ELBO_INSTANTIATE(T)                                                                        \
   template void unary<T>(Unary, std::span<const T>, std::span<T>, T, T);                          \
@@ -178,10 +171,7 @@ template <class T> void lstm_cell_grad(int64_t h, const T* s, const T* dh, T* dc
   template void reduce_sum<T>(const T*, T*, int64_t, int64_t, int64_t);                            \
   template void reduce_max<T>(const T*, T*, int64_t*, int64_t, int64_t, int64_t, bool);                   \
   template void adam<T>(const AdamParams&, T*, const T*, T*, T*, T*, int64_t);                     \
-  template void gru_cell<T>(int64_t, const T*, T*, const T*, T*);                                  \
-  template void gru_cell_grad<T>(int64_t, const T*, const T*, T*, T*, T*);                         \
-  template void lstm_cell<T>(int64_t, const T*, T*, const T*, T*, T*);                             \
-  template void lstm_cell_grad<T>(int64_t, const T*, const T*, T*, T*);
+  ELBO_FORWARDED_KERNELS(ELBO_INSTANTIATE_KERNEL, T)
 ELBO_INSTANTIATE(float)
 ELBO_INSTANTIATE(double)
 #undef ELBO_INSTANTIATE

@@ -104,10 +104,22 @@ template <class T> void adam(const AdamParams& a, T* p, const T* g, T* m, T* v, 
 //   lstm_cell_grad takes dc (the gradient reaching c'), writes dg (the gate pre-activations' gradient, 4h,
 //   the same for both projections) and replaces dc by the gradient reaching cprev (the caller forms dg W_hh).
 // cnew may alias cprev, hnew may alias hprev.
-template <class T> void gru_cell(int64_t h, const T* x, T* s, const T* hprev, T* hnew);
-template <class T> void gru_cell_grad(int64_t h, const T* s, const T* hprev, T* dh, T* dx, T* dhp);
-template <class T> void lstm_cell(int64_t h, const T* x, T* s, const T* cprev, T* cnew, T* hnew);
-template <class T> void lstm_cell_grad(int64_t h, const T* s, const T* dh, T* dc, T* dg);
+//
+// The kernels whose public signature is their table entry's, declared once here: X(name, return type,
+// (parameters), (arguments)) with T the element type. This list generates their declarations below,
+// their fields in each instruction set's table (table.h), the fill (arch.inc), the forwarding functions
+// and instantiations (dispatch.cpp) and their scalar twins' declarations and instantiations (ref.h,
+// ref.cpp).
+#define ELBO_FORWARDED_KERNELS(X, T)                                                                        \
+  X(gru_cell, void, (int64_t h, const T* x, T* s, const T* hprev, T* hnew), (h, x, s, hprev, hnew))          \
+  X(gru_cell_grad, void, (int64_t h, const T* s, const T* hprev, T* dh, T* dx, T* dhp),                      \
+    (h, s, hprev, dh, dx, dhp))                                                                              \
+  X(lstm_cell, void, (int64_t h, const T* x, T* s, const T* cprev, T* cnew, T* hnew),                        \
+    (h, x, s, cprev, cnew, hnew))                                                                            \
+  X(lstm_cell_grad, void, (int64_t h, const T* s, const T* dh, T* dc, T* dg), (h, s, dh, dc, dg))
+#define ELBO_DECLARE_KERNEL(name, ret, params, args) template <class T> ret name params;
+#define ELBO_INSTANTIATE_KERNEL(name, ret, params, args) template ret name params;
+ELBO_FORWARDED_KERNELS(ELBO_DECLARE_KERNEL, T)
 
 // Instruction set in use: "avx512", "avx2", "sse2". ELBO_ARCH=portable|sse2|avx2|avx512 in the
 // environment (read once) or set_arch() forces one; set_arch returns false if the CPU lacks it.

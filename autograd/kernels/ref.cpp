@@ -199,10 +199,7 @@ template <class T> void lstm_cell_grad(int64_t h, const T* s, const T* dh, T* dc
   template void conv_forward<T>(const ConvGeom&, const T*, const T*, const T*, T*);                      \
   template void conv_input_grad<T>(const ConvGeom&, const T*, const T*, const T*, T*);                   \
   template void conv_weight_grad<T>(const ConvGeom&, const T*, const T*, T*);                     \
-  template void gru_cell<T>(int64_t, const T*, T*, const T*, T*);                                  \
-  template void gru_cell_grad<T>(int64_t, const T*, const T*, T*, T*, T*);                         \
-  template void lstm_cell<T>(int64_t, const T*, T*, const T*, T*, T*);                             \
-  template void lstm_cell_grad<T>(int64_t, const T*, const T*, T*, T*);
+  ELBO_FORWARDED_KERNELS(ELBO_INSTANTIATE_KERNEL, T)
 ELBO_INSTANTIATE(float)
 ELBO_INSTANTIATE(double)
 

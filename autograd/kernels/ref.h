@@ -24,10 +24,8 @@ template <class T> void conv_weight_grad(const ConvGeom& g, const T* x, const T*
 
 template <class T> void adam(const AdamParams& a, T* p, const T* g, T* m, T* v, T* vmax, int64_t n);
 
-// The recurrent cells of kernels.h, one element at a time with std::exp and std::tanh.
-template <class T> void gru_cell(int64_t h, const T* x, T* s, const T* hprev, T* hnew);
-template <class T> void gru_cell_grad(int64_t h, const T* s, const T* hprev, T* dh, T* dx, T* dhp);
-template <class T> void lstm_cell(int64_t h, const T* x, T* s, const T* cprev, T* cnew, T* hnew);
-template <class T> void lstm_cell_grad(int64_t h, const T* s, const T* dh, T* dc, T* dg);
+// The forwarded kernels of kernels.h (the recurrent cells, one element at a time with std::exp and
+// std::tanh), declared from its list.
+ELBO_FORWARDED_KERNELS(ELBO_DECLARE_KERNEL, T)
 
 }  // namespace elbo::kernels::ref

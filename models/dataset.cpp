@@ -90,7 +90,7 @@ std::vector<int64_t> permutation(int64_t n, Generator& gen) {
   return p;
 }
 
-Tensor rows(const Tensor& x, const std::vector<int64_t>& order, int64_t begin, int64_t end) {
+Tensor rows(const Tensor& x, std::span<const int64_t> order, int64_t begin, int64_t end) {
   const int64_t d = x.numel() / std::max<int64_t>(x.shape()[0], 1), n = end - begin;
   Shape s = x.shape();
   s[0] = n;

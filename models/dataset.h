@@ -2,6 +2,7 @@
 // Image data sets in MNIST's IDX layout: DIR/{train,t10k}-images-idx3-ubyte[.gz] and optional
 // -labels-idx1-ubyte[.gz]. Pixels become f32 in [0, 1] (byte / 255), one flattened row per image.
 // Minibatches come from a seeded permutation; binarization is applied per batch.
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,6 @@ Tensor binarize(const Tensor& x, Binarize mode, Generator& gen);
 // A random permutation of [0, n) (Fisher-Yates driven by gen).
 std::vector<int64_t> permutation(int64_t n, Generator& gen);
 // Rows [begin, end) of the order, gathered from x [N, D].
-Tensor rows(const Tensor& x, const std::vector<int64_t>& order, int64_t begin, int64_t end);
+Tensor rows(const Tensor& x, std::span<const int64_t> order, int64_t begin, int64_t end);
 
 }  // namespace elbo::models

@@ -14,6 +14,7 @@
 #include "parallel/data_parallel.h"
 #include "training/checkpoint.h"
 #include "training/report.h"
+#include "training/loop.h"
 #include "training/schedule.h"
 
 namespace elbo::training {
@@ -36,6 +37,8 @@ Session::Session(const Options& o) : opt(o), comm(parallel::make_world()) {
     Generator g(o.seed ^ 0x7e57);  // the test set's binarization is fixed for the run
     test_x = models::binarize(test.images, binarize, g);
   }
+  if (sequences) train_batches = std::make_shared<RowBatches>(train_seq.size());
+  else train_batches = std::make_shared<ImageBatches>(train.images, binarize);
   data_name = fs::path(o.data).filename().string();
   if (data_name.empty()) data_name = fs::path(o.data).parent_path().filename().string();
   if (comm->size() > 1) {  // every rank must run the same command on the same data
@@ -49,6 +52,10 @@ Session::Session(const Options& o) : opt(o), comm(parallel::make_world()) {
     parallel::check_same(*comm, fp, "the command line or the data");
   }
   if (root()) fs::create_directories(o.out);
+}
+
+Tensor ImageBatches::batch(std::span<const int64_t> order, int64_t lo, int64_t hi, Generator& gen) const {
+  return models::binarize(models::rows(images_, order, lo, hi), b_, gen);
 }
 
 std::string Session::checkpoint_path() const { return path("checkpoint.safetensors"); }
@@ -81,79 +88,6 @@ double evaluate(Task& t, const Tensor& x, int64_t batch, Generator& gen) {
 }
 
 namespace {
-
-// The seeds of a data-parallel job's streams (trainer.h): splitmix64 of the seed and the indices.
-uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-// One epoch of minibatch steps; returns the mean training figure (-loss) over the global batches.
-// order_gen draws the minibatch order, gen the step's own randomness (the same generator in one process).
-double train_epoch(Session& s, Task& t, optim::Optimizer& opt, Generator& order_gen, Generator& gen, int epoch,
-                   int epochs, int64_t& step, SummaryWriter* tb, parallel::GradientReducer* reducer) {
-  const Options& o = s.opt;
-  const int rank = s.comm->rank(), ranks = s.comm->size();
-  const int64_t n = s.train_size(), nb = (n + o.batch - 1) / o.batch;
-  const std::vector<int64_t> order = models::permutation(n, order_gen);
-  const std::vector<Tensor> params = o.clip > 0 ? t.module().parameters() : std::vector<Tensor>();
-  Progress bar(fmt::format("epoch {}/{}", epoch + 1, epochs), n, o.quiet || !s.root());
-  double running = 0;
-  // TensorBoard gets the loss of every step, or the mean of every `stride` steps when an epoch has more than
-  // 200 (a schedule of thousands of passes of small batches would otherwise log millions of points)
-  const int64_t stride = std::max<int64_t>(1, nb / 100);
-  double window = 0;
-  int64_t in_window = 0;
-  for (int64_t b = 0; b < nb; ++b) {
-    const int64_t glo = b * o.batch, ghi = std::min(n, glo + o.batch), len = ghi - glo;
-    const int64_t lo = glo + len * rank / ranks, hi = glo + len * (rank + 1) / ranks;  // this rank's share
-    const Tensor x = s.sequences || hi == lo
-                         ? Tensor()
-                         : models::binarize(models::rows(s.train.images, order, lo, hi), s.binarize, gen);
-    const std::vector<int64_t> ids(order.begin() + lo, order.begin() + hi);
-    auto diverged = [&](const std::string& what) {  // the loss is global: every rank sees it alike
-      return parallel::CollectiveError(fmt::format("training diverged at epoch {} step {}: {} (try a smaller --lr); the last good "
-                               "checkpoint is {}", epoch + 1, step, what, s.checkpoint_path()));
-    };
-    Tensor loss;
-    ++step;
-    opt.zero_grad();
-    double l = 0;
-    if (hi > lo) {
-      try {
-        loss = t.loss(x, ids, gen, step);
-      } catch (const ValueError& e) {  // a distribution's parameters left their support (a scale of 0, NaN)
-        throw diverged(e.what());
-      }
-      l = loss.item();
-      if (!reducer && !std::isfinite(l)) throw diverged(fmt::format("the loss is {}", l));
-      // with ranks: each rank's mean weighted by its share, so the summed gradient is the global mean's;
-      // the buckets' all-reduces start during the backward pass
-      if (reducer) reducer->begin_backward();
-      (reducer ? loss * (double(hi - lo) / double(len)) : loss).backward();
-    }
-    if (reducer) {
-      double sum[1] = {l * double(hi - lo)};
-      reducer->all_reduce(sum);
-      l = sum[0] / double(len);
-      if (!std::isfinite(l)) throw diverged(fmt::format("the loss is {}", l));
-    }
-    window += l;
-    if (++in_window == stride || b + 1 == nb) {
-      if (tb) tb->add_scalar("train/loss", window / double(in_window), step);
-      window = 0, in_window = 0;
-    }
-    if (o.clip > 0) optim::clip_grad_norm_(params, o.clip);
-    opt.step();
-    t.after_step();
-    running += l * double(len);
-    bar.update(ghi, -running / double(ghi), t.figure());
-  }
-  bar.finish();
-  return -running / double(n);
-}
 
 // training_curve.png: train and test figure per epoch, the IWAE log-likelihood when --iw measured it.
 void plot_training_curve(const Session& s, Task& t, const std::vector<double>& train, const std::vector<double>& test,
@@ -210,6 +144,95 @@ void write_run_readme(const Session& s, Task& t, const std::map<std::string, dou
 
 }  // namespace
 
+namespace {
+
+// The zoo's callbacks on the loop (loop.h), each one file or stream of the run's output.
+
+// TensorBoard: the loss of every step, or the mean of every `stride` steps when an epoch has more than 200
+// (a schedule of thousands of passes of small batches would otherwise log millions of points); the figures
+// of each epoch and the task's summaries.
+class TensorBoardLog : public Callback {
+ public:
+  TensorBoardLog(SummaryWriter& tb, Session& s, Task& t) : tb_(tb), s_(s), t_(t) {}
+  void on_step(const StepEnd& e) override {
+    const int64_t stride = std::max<int64_t>(1, e.batches / 100);
+    window_ += e.loss;
+    if (++in_window_ == stride || e.batch + 1 == e.batches) {
+      tb_.add_scalar("train/loss", window_ / double(in_window_), e.step);
+      window_ = 0, in_window_ = 0;
+    }
+  }
+  void on_epoch(const EpochEnd& e) override {
+    tb_.add_scalar(fmt::format("train/{}", t_.figure()), e.train, e.step);
+    tb_.add_scalar(fmt::format("test/{}", t_.figure()), e.test, e.step);
+    tb_.add_scalar("time/examples_per_sec", double(e.examples) / e.seconds, e.step);
+    tb_.add_scalar("time/epoch_seconds", e.seconds, e.step);
+    t_.summaries(s_, tb_, e.step);
+    tb_.flush();
+  }
+
+ private:
+  SummaryWriter& tb_;
+  Session& s_;
+  Task& t_;
+  double window_ = 0;
+  int64_t in_window_ = 0;
+};
+
+// OUT/metrics.jsonl (one line per epoch) and the epoch's line on standard error.
+class MetricsLog : public Callback {
+ public:
+  MetricsLog(Metrics& m, Task& t, const std::map<std::string, std::string>& labels, bool quiet,
+             parallel::GradientReducer* reducer, int ranks, int64_t steps_per_epoch)
+      : m_(m), t_(t), labels_(labels), quiet_(quiet), reducer_(reducer), ranks_(ranks), steps_(steps_per_epoch),
+        reduce0_(reducer ? reducer->seconds() : 0) {}
+  void on_epoch(const EpochEnd& e) override {
+    const double per_sec = double(e.examples) / e.seconds;
+    std::map<std::string, double> row{{"epoch", e.epoch + 1},
+                                      {"lr", e.lr},
+                                      {fmt::format("train_{}", t_.figure()), e.train},
+                                      {fmt::format("test_{}", t_.figure()), e.test},
+                                      {"seconds", e.seconds},
+                                      {"examples_per_sec", per_sec}};
+    if (reducer_) {
+      row["ranks"] = ranks_;
+      row["allreduce_ms_per_step"] = 1e3 * (reducer_->seconds() - reduce0_) / double(steps_);
+      reduce0_ = reducer_->seconds();
+    }
+    m_.write(row, labels_);
+    if (!quiet_)
+      std::cerr << fmt::format("epoch {}: train {} {:.2f}, test {} {:.2f} nats ({:.1f}s, {:.0f} ex/s)\n", e.epoch + 1,
+                               t_.figure(), e.train, t_.figure(), e.test, e.seconds, per_sec);
+  }
+
+ private:
+  Metrics& m_;
+  Task& t_;
+  const std::map<std::string, std::string>& labels_;
+  bool quiet_;
+  parallel::GradientReducer* reducer_;
+  int ranks_;
+  int64_t steps_;
+  double reduce0_;
+};
+
+// OUT/checkpoint.safetensors after every epoch (atomic: checkpoint.h), for a bitwise --resume.
+class Checkpointer : public Callback {
+ public:
+  Checkpointer(Session& s, Task& t, optim::Optimizer& opt, Generator& gen) : s_(s), t_(t), opt_(opt), gen_(gen) {}
+  void on_epoch(const EpochEnd& e) override {
+    save_checkpoint(s_.checkpoint_path(), t_.module(), opt_, gen_, e.epoch + 1, t_.state(), t_.describe());
+  }
+
+ private:
+  Session& s_;
+  Task& t_;
+  optim::Optimizer& opt_;
+  Generator& gen_;
+};
+
+}  // namespace
+
 std::map<std::string, double> run(Session& s, Task& t) {
   const Options& o = s.opt;
   parallel::Communicator& comm = *s.comm;
@@ -257,73 +280,47 @@ std::map<std::string, double> run(Session& s, Task& t) {
         if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) fs::remove(e.path());
     tb = std::make_unique<SummaryWriter>(o.out, o.resume ? int64_t(start_epoch) * steps_per_epoch : -1);
   }
-  std::vector<double> train_curve, test_curve;
-  int64_t step = int64_t(start_epoch) * steps_per_epoch;
-  double examples = 0, train_seconds = 0;
-  const int epochs = o.eval_only ? start_epoch : schedule.defined() ? schedule.epochs() : o.epochs;
-  for (int epoch = start_epoch; epoch < epochs; ++epoch) {
-    const auto t0 = std::chrono::steady_clock::now();
-    if (schedule.defined()) opt.set_lr(schedule.lr_at(epoch));
-    const double reduce0 = reducer ? reducer->seconds() : 0;
-    double train_figure = 0;
-    if (ranks) {
-      Generator order(mix(o.seed ^ mix(uint64_t(epoch)))), mine(mix(o.seed ^ mix(uint64_t(epoch) ^ mix(comm.rank() + 1))));
-      train_figure = train_epoch(s, t, opt, order, mine, epoch, epochs, step, tb.get(), reducer.get());
-    } else {
-      train_figure = train_epoch(s, t, opt, gen, gen, epoch, epochs, step, tb.get(), nullptr);
-    }
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    train_seconds += secs;
-    examples += double(s.train_size());
-    if (!root) continue;  // rank 0 alone evaluates, reports and saves
+  // the loop, and what each step and epoch write: TensorBoard, metrics.jsonl and the console, the checkpoint
+  std::vector<std::unique_ptr<Callback>> owned;
+  if (tb) owned.push_back(std::make_unique<TensorBoardLog>(*tb, s, t));
+  if (metrics)
+    owned.push_back(std::make_unique<MetricsLog>(*metrics, t, labels, o.quiet, reducer.get(), comm.size(), steps_per_epoch));
+  if (root) owned.push_back(std::make_unique<Checkpointer>(s, t, opt, gen));
+  std::vector<Callback*> callbacks;
+  for (const auto& c : owned) callbacks.push_back(c.get());
+  const LoopOptions lo{.start_epoch = start_epoch,
+                       .epochs = o.eval_only ? start_epoch : schedule.defined() ? schedule.epochs() : o.epochs,
+                       .batch = o.batch,
+                       .clip = o.clip,
+                       .schedule = schedule,
+                       .seed = o.seed,
+                       .quiet = o.quiet,
+                       .checkpoint = s.checkpoint_path()};
+  const auto test_figure = [&] {
     Generator eval_gen(o.seed + 2);
-    const double test = evaluate_test(s, t, eval_gen);
-    train_curve.push_back(train_figure);
-    test_curve.push_back(test);
-    std::map<std::string, double> row{{"epoch", epoch + 1},
-                                      {"lr", opt.lr()},
-                                      {fmt::format("train_{}", t.figure()), train_figure},
-                                      {fmt::format("test_{}", t.figure()), test},
-                                      {"seconds", secs},
-                                      {"examples_per_sec", double(s.train_size()) / secs}};
-    if (reducer) {
-      row["ranks"] = comm.size();
-      row["allreduce_ms_per_step"] = 1e3 * (reducer->seconds() - reduce0) / double(steps_per_epoch);
-    }
-    metrics->write(row, labels);
-    if (tb) {
-      tb->add_scalar(fmt::format("train/{}", t.figure()), train_figure, step);
-      tb->add_scalar(fmt::format("test/{}", t.figure()), test, step);
-      tb->add_scalar("time/examples_per_sec", double(s.train_size()) / secs, step);
-      tb->add_scalar("time/epoch_seconds", secs, step);
-      t.summaries(s, *tb, step);
-      tb->flush();
-    }
-    if (!o.quiet)
-      std::cerr << fmt::format("epoch {}: train {} {:.2f}, test {} {:.2f} nats ({:.1f}s, {:.0f} ex/s)\n", epoch + 1,
-                               t.figure(), train_figure, t.figure(), test, secs, double(s.train_size()) / secs);
-    save_checkpoint(s.checkpoint_path(), t.module(), opt, gen, epoch + 1, t.state(), t.describe());
-  }
+    return evaluate_test(s, t, eval_gen);
+  };
+  const LoopResult r = train_loop(t, *s.train_batches, opt, gen, lo, test_figure, callbacks, comm, reducer.get());
   std::map<std::string, double> figures;
   if (!root) return figures;  // the other ranks are done
   if (!o.eval_only) nn::save(t.module(), o.save.empty() ? s.path("model.safetensors") : o.save);
   Generator eval_gen(o.seed + 2);
   figures[fmt::format("test_{}", t.figure())] = evaluate_test(s, t, eval_gen);
-  figures["seconds"] = train_seconds;
-  figures["examples_per_sec"] = train_seconds > 0 ? examples / train_seconds : 0;
-  figures["epochs"] = epochs;
+  figures["seconds"] = r.seconds;
+  figures["examples_per_sec"] = r.seconds > 0 ? double(r.examples) / r.seconds : 0;
+  figures["epochs"] = lo.epochs;
   if (reducer) {
     figures["ranks"] = comm.size();
     figures["allreduce_ms_per_step"] = reducer->calls() ? 1e3 * reducer->seconds() / double(reducer->calls()) : 0;
   }
   t.finish(s, eval_gen, figures);
-  if (!train_curve.empty()) plot_training_curve(s, t, train_curve, test_curve, start_epoch, figures);
+  if (!r.train.empty()) plot_training_curve(s, t, r.train, r.test, start_epoch, figures);
   if (tb) {
     for (const auto& [name, v] : figures)
-      if (name.rfind("kl_dim_", 0) != 0) tb->add_scalar("final/" + name, v, step);
+      if (name.rfind("kl_dim_", 0) != 0) tb->add_scalar("final/" + name, v, r.step);
     for (const char* png : {"samples.png", "reconstructions.png", "interpolations.png", "latent_manifold.png",
                             "training_curve.png", "kl_per_dim.png", "latent_scatter.png"})
-      if (fs::exists(s.path(png))) add_png(*tb, s.path(png), std::string(png).substr(0, std::string(png).size() - 4), step);
+      if (fs::exists(s.path(png))) add_png(*tb, s.path(png), std::string(png).substr(0, std::string(png).size() - 4), r.step);
   }
   write_run_readme(s, t, figures, labels);
   std::cout << json_object(figures, labels) << "\n";

@@ -15,6 +15,7 @@
 #include "../models/strokes.h"
 #include "../nn/nn.h"
 #include "../parallel/communicator.h"
+#include "loop.h"
 #include "tensorboard.h"
 
 namespace elbo::training {
@@ -49,13 +50,32 @@ struct Options {
 // (elbo-data strokes), variable-length sequences, whose tasks make their batches from row ids.
 //
 // Under mpirun (a build with MPI) the session is one rank of a data-parallel job: every rank loads the
-// same data; --batch is the global batch, which the world size must divide; each rank trains on its
-// share of every global batch (rows [lo + len r / N, lo + len (r + 1) / N) of the batch's len rows) and
-// the gradients are summed across ranks before each step (parallel/data_parallel.h). Rank 0 alone
-// evaluates and writes metrics, images, checkpoints and the final line. Random streams: in a job of N > 1
-// ranks the minibatch order of epoch e comes from a generator seeded by (seed, e), the same on every
-// rank, and rank r's sampling (binarization, z ~ q) from one seeded by (seed, e, r), so a --resume at an
-// epoch boundary continues bitwise; a one-process run keeps its single generator, as before.
+// same data; --batch is the global batch, which the world size must divide; the loop (loop.h) gives each
+// rank its share of every global batch and sums the gradients across ranks before each step
+// (parallel/data_parallel.h). Rank 0 alone evaluates and writes metrics, images, checkpoints and the
+// final line. The loop's random streams (loop.h) make a --resume at an epoch boundary continue bitwise.
+// The training examples as the loop draws them (loop.h): rows of an image tensor, binarized as the run
+// says, or only the row ids of a set of sequences (the task makes its batch from them).
+class ImageBatches : public BatchSource {
+ public:
+  ImageBatches(Tensor images, models::Binarize b) : images_(std::move(images)), b_(b) {}
+  int64_t size() const override { return images_.size(0); }
+  Tensor batch(std::span<const int64_t> order, int64_t lo, int64_t hi, Generator& gen) const override;
+
+ private:
+  Tensor images_;
+  models::Binarize b_;
+};
+class RowBatches : public BatchSource {
+ public:
+  explicit RowBatches(int64_t n) : n_(n) {}
+  int64_t size() const override { return n_; }
+  Tensor batch(std::span<const int64_t>, int64_t, int64_t, Generator&) const override { return Tensor(); }
+
+ private:
+  int64_t n_;
+};
+
 struct Session {
   explicit Session(const Options& o);
   Options opt;
@@ -67,6 +87,7 @@ struct Session {
   int64_t train_size() const { return sequences ? train_seq.size() : train.size(); }
   int64_t test_size() const { return sequences ? test_seq.size() : test.size(); }
   models::Binarize binarize;
+  std::shared_ptr<const BatchSource> train_batches;  // the training set, as the loop draws it
   Tensor test_x;          // the test set as scored: binarized once with a fixed seed (dynamic) or as configured
   std::string data_name;  // the --data directory's name (e.g. "mnist"), for reports
   std::string checkpoint_path() const;  // OUT/checkpoint.safetensors

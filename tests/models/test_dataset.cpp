@@ -41,7 +41,7 @@ TEST_CASE("permutation, rows and binarization") {
   Generator g2(1);
   CHECK(permutation(100, g2) == p);
   const Tensor x = reshape(arange(12).to(DType::f32), {4, 3});
-  CHECK(rows(x, {3, 0, 2, 1}, 1, 3).to_vector<double>() == std::vector<double>{0, 1, 2, 6, 7, 8});
+  CHECK(rows(x, std::vector<int64_t>{3, 0, 2, 1}, 1, 3).to_vector<double>() == std::vector<double>{0, 1, 2, 6, 7, 8});
   const Tensor gray = full({1000}, 0.3);
   const auto t = binarize(gray, Binarize::threshold, gen).to_vector<double>();
   CHECK(std::all_of(t.begin(), t.end(), [](double v) { return v == 0; }));

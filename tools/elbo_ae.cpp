@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   return zoo::run_main("elbo-ae", [&] {
     training::Session s(c);
     Generator init(c.seed);
-    models::Autoencoder ae(model.options(s), init);
+    models::Autoencoder ae(model.options(s, c), init);
     training::AutoencoderTask task(ae);
     training::run(s, task);
     return 0;

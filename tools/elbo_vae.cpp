@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
       training::run(s, task);
       return 0;
     }
-    models::VAE vae(model.options(s), init);
+    models::VAE vae(model.options(s, c), init);
     training::VaeTask task(vae, obj, c.iw);
     training::run(s, task);
     return 0;

@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   c.command = zoo::command_line(argc, argv);
   return zoo::run_main("elbo-vi", [&] {
     training::Session s(c);
-    const models::VaeOptions o = model.options(s);
+    const models::VaeOptions o = model.options(s, c);
     Generator init(c.seed);
     if (gap) {
       if (c.load.empty()) throw ValueError("--gap needs --load with a trained VAE checkpoint");

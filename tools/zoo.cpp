@@ -156,11 +156,11 @@ CLI::Option* ModelFlags::add(CLI::App& app, const std::vector<std::string>& extr
       ->check(CLI::IsMember(likelihood_names()));
 }
 
-models::VaeOptions ModelFlags::options(const training::Session& s) const {
+models::VaeOptions ModelFlags::options(const training::Session& s, const Config& c) const {
   ELBO_CHECK(!s.sequences, "{} holds stroke sequences; this model trains on images (elbo-seqvae trains on strokes)",
              s.opt.data);
   models::VaeOptions o;
-  o.arch = models::parse_arch(arch), o.hidden = s.opt.hidden, o.latent = s.opt.latent, o.height = s.train.height,
+  o.arch = models::parse_arch(arch), o.hidden = c.hidden, o.latent = c.latent, o.height = s.train.height,
   o.width = s.train.width;
   o.likelihood = likelihood;
   o.likelihood.kind = models::parse_likelihood(name);

@@ -15,8 +15,11 @@
 
 namespace elbo::zoo {
 
-// The shared flags bind to training::Options; the model flags to ModelFlags.
-using Config = training::Options;
+// The shared flags: training's options, and the network sizes every zoo model reads.
+struct Config : training::Options {
+  int latent = 20;   // --latent
+  int hidden = 400;  // --hidden
+};
 
 // The values --binarize and --likelihood accept: the parser's lists (and the flag fuzzer's oracle).
 const std::vector<std::string>& binarize_modes();
@@ -35,8 +38,8 @@ struct ModelFlags {
   // Adds --arch (mlp | conv, and the binary's own extra architectures) and --likelihood; returns the
   // latter, for a binary to extend its help.
   CLI::Option* add(CLI::App& app, const std::vector<std::string>& extra_archs = {});
-  // The model's options for these flags, sized to the session's images.
-  models::VaeOptions options(const training::Session& s) const;
+  // The model's options for these flags and c's sizes, fitted to the session's images.
+  models::VaeOptions options(const training::Session& s, const Config& c) const;
 };
 
 // Validators for real-valued flags. CLI::PositiveNumber and CLI::NonNegativeNumber let "nan" through

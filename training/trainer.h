@@ -20,13 +20,12 @@
 
 namespace elbo::training {
 
-// A run's settings: the zoo's shared command-line flags (tools/zoo.cpp, add_common_flags), as a struct.
+// A run's settings: the training and output flags the zoo's binaries share (tools/zoo.cpp,
+// add_common_flags), as a struct; the model's sizes are the zoo's (zoo::Config), not training's.
 struct Options {
   std::string data = "data/mnist";  // MNIST-style IDX files
   int epochs = 10;
   int batch = 128;
-  int latent = 20;
-  int hidden = 400;
   double lr = 1e-3;
   uint64_t seed = 1;
   int threads = 0;  // 0: ELBO_NUM_THREADS or all hardware threads

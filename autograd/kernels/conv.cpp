@@ -61,33 +61,86 @@ int64_t block_images(const ConvGeom& g, int64_t per_image) {
 }
 int64_t fwd_block(const ConvGeom& g, int64_t nr) { return block_images(g, g.ho * g.wo * ceil_div(g.o, nr) * nr); }
 int64_t adj_block(const ConvGeom& g, int64_t nr) { return block_images(g, g.h * g.w * ceil_div(g.c, nr) * nr); }
-int64_t fwd_slice(const ConvGeom& g, int64_t nr) {
-  return round16((fwd_block(g, nr) * g.ho * g.wo + kMaxMR) * ceil_div(g.o, nr) * nr);
-}
-int64_t adj_slice(const ConvGeom& g, int64_t nr) {  // all phases' channels-last rows, one phase transposed
-  return round16((adj_block(g, nr) * g.h * g.w + g.stride * g.stride * kMaxMR) * ceil_div(g.c, nr) * nr) +
-         round16((adj_block(g, nr) * g.h * g.w + kMaxMR) * g.c);
-}
-
-// Sizes (elements) of the scratch areas of each pass.
-int64_t forward_work(const ConvGeom& g, int64_t nr) {
-  return round16(ceil_div(g.o, nr) * g.kh * g.kw * g.c * nr) + round16((g.c - 1) * g.h * g.w + 1) +
-         num_threads() * fwd_slice(g, nr);
-}
-int64_t input_grad_work(const ConvGeom& g, int64_t nr) {  // phase tables, packed weights, zeros, slices
-  return round16(2 * g.stride * 8) + round16(ceil_div(g.c, nr) * g.kh * g.kw * g.o * nr) + g.stride * g.stride * 16 +
-         round16((g.o - 1) * g.ho * g.wo + 1) + num_threads() * adj_slice(g, nr);
-}
 int64_t wgrad_images(const ConvGeom& g) {  // images per channels-last chunk: about 256 KiB of f32
   return std::clamp<int64_t>((int64_t(1) << 16) / std::max<int64_t>(1, g.c * g.h * g.w), 1, std::max<int64_t>(g.n, 1));
 }
-int64_t wgrad_slice(const ConvGeom& g, int64_t nr) {  // one task's packing buffers
-  return round16(ceil_div(g.o, kMaxMR) * kMaxMR * kKC) + round16(nr * kKC);
-}
-int64_t weight_grad_work(const ConvGeom& g, int64_t nr) {
-  return round16(g.o * g.kh * g.kw * g.c) + round16((wgrad_images(g) * g.h * g.w + 1) * g.c) +
-         num_threads() * wgrad_slice(g, nr);
-}
+
+// Each pass's scratch areas: offsets (elements from the 64-byte aligned start of the workspace) and the
+// total, built once from the geometry. Areas are sized for the widest tile of any instruction set
+// (max_nr), so conv_workspace can size the buffer before a kernel runs and every table's tiles fit; each
+// area starts 64-byte aligned.
+class Carve {
+ public:
+  int64_t take(int64_t elements) {
+    const int64_t at = size_;
+    size_ += round16(elements);
+    return at;
+  }
+  int64_t size() const { return size_; }
+
+ private:
+  int64_t size_ = 0;
+};
+
+// forward: the packed weight, a zero image (the target of taps outside the image), then per thread a
+// block's channels-last result
+struct ForwardLayout {
+  int64_t weight, zero, slices, slice, size;
+  ForwardLayout(const ConvGeom& g, size_t itemsize) {
+    const int64_t nr = max_nr(itemsize);
+    block = fwd_block(g, nr);
+    Carve c;
+    weight = c.take(ceil_div(g.o, nr) * g.kh * g.kw * g.c * nr);
+    zero = c.take((g.c - 1) * g.h * g.w + 1);
+    slice = round16((block * g.ho * g.wo + kMaxMR) * ceil_div(g.o, nr) * nr);
+    slices = c.take(num_threads() * slice);
+    size = c.size();
+  }
+  int64_t block;  // images per block
+};
+
+// input gradient: the row and column phase tables, each phase's packed weight, a zero output image, then
+// per thread the block's channels-last rows of every phase (rows) and one phase transposed (planes)
+struct InputGradLayout {
+  int64_t phases, weight, zero, slices, slice, planes, size;
+  int64_t block;  // images per block
+  InputGradLayout(const ConvGeom& g, size_t itemsize) {
+    const int64_t nr = max_nr(itemsize), s = g.stride, panels = ceil_div(g.c, nr) * nr;
+    block = adj_block(g, nr);
+    Carve c;
+    phases = c.take(2 * s * int64_t((sizeof(Phase) + itemsize - 1) / itemsize));
+    int64_t weights = 0;
+    for (int64_t rh = 0; rh < s; ++rh)
+      for (int64_t rw = 0; rw < s; ++rw)
+        weights += phase_weight_size(g, phase_of(rh, g.kh, g.h, s, g.pad), phase_of(rw, g.kw, g.w, s, g.pad), nr);
+    weight = c.take(weights);
+    zero = c.take((g.o - 1) * g.ho * g.wo + 1);
+    planes = round16((block * g.h * g.w + s * s * kMaxMR) * panels);  // within a slice: after the rows
+    slice = planes + round16((block * g.h * g.w + kMaxMR) * g.c);
+    slices = c.take(num_threads() * slice);
+    size = c.size();
+  }
+  // One phase's packed weight, 64-byte aligned: its taps' rows of every output channel in NR panels.
+  static int64_t phase_weight_size(const ConvGeom& g, const Phase& ph, const Phase& pw, int64_t nr) {
+    return round16(ceil_div(g.c, nr) * ph.ni * pw.ni * g.o * nr);
+  }
+};
+
+// weight gradient: the result channels-last [o, taps*c], a chunk of images channels-last (and a zero
+// pixel), then per task the packed A (gy's rows) and B (pixels' runs) of the GEMM
+struct WeightGradLayout {
+  int64_t dwt, xt, slices, slice, packed_b, size;
+  WeightGradLayout(const ConvGeom& g, size_t itemsize) {
+    const int64_t nr = max_nr(itemsize);
+    Carve c;
+    dwt = c.take(g.o * g.kh * g.kw * g.c);
+    xt = c.take((wgrad_images(g) * g.h * g.w + 1) * g.c);
+    packed_b = round16(ceil_div(g.o, kMaxMR) * kMaxMR * kKC);  // within a slice: after A
+    slice = packed_b + round16(nr * kKC);
+    slices = c.take(num_threads() * slice);
+    size = c.size();
+  }
+};
 
 // Runs f(thread, block) for every block in [0, blocks), blocks claimed one at a time; thread indexes the
 // caller's per-thread scratch.
@@ -309,96 +362,122 @@ void wgrad_panels(const Table<T>& tb, const ConvGeom& g, const T* xt, const T* g
 }  // namespace
 
 int64_t conv_workspace(const ConvGeom& g, size_t itemsize) {
-  const int64_t nr = max_nr(itemsize);
-  return std::max({forward_work(g, nr), input_grad_work(g, nr), weight_grad_work(g, nr), direct::workspace(g, itemsize)}) +
+  return std::max({ForwardLayout(g, itemsize).size, InputGradLayout(g, itemsize).size,
+                   WeightGradLayout(g, itemsize).size, direct::workspace(g, itemsize)}) +
          64 / int64_t(itemsize);
 }
 
 template <class T> void conv_forward(const ConvGeom& g, const T* x, const T* w, const T* bias, T* y, T* work) {
   const Table<T>& tb = current().get<T>();
-  const int64_t nr = tb.gemm_nr, k = g.kh * g.kw * g.c, hw = g.h * g.w, p = g.ho * g.wo;
+  const int64_t nr = tb.gemm_nr, hw = g.h * g.w, p = g.ho * g.wo;
   if (g.n * p == 0) return;
   if (direct::forward_fits(g, tb.lanes)) return direct::forward(tb, g, x, w, bias, y, aligned(work));
-  T* pb = aligned(work);
-  T* zero = pb + round16(ceil_div(g.o, nr) * k * nr);
-  T* slices = zero + round16((g.c - 1) * hw + 1);
+  const ForwardLayout at(g, sizeof(T));
+  T* pb = aligned(work) + at.weight;
+  T* zero = aligned(work) + at.zero;
   std::fill(zero, zero + (g.c - 1) * hw + 1, T(0));
   pack_forward_weight(g, w, nr, pb);
-  const int64_t block = fwd_block(g, max_nr(sizeof(T))), blocks = ceil_div(g.n, block);
+  const int64_t block = at.block, blocks = ceil_div(g.n, block);
   for_blocks(blocks, [&](int thread, int64_t kb) {
-    T* yt = slices + thread * fwd_slice(g, max_nr(sizeof(T)));
+    T* yt = aligned(work) + at.slices + thread * at.slice;
     ConvGeom gb = g;
     gb.n = std::min(block, g.n - kb * block);
     forward_block(tb, gb, x + kb * block * g.c * hw, bias, y + kb * block * g.o * p, pb, zero, yt);
   });
 }
 
-// Blocks of images run in parallel; inside a block, every phase fills its channels-last rows, then one
-// pass per (image, channel) plane interleaves the phases into NCHW while the plane is in L1.
+namespace {
+
+// The input gradient's steps, for one geometry: the phase tables and packed weights once (pack), then per
+// block of images every phase's rows channels-last (phases), then each phase's rows transposed and
+// interleaved into the NCHW image with the bias (interleave).
+template <class T> struct InputGrad {
+  const Table<T>& tb;
+  const ConvGeom& g;
+  const InputGradLayout at;
+  T* base;  // the workspace, 64-byte aligned
+  const int64_t s = g.stride, nr = tb.gemm_nr, cpad = ceil_div(g.c, tb.gemm_nr) * tb.gemm_nr;
+
+  InputGrad(const Table<T>& t, const ConvGeom& geom, T* work)
+      : tb(t), g(geom), at(geom, sizeof(T)), base(aligned(work)) {}
+  Phase* phases() const { return reinterpret_cast<Phase*>(base + at.phases); }  // rows [0, s), columns [s, 2s)
+  T* zero() const { return base + at.zero; }
+
+  // The phase tables, each (rh, rw) phase's packed weight in turn, the zero image.
+  void pack(const T* w) const {
+    Phase* phase = phases();
+    for (int64_t r = 0; r < s; ++r) {
+      phase[r] = phase_of(r, g.kh, g.h, s, g.pad);
+      phase[s + r] = phase_of(r, g.kw, g.w, s, g.pad);
+    }
+    T* pb = base + at.weight;
+    for (int64_t rh = 0; rh < s; ++rh)
+      for (int64_t rw = 0; rw < s; ++rw) {
+        pack_phase_weight(g, w, phase[rh], phase[s + rw], nr, pb);
+        pb += InputGradLayout::phase_weight_size(g, phase[rh], phase[s + rw], nr);
+      }
+    std::fill(zero(), zero() + (g.o - 1) * g.ho * g.wo + 1, T(0));
+  }
+
+  // The block gb of images (from y): each phase's pixels, channels-last rows of cpad, one phase after another.
+  void phases_of(const ConvGeom& gb, const T* y, T* rows) const {
+    const Phase* phase = phases();
+    const T* wp = base + at.weight;
+    for (int64_t rh = 0; rh < s; ++rh)
+      for (int64_t rw = 0; rw < s; ++rw) {
+        const Phase &ph = phase[rh], &pw = phase[s + rw];
+        if (ph.ni > 0 && pw.ni > 0 && ph.nh > 0 && pw.nh > 0) phase_block(tb, gb, ph, pw, y, wp, zero(), rows);
+        wp += InputGradLayout::phase_weight_size(g, ph, pw, nr);
+        rows += ceil_div(gb.n * ph.nh * pw.nh, tb.conv_mr) * tb.conv_mr * cpad;
+      }
+  }
+
+  // Each phase's rows transposed to [c][pixel] in planes, then written to its pixels of x (the block's
+  // images), plus the bias, while the plane is in L1; pixels no tap reaches get the bias alone.
+  void interleave(const ConvGeom& gb, const T* rows, T* planes, const T* bias, T* x) const {
+    const Phase* phase = phases();
+    const int64_t hw = g.h * g.w;
+    for (int64_t rh = 0; rh < s; ++rh)
+      for (int64_t rw = 0; rw < s; ++rw) {
+        const Phase &ph = phase[rh], &pw = phase[s + rw];
+        const int64_t n = gb.n * ph.nh * pw.nh;
+        const bool taps = ph.ni > 0 && pw.ni > 0;
+        if (n == 0) continue;
+        if (taps) tb.transpose(rows, cpad, planes, n, n, g.c);
+        for (int64_t b = 0; b < gb.n; ++b)
+          for (int64_t ci = 0; ci < g.c; ++ci) {
+            T* plane = x + (b * g.c + ci) * hw;
+            const T add = bias ? bias[ci] : T(0);
+            for (int64_t u = 0; u < ph.nh; ++u) {
+              T* d = plane + (ph.h0 + u * s) * g.w + pw.h0;
+              const T* r = planes + ci * n + (b * ph.nh + u) * pw.nh;
+              if (taps)
+                for (int64_t v = 0; v < pw.nh; ++v) d[v * s] = r[v] + add;
+              else
+                for (int64_t v = 0; v < pw.nh; ++v) d[v * s] = add;
+            }
+          }
+        rows += ceil_div(n, tb.conv_mr) * tb.conv_mr * cpad;
+      }
+  }
+};
+
+}  // namespace
+
+// Blocks of images run in parallel, each through the phases and the interleave (InputGrad above).
 template <class T> void conv_input_grad(const ConvGeom& g, const T* y, const T* w, const T* bias, T* x, T* work) {
   const Table<T>& tb = current().get<T>();
   if (g.n == 0) return;
   if (direct::input_grad_fits(g, tb.lanes)) return direct::input_grad(tb, g, y, w, bias, x, aligned(work));
-  const int64_t nr = tb.gemm_nr, mr = tb.conv_mr, hw = g.h * g.w, p = g.ho * g.wo, s = g.stride,
-                cpad = ceil_div(g.c, nr) * nr;
-  // Phase tables: row phases [0, s), column phases [s, 2s); then each (rh, rw) phase's packed weight.
-  Phase* phase = reinterpret_cast<Phase*>(aligned(work));
-  for (int64_t r = 0; r < s; ++r) {
-    phase[r] = phase_of(r, g.kh, g.h, s, g.pad);
-    phase[s + r] = phase_of(r, g.kw, g.w, s, g.pad);
-  }
-  T* pb = aligned(work) + round16(2 * s * int64_t(sizeof(Phase) / sizeof(T)));
-  T* zero = pb + round16(ceil_div(g.c, nr) * g.kh * g.kw * g.o * nr) + s * s * 16;
-  T* slices = zero + round16((g.o - 1) * p + 1);
-  std::fill(zero, zero + (g.o - 1) * p + 1, T(0));
-  T* at = pb;
-  for (int64_t rh = 0; rh < s; ++rh)
-    for (int64_t rw = 0; rw < s; ++rw) {
-      pack_phase_weight(g, w, phase[rh], phase[s + rw], nr, at);
-      at += round16(ceil_div(g.c, nr) * phase[rh].ni * phase[s + rw].ni * g.o * nr);
-    }
-  const int64_t block = adj_block(g, max_nr(sizeof(T))), blocks = ceil_div(g.n, block);
+  const InputGrad<T> pass(tb, g, work);
+  pass.pack(w);
+  const int64_t block = pass.at.block, blocks = ceil_div(g.n, block), hw = g.h * g.w, p = g.ho * g.wo;
   for_blocks(blocks, [&](int thread, int64_t kb) {
-    T* xt = slices + thread * adj_slice(g, max_nr(sizeof(T)));
-    {
-      ConvGeom gb = g;
-      gb.n = std::min(block, g.n - kb * block);
-      const T* wp = pb;
-      T* out = xt;
-      for (int64_t rh = 0; rh < s; ++rh)
-        for (int64_t rw = 0; rw < s; ++rw) {
-          const Phase &ph = phase[rh], &pw = phase[s + rw];
-          if (ph.ni > 0 && pw.ni > 0 && ph.nh > 0 && pw.nh > 0)
-            phase_block(tb, gb, ph, pw, y + kb * block * g.o * p, wp, zero, out);
-          wp += round16(ceil_div(g.c, nr) * ph.ni * pw.ni * g.o * nr);
-          out += ceil_div(gb.n * ph.nh * pw.nh, mr) * mr * cpad;
-        }
-      // Each phase: transpose its rows to [c][pixel], then interleave them into NCHW with the bias.
-      T* xc = xt + round16((block * hw + s * s * kMaxMR) * ceil_div(g.c, max_nr(sizeof(T))) * max_nr(sizeof(T)));
-      const T* src = xt;
-      for (int64_t rh = 0; rh < s; ++rh)
-        for (int64_t rw = 0; rw < s; ++rw) {
-          const Phase &ph = phase[rh], &pw = phase[s + rw];
-          const int64_t rows = gb.n * ph.nh * pw.nh;
-          const bool taps = ph.ni > 0 && pw.ni > 0;
-          if (rows == 0) continue;
-          if (taps) tb.transpose(src, cpad, xc, rows, rows, g.c);
-          for (int64_t b = 0; b < gb.n; ++b)
-            for (int64_t ci = 0; ci < g.c; ++ci) {
-              T* plane = x + ((kb * block + b) * g.c + ci) * hw;
-              const T add = bias ? bias[ci] : T(0);
-              for (int64_t u = 0; u < ph.nh; ++u) {
-                T* d = plane + (ph.h0 + u * s) * g.w + pw.h0;
-                const T* r = xc + ci * rows + (b * ph.nh + u) * pw.nh;
-                if (taps)
-                  for (int64_t v = 0; v < pw.nh; ++v) d[v * s] = r[v] + add;
-                else  // no tap reaches these pixels
-                  for (int64_t v = 0; v < pw.nh; ++v) d[v * s] = add;
-              }
-            }
-          src += ceil_div(rows, mr) * mr * cpad;
-        }
-    }
+    T* rows = pass.base + pass.at.slices + thread * pass.at.slice;
+    ConvGeom gb = g;
+    gb.n = std::min(block, g.n - kb * block);
+    pass.phases_of(gb, y + kb * block * g.o * p, rows);
+    pass.interleave(gb, rows, rows + pass.at.planes, bias, x + kb * block * g.c * hw);
   });
 }
 
@@ -406,9 +485,9 @@ template <class T> void conv_weight_grad(const ConvGeom& g, const T* x, const T*
   const Table<T>& tb = current().get<T>();
   if (g.n > 0 && direct::weight_grad_fits(g, tb.lanes)) return direct::weight_grad(tb, g, x, gy, gw, aligned(work));
   const int64_t nr = tb.gemm_nr, taps = g.kh * g.kw, ncols = taps * g.c, hw = g.h * g.w;
-  T* dwt = aligned(work);
-  T* xt = dwt + round16(g.o * ncols);
-  T* slices = xt + round16((wgrad_images(g) * hw + 1) * g.c);
+  const WeightGradLayout at(g, sizeof(T));
+  T* dwt = aligned(work) + at.dwt;
+  T* xt = aligned(work) + at.xt;
   std::fill(dwt, dwt + g.o * ncols, T(0));
   const int64_t chunk = wgrad_images(g), panels = ceil_div(ncols, nr);
   const int64_t tasks = std::min<int64_t>({num_threads(), panels,
@@ -417,8 +496,8 @@ template <class T> void conv_weight_grad(const ConvGeom& g, const T* x, const T*
     const int64_t nb = std::min(chunk, g.n - b0);
     to_channels_last(tb, x + b0 * g.c * hw, xt, nb, g.c, hw);
     parallel_tasks(tasks, [&](int64_t task) {
-      T* pa = slices + task * wgrad_slice(g, max_nr(sizeof(T)));
-      T* pbuf = pa + round16(ceil_div(g.o, kMaxMR) * kMaxMR * kKC);
+      T* pa = aligned(work) + at.slices + task * at.slice;
+      T* pbuf = pa + at.packed_b;
       wgrad_panels(tb, g, xt, gy + b0 * g.o * g.ho * g.wo, nb, b0 == 0, dwt, pa, pbuf, panels * task / tasks,
                    panels * (task + 1) / tasks);
     });

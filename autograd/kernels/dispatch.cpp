@@ -4,11 +4,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <string>
-#include <vector>
 
 #include <xsimd/xsimd.hpp>
 
 #include "../error.h"
+#include "scratch.h"
 #include "table.h"
 #include "thread_pool.h"
 
@@ -88,12 +88,7 @@ template <class T> T sum(std::span<const T> x) {
   if (n <= kBlock) return f(x.data(), n);
   const int64_t nb = (n + kBlock - 1) / kBlock;
   T partial_stack[64];
-  std::vector<T> partial_heap;
-  T* partial = partial_stack;
-  if (nb > 64) {
-    partial_heap.resize(size_t(nb));
-    partial = partial_heap.data();
-  }
+  T* partial = nb > 64 ? scratch<T>(Scratch::sum_partials, size_t(nb)) : partial_stack;
   parallel_for(nb, 4, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) partial[i] = f(x.data() + i * kBlock, std::min(kBlock, n - i * kBlock));
   });

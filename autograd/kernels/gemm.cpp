@@ -3,9 +3,8 @@
 // are handled by the packing, never materialized. Threads split C into column (or row) ranges aligned
 // to the tile size, so every element of C sees the same arithmetic for any thread count.
 #include <algorithm>
-#include <cstdlib>
-#include <memory>
 
+#include "scratch.h"
 #include "table.h"
 #include "thread_pool.h"
 
@@ -38,19 +37,6 @@ int64_t tile_cost(int64_t m, int64_t n, int64_t mr, int64_t nr) {
   return (m / mr) * row_cost + edge_cost;
 }
 
-template <class T> struct PackBuffers {
-  struct Free { void operator()(T* p) const { std::free(p); } };
-  std::unique_ptr<T, Free> a, b;
-  size_t na = 0, nb = 0;
-  T* get(std::unique_ptr<T, Free>& p, size_t& cap, size_t n) {
-    if (n > cap) {
-      p.reset(static_cast<T*>(std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64)));
-      cap = n;
-    }
-    return p.get();
-  }
-};
-
 // Packs op(B)[pc:pc+kc, jc:jc+nc] into NR-wide panels, zero-padded (the table's gemm_pack_b).
 template <class T>
 void pack_b_block(const Table<T>& t, bool tb, const T* b, int64_t ldb, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
@@ -78,9 +64,8 @@ template <class T>
 void gemm_serial(const Table<T>& t, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                  int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc, const T* bias) {
   const int64_t MR = t.gemm_mr, NR = t.gemm_nr;
-  static thread_local PackBuffers<T> buf;
-  T* pa = buf.get(buf.a, buf.na, size_t(kMC + MR) * kKCTall);
-  T* pb = buf.get(buf.b, buf.nb, size_t(kNC + NR) * kKCTall);
+  T* pa = scratch<T>(Scratch::gemm_a, size_t(kMC + MR) * kKCTall);
+  T* pb = scratch<T>(Scratch::gemm_b, size_t(kNC + NR) * kKCTall);
   const int64_t kcb = balanced(k, m >= kTallRows ? kKCTall : kKC, 1), mcb = balanced(m, kMC, MR);
   for (int64_t jc = 0; jc < n; jc += kNC) {
     const int64_t nc = std::min(kNC, n - jc);
@@ -98,8 +83,7 @@ template <class T>
 void gemm_packed_serial(const Table<T>& t, bool ta, int64_t m, int64_t n, int64_t k, int64_t j0, int64_t j1, T alpha,
                         const T* a, int64_t lda, const T* packed, T beta, T* c, int64_t ldc, const T* bias) {
   const int64_t MR = t.gemm_mr, NR = t.gemm_nr;
-  static thread_local PackBuffers<T> buf;
-  T* pa = buf.get(buf.a, buf.na, size_t(kMC + MR) * kKCTall);
+  T* pa = scratch<T>(Scratch::gemm_a, size_t(kMC + MR) * kKCTall);
   const int64_t kcb = balanced(k, kKC, 1), mcb = balanced(m, kMC, MR);
   for (int64_t jc = 0; jc < n; jc += kNC) {  // the packed layout: NC blocks, in each the K blocks
     const int64_t nc = std::min(kNC, n - jc), ncp = (nc + NR - 1) / NR * NR;
@@ -134,8 +118,7 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a
   // at least a twentieth cheaper (transposing C and packing the other way cost a few percent). Each
   // element's sum is the same k-loop.
   if (20 * tile_cost(n, m, MR, NR) < 19 * tile_cost(m, n, MR, NR)) {
-    static thread_local PackBuffers<T> tbuf;
-    T* ct = tbuf.get(tbuf.a, tbuf.na, size_t(m * n));
+    T* ct = scratch<T>(Scratch::gemm_transposed, size_t(m * n));
     gemm<T>(!tb, !ta, n, m, k, alpha, b, ldb, a, lda, T(0), ct, m, nullptr);
     if (beta == T(0)) {
       t.transpose(ct, m, c, ldc, n, m);

@@ -1,8 +1,10 @@
 #pragma once
-// The kernel layer: plain loops over spans and sizes. Kernels never see Tensor or the tape; the one
-// exception they raise is dispatch.cpp's check of ELBO_ARCH. In steady state they do not allocate (the
-// GEMM's per-thread pack buffers grow once; sums over more than 2^20 elements keep block partials on the
-// heap). Each SIMD kernel is written once in simd.hpp, templated on the xsimd
+// The kernel layer: plain loops over spans and sizes. Kernels never see Tensor or the tape. Their memory
+// policy: a kernel works in the buffers its caller passes (the convolutions' `work`) or in its thread's
+// scratch buffers (scratch.h: the GEMM's packing, a long sum's block partials), which grow to the largest
+// request and are kept, so in steady state no kernel allocates. The exceptions a kernel can raise:
+// std::bad_alloc when a scratch buffer cannot grow, and, on the first call, dispatch.cpp's refusal of an
+// ELBO_ARCH this CPU cannot run. Each SIMD kernel is written once in simd.hpp, templated on the xsimd
 // architecture, compiled in one translation unit per instruction set (arch_*.cpp) and picked at run
 // time (dispatch.cpp) from what the CPU supports, so one binary runs on any x86-64. ref.h holds the
 // scalar twins the tests compare against. Threads live here too: large kernels split work over the

@@ -104,6 +104,42 @@ template <class T> int64_t count_outside(std::span<const T> x, T lo, T hi) {
   return bad;
 }
 
+namespace {
+int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, cols)); }  // ~16K elements
+}  // namespace
+
+template <class T> void bce_logits_rows(std::span<const T> x, std::span<const T> t, std::span<T> y, int64_t cols) {
+  constexpr int64_t kChunk = 1024;
+  const int64_t rows = int64_t(y.size());
+  parallel_for(rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
+    alignas(64) T buf[kChunk];
+    for (int64_t r = r0; r < r1; ++r) {
+      T acc = 0;
+      for (int64_t c0 = 0; c0 < cols; c0 += kChunk) {
+        const size_t len = size_t(std::min(kChunk, cols - c0));
+        binary<T>(Binary::bce_logits, x.subspan(size_t(r * cols + c0), len), t.subspan(size_t(r * cols + c0), len),
+                  {buf, len});
+        acc += sum<T>({buf, len});
+      }
+      y[size_t(r)] = acc;
+    }
+  });
+}
+
+template <class T>
+void bce_logits_rows_grad(std::span<const T> x, std::span<const T> t, std::span<const T> gy, std::span<T> gx,
+                          int64_t cols) {
+  const int64_t rows = int64_t(gy.size());
+  parallel_for(rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const std::span<T> row = gx.subspan(size_t(r * cols), size_t(cols));
+      const size_t at = size_t(r * cols), n = size_t(cols);
+      binary<T>(Binary::sigmoid_sub, x.subspan(at, n), t.subspan(at, n), row);
+      binary<T>(Binary::mul, std::span<const T>(row), gy.subspan(size_t(r), 1), row);
+    }
+  });
+}
+
 template <class T> void reduce_sum(const T* x, T* y, int64_t outer, int64_t r, int64_t inner) {
   const auto& t = active()->get<T>();
   if (inner == 1) {
@@ -162,6 +198,9 @@ ELBO_FORWARDED_KERNELS(ELBO_FORWARD_KERNEL, T)
   template void unary<T>(Unary, std::span<const T>, std::span<T>, T, T);                          \
   template void binary<T>(Binary, std::span<const T>, std::span<const T>, std::span<T>);          \
   template T sum<T>(std::span<const T>);                                                          \
+  template void bce_logits_rows<T>(std::span<const T>, std::span<const T>, std::span<T>, int64_t);  \
+  template void bce_logits_rows_grad<T>(std::span<const T>, std::span<const T>, std::span<const T>, std::span<T>, \
+                                        int64_t);                                                 \
   template int64_t count_outside<T>(std::span<const T>, T, T);                                    \
   template void reduce_sum<T>(const T*, T*, int64_t, int64_t, int64_t);                            \
   template void reduce_max<T>(const T*, T*, int64_t*, int64_t, int64_t, int64_t, bool);                   \

@@ -35,6 +35,14 @@ enum class Binary : int {
 template <class T> void unary(Unary op, std::span<const T> x, std::span<T> y, T p0 = 0, T p1 = 0);
 template <class T> void binary(Binary op, std::span<const T> a, std::span<const T> b, std::span<T> y);
 
+// Binary cross-entropy with logits summed over rows of `cols` values (x, t and the gradients row-major):
+// y[r] = sum over the row of softplus(x) - x t, in L1-sized chunks; the gradient gx[r, c] = gy[r]
+// (sigmoid(x[r, c]) - t[r, c]). Rows split over the threads; a row's sum does not depend on their number.
+template <class T> void bce_logits_rows(std::span<const T> x, std::span<const T> t, std::span<T> y, int64_t cols);
+template <class T>
+void bce_logits_rows_grad(std::span<const T> x, std::span<const T> t, std::span<const T> gy, std::span<T> gx,
+                          int64_t cols);
+
 // Sum of all elements, in fixed-size blocks (deterministic for a given size and instruction set).
 template <class T> T sum(std::span<const T> x);
 // How many x[i] fail lo <= x[i] <= hi (NaN always fails): validation's one pass over a tensor, e.g. [0, 1]

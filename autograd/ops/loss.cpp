@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-#include "autograd/kernels/thread_pool.h"
 
 using elbo::detail::Dims;
 
@@ -40,14 +39,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   return reduce(l, r);
 }
 
-namespace {
-// Rows per thread-pool chunk: about 16K elements.
-int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, cols)); }
-}  // namespace
-
-// Each row (the last n dims) in chunks that stay in L1: the loss of a chunk, then its sum; the gradient
-// sigmoid(x) - t scaled by the row's incoming gradient in place. Rows split over the threads; a row's sum
-// does not depend on the thread count.
+// Each row (the last n dims) summed by one kernel (kernels::bce_logits_rows), its gradient by another.
 Tensor binary_cross_entropy_with_logits_sum(const Tensor& logits, const Tensor& target, int64_t n) {
   constexpr const char* op = "binary_cross_entropy_with_logits_sum";
   ELBO_CHECK_SHAPE(logits.shape() == target.shape(), "{}: logits {} and target {} must have the same shape", op,
@@ -61,24 +53,9 @@ Tensor binary_cross_entropy_with_logits_sum(const Tensor& logits, const Tensor& 
   const IntList out_shape(x.shape().data(), size_t(lead));
   Tensor y = empty(out_shape, d);
   const int64_t rows = y.numel();
-  constexpr int64_t kChunk = 1024;
   with_float(d, op, [&](auto z) {
     using T = decltype(z);
-    const T *px = x.data<const T>(), *pt = t.data<const T>();
-    T* py = y.data<T>();
-    kernels::parallel_for(rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
-      alignas(64) T buf[kChunk];
-      for (int64_t r = r0; r < r1; ++r) {
-        T acc = 0;
-        for (int64_t c0 = 0; c0 < cols; c0 += kChunk) {
-          const size_t len = size_t(std::min(kChunk, cols - c0));
-          kernels::binary<T>(kernels::Binary::bce_logits, {px + r * cols + c0, len}, {pt + r * cols + c0, len},
-                             {buf, len});
-          acc += kernels::sum<T>({buf, len});
-        }
-        py[r] = acc;
-      }
-    });
+    kernels::bce_logits_rows<T>(detail::in<T>(x), detail::in<T>(t), detail::out<T>(y), cols);
   });
   const bool gt = t.requires_grad();
   return record(op::bce_logits_sum, y, {x, t}, [x, t, gt, rows, cols](const Tensor& gy) {
@@ -116,16 +93,7 @@ Tensor bce_logits_sum_backward(const Tensor& gy, const Tensor& x, const Tensor& 
   Tensor gx = empty(x.shape(), x.dtype());
   with_float(x.dtype(), "binary_cross_entropy_with_logits_sum_backward", [&](auto z) {
     using T = decltype(z);
-    const T *px = x.data<const T>(), *pt = t.data<const T>(), *pg = gy.data<const T>();
-    T* pd = gx.data<T>();
-    kernels::parallel_for(rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const size_t len = size_t(cols);
-        T* row = pd + r * cols;
-        kernels::binary<T>(kernels::Binary::sigmoid_sub, {px + r * cols, len}, {pt + r * cols, len}, {row, len});
-        kernels::binary<T>(kernels::Binary::mul, {row, len}, {pg + r, 1}, {row, len});
-      }
-    });
+    kernels::bce_logits_rows_grad<T>(in<T>(x), in<T>(t), in<T>(gy), out<T>(gx), cols);
   });
   const bool gx_ = x.requires_grad(), gt = t.requires_grad();
   return record(op::bce_logits_sum_backward, gx, {gy, x, t}, [gy, x, t, gx_, gt, rows, cols](const Tensor& g) {

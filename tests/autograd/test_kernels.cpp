@@ -151,6 +151,37 @@ template <class T> void check_gemm(const std::string& arch) {
 }
 }  // namespace
 
+TEST_CASE("bce_logits_rows and its gradient match the scalar twins, in several chunks, on any thread count") {
+  const std::string before(arch_name());
+  const int threads = elbo::num_threads();
+  for (const auto& a : archs()) {
+    REQUIRE(set_arch(a));
+    const int64_t rows = 5, cols = 2500;  // three chunks of 1024 per row
+    const auto x = values<double>(size_t(rows * cols), -4, 4, 3), t = values<double>(size_t(rows * cols), 0, 1, 4);
+    const auto gy = values<double>(size_t(rows), -2, 2, 5);
+    std::vector<double> y1(static_cast<size_t>(rows)), y2(static_cast<size_t>(rows));
+    std::vector<double> g(static_cast<size_t>(rows * cols));
+    elbo::set_num_threads(1);
+    bce_logits_rows<double>(x, t, y1, cols);
+    elbo::set_num_threads(2);
+    bce_logits_rows<double>(x, t, y2, cols);
+    bce_logits_rows_grad<double>(x, t, gy, g, cols);
+    CHECK(y1 == y2);
+    for (int64_t r = 0; r < rows; ++r) {
+      long double want = 0;
+      for (int64_t c = 0; c < cols; ++c) {
+        const size_t i = size_t(r * cols + c);
+        want += ref::binary_one<double>(Binary::bce_logits, x[i], t[i]);
+        const double dx = ref::binary_one<double>(Binary::sigmoid_sub, x[i], t[i]);
+        CHECK(g[i] == doctest::Approx(gy[size_t(r)] * dx).epsilon(1e-12));
+      }
+      CHECK(y1[size_t(r)] == doctest::Approx(double(want)).epsilon(1e-12));
+    }
+  }
+  elbo::set_num_threads(threads);
+  set_arch(before);
+}
+
 TEST_CASE("gemm matches the reference for every transpose form, edge tiles, beta and alpha, f32 and f64") {
   const std::string before(arch_name());
   for (const auto& a : archs()) {

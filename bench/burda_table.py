@@ -15,7 +15,10 @@ runs/burda/<side>-<row>-<schedule>/ beside its log; a run with a checkpoint cont
 (its log ends in the final JSON line) is only read. Every row's NLL is the k = 5000 importance-sampled estimate
 on all 10,000 test digits; active units per stochastic layer by the paper's criterion (estimators.h).
 
-Writes runs/burda/table.md (also printed) and one plot per depth, docs/burda_nll_1layer.png and
+Rows measured earlier whose runs are not under --runs (another machine or session) come from --recorded, the
+table between the `burda table` markers of bench/RESULTS.md, so the table and the plots always show every row
+measured; a run under --runs replaces its recorded row. Writes runs/burda/table.md (also printed) and one plot
+per depth, docs/burda_nll_1layer.png and
 docs/burda_nll_2layer.png (--plot's name with _<L>layer; drawn by build/bench/plot_lines). Needs
 data/mnist-full (`elbo-data mnist-full`) and, for the PyTorch side, Debian's python3-torch (/usr/bin/python3).
 """
@@ -96,6 +99,31 @@ def units(d, layers):
     return "+".join(str(int(d[f"active_units_layer{i + 1}"])) for i in range(layers))
 
 
+def label_of(row):
+    layers, objective, k = parse_row(row)
+    return f"{layers} layer{'s' if layers > 1 else ''}, {objective.upper()} k={k}"
+
+
+def recorded(path):
+    """The rows of the table between `<!-- burda table` and `<!-- end burda table -->` in path, as results
+    (row, side, schedule, cells); none when the file or the markers are missing."""
+    if not path or not os.path.exists(path):
+        return []
+    text = open(path, encoding="utf-8").read()
+    start, end = text.find("<!-- burda table"), text.find("<!-- end burda table -->")
+    if start < 0 or end < start:
+        return []
+    rows = {label_of(r): r for r in ALL_ROWS}
+    out = []
+    for line in text[start:end].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 10 or cells[0] not in rows:
+            continue
+        out.append((rows[cells[0]], cells[3], cells[4],
+                    {"nll": float(cells[5]), "elbo": cells[6], "au": cells[7], "kl": cells[8], "time": cells[9]}))
+    return out
+
+
 def hours(out):
     """The training time of a run: the sum of its epochs' seconds (a resumed run's final line counts only its
     own part)."""
@@ -119,6 +147,8 @@ def main():
     ap.add_argument("--data", default=os.path.join(ROOT, "data", "mnist-full"))
     ap.add_argument("--runs", default=os.path.join(ROOT, "runs", "burda"))
     ap.add_argument("--plot", default=os.path.join(ROOT, "docs", "burda_nll.png"))
+    ap.add_argument("--recorded", default=os.path.join(HERE, "RESULTS.md"),
+                    help="a file holding the table of rows measured earlier (between the burda table markers)")
     ap.add_argument("--table-only", action="store_true", help="run nothing; tabulate the finished runs")
     ap.add_argument("--iw", type=int, default=5000, help="samples of the test log-likelihood (the table's 5000)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N train and test digits (a smoke run)")
@@ -131,7 +161,7 @@ def main():
             run(side, row, a.torch_schedule if side == "torch" and a.torch_schedule else schedule, a)
 
     # the table holds every finished run under --runs, this invocation's and earlier ones (other schedules)
-    results = []  # (row, side, schedule, name, final figures)
+    results = []  # (row, side, schedule, cells), cells: the table's measured columns and the NLL
     order = {"burda": 8}
     for name in sorted(os.listdir(a.runs)):
         parts = name.split("-")
@@ -141,18 +171,22 @@ def main():
         d = last_json(os.path.join(a.runs, name) + ".log")
         if row in PAPER and d is not None:
             pretty = sched if sched == "burda" else sched.replace("burda", "burda:")
-            results.append((row, parts[0], pretty, name, d))
+            layers = parse_row(row)[0]
+            results.append((row, parts[0], pretty, {
+                "nll": -d["test_loglik"], "elbo": f"{-d['test_elbo']:.2f}", "au": units(d, layers),
+                "kl": " + ".join(f"{d[f'kl_layer{i + 1}']:.2f}" for i in range(layers)),
+                "time": hours(os.path.join(a.runs, name))}))
+    have = {(r[0], r[1], r[2]) for r in results}
+    for rec in recorded(a.recorded):
+        if (rec[0], rec[1], rec[2]) not in have:
+            results.append(rec)
     results.sort(key=lambda r: (ALL_ROWS.index(r[0]), -order.get(r[2], int(r[2][-1]) if r[2][-1].isdigit() else 0), r[1]))
 
     lines = [f"| row | paper NLL | paper AU | side | schedule | NLL (k={a.iw}) | -ELBO (test) | active units | "
              "KL per layer | training time |", "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
-    for row, side, s, name, d in results:
-        layers, objective, k = parse_row(row)
-        nll, au = PAPER[row]
-        label = f"{layers} layer{'s' if layers > 1 else ''}, {objective.upper()} k={k}"
-        kl = " + ".join(f"{d[f'kl_layer{i + 1}']:.2f}" for i in range(layers))
-        lines.append(f"| {label} | {nll:.2f} | {au} | {side} | {s} | {-d['test_loglik']:.2f} | {-d['test_elbo']:.2f} | "
-                     f"{units(d, layers)} | {kl} | {hours(os.path.join(a.runs, name))} |")
+    for row, side, s, c in results:
+        lines.append(f"| {label_of(row)} | {PAPER[row][0]:.2f} | {PAPER[row][1]} | {side} | {s} | {c['nll']:.2f} | "
+                     f"{c['elbo']} | {c['au']} | {c['kl']} | {c['time']} |")
     table = "\n".join(lines)
     with open(os.path.join(a.runs, "table.md"), "w", encoding="utf-8") as f:
         f.write(table + "\n")
@@ -173,11 +207,11 @@ def main():
             lines.append((f"paper {objective.upper()}", True, ks, [PAPER[key(objective, k)][0] for k in ks]))
         for side, sched in sorted({(r[1], r[2]) for r in results if r[0].startswith(f"l{layers}-")}):
             for objective in ("vae", "iwae"):
-                pts = [(k, d) for k in (1, 5, 50) for row, sd, sch, name, d in results
+                pts = [(k, c) for k in (1, 5, 50) for row, sd, sch, c in results
                        if row == key(objective, k) and sd == side and sch == sched]
                 if pts and (objective == "vae" or any(k > 1 for k, _ in pts)):
                     lines.append((f"{side} {sched} {objective.upper()}", False, [k for k, _ in pts],
-                                  [-d["test_loglik"] for _, d in pts]))
+                                  [c["nll"] for _, c in pts]))
         if len(lines) > 6:  # keep the paper's, each side's longest schedule, schedules both sides ran, then others
             rank = lambda line: (0 if line[1] else 1 if line[0].split()[1] == longest.get(line[0].split()[0])
                                  else 2 if line[0].split()[1] in shared else 3)

@@ -1,6 +1,9 @@
 // AnyDistribution's forwarding and the run-time KL table.
 #include "distributions/any.h"
 
+#include "distributions/chain.h"
+#include "distributions/transformed.h"
+
 #include <cxxabi.h>
 
 #include <cstdlib>
@@ -101,6 +104,17 @@ Tensor kl_divergence(const AnyDistribution& p, const AnyDistribution& q) {
   ELBO_CHECK(fn, "kl_divergence: no closed form registered for KL({} || {}); use kl_divergence_mc, or register "
              "one with dist::register_kl<P, Q>()", p.name(), q.name());
   return fn(p, q);
+}
+
+Tensor location(const AnyDistribution& q) {
+  if (q.has_moments()) return q.mean();
+  if (const auto* t = q.target<TransformedDistribution>()) {
+    Tensor z = location(t->base_dist());
+    for (const TransformPtr& f : t->transforms()) z = f->forward(z);
+    return z;
+  }
+  if (const auto* c = q.target<Chain>()) return c->location();
+  throw Error(fmt::format("location: {} has no mean and is not a TransformedDistribution", q.name()));
 }
 
 }  // namespace elbo::dist

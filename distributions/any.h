@@ -181,4 +181,9 @@ bool has_kl(const AnyDistribution& p, const AnyDistribution& q);
 // kl_divergence_mc, or the ELBO's Monte Carlo fallback).
 Tensor kl_divergence(const AnyDistribution& p, const AnyDistribution& q);
 
+// A point of q: its mean when the family has one; for a normalizing flow (TransformedDistribution, no
+// closed-form mean) the flow applied to its base's point; for a Chain, its layers' points in turn. An
+// Error names any other family.
+Tensor location(const AnyDistribution& q);
+
 }  // namespace elbo::dist

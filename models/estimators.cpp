@@ -129,17 +129,6 @@ double mean_over(const Tensor& x, int64_t batch, const std::function<Tensor(cons
   return n > 0 ? total / double(n) : 0.0;
 }
 
-Tensor location(const dist::AnyDistribution& q) {
-  if (q.has_moments()) return q.mean();
-  if (const auto* t = q.target<dist::TransformedDistribution>()) {
-    Tensor z = location(t->base_dist());
-    for (const dist::TransformPtr& f : t->transforms()) z = f->forward(z);
-    return z;
-  }
-  if (const auto* c = q.target<dist::Chain>()) return c->location();
-  throw Error(fmt::format("location: {} has no mean and is not a TransformedDistribution", q.name()));
-}
-
 LatentReport latent_report(const AmortizedModel& m, const Tensor& x, double threshold, int64_t batch) {
   NoGradGuard no_grad;
   std::vector<Tensor> means, kls;

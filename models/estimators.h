@@ -61,9 +61,7 @@ Tensor kl_per_dim(const dist::AnyDistribution& q, const dist::AnyDistribution& p
 double mean_over(const Tensor& x, int64_t batch, const std::function<Tensor(const Tensor&)>& score,
                  const std::function<void(int64_t, double)>& progress = {});
 
-// A point of q: its mean when the family has one; for a normalizing flow (TransformedDistribution, no
-// closed-form mean) the flow applied to its base's mean. Reconstructions and active units use it.
-Tensor location(const dist::AnyDistribution& q);
+using dist::location;  // a point of q (distributions/any.h): reconstructions and active units use it
 
 struct LatentReport {
   int64_t active_units = 0;         // dims with Var_x(location of q(z|x)_j) > threshold

@@ -20,50 +20,14 @@
 
 #include "../distributions/any.h"
 #include "../distributions/categorical.h"
+#include "../distributions/discretized_logistic.h"
+#include "../distributions/intensity_categorical.h"
 
 namespace elbo::models {
 
-// A pixel intensity in [0, 1] as one of K levels: level k holds [k/K, (k+1)/K) (level K-1 also holds 1).
-// A Categorical over the levels whose values are intensities: log_prob(x) is the log probability of x's
-// level, sample() and mean() return level centres (k + 1/2) / K. batch_shape = logits.shape()[:-1].
-class IntensityCategorical {
- public:
-  explicit IntensityCategorical(const Tensor& logits) : cat_(logits) {}
-  const dist::Categorical& categorical() const { return cat_; }
-  int64_t levels() const { return cat_.num_events(); }
-  Shape batch_shape() const { return cat_.batch_shape(); }
-  Shape event_shape() const { return {}; }
-  Tensor log_prob(const Tensor& x) const;  // x in [0, 1]
-  Tensor sample(Generator& gen, const Shape& sample_shape = {}) const;
-  Tensor mean() const;      // sum_k p_k (k + 1/2) / K
-  Tensor variance() const;  // of the level centres
-  // The level index of each intensity, floor(x K) clamped to [0, K - 1]: i64, x's shape.
-  static Tensor level_of(const Tensor& x, int64_t levels);
-
- private:
-  Tensor centres() const;  // [K]
-  dist::Categorical cat_;
-};
-
-// The discretized logistic over 8-bit intensities x = k / 255 (Salimans et al. 2017, PixelCNN++; Kingma
-// et al. 2016): the mass of a logistic(loc, scale) on the bin [x - 1/510, x + 1/510], the first bin
-// reaching down to -inf and the last up to +inf, so the 256 levels' probabilities sum to 1:
-//   log P(x) = log(sigmoid((x - loc + 1/510) / s) - sigmoid((x - loc - 1/510) / s)),
-// written with log_sigmoid / softplus at the edges, and the bin's density times its width where the
-// difference underflows. sample() draws loc + s logit(u) and rounds it to a level; mean() is loc in [0, 1].
-class DiscretizedLogistic {
- public:
-  DiscretizedLogistic(Tensor loc, Tensor log_scale);
-  Shape batch_shape() const { return loc_.shape(); }
-  Shape event_shape() const { return {}; }
-  Tensor log_prob(const Tensor& x) const;  // x in [0, 1], on the 8-bit grid
-  Tensor sample(Generator& gen, const Shape& sample_shape = {}) const;
-  Tensor mean() const { return clamp(loc_, 0.0, 1.0); }
-  Tensor variance() const;  // of the logistic: (pi s)^2 / 3
-
- private:
-  Tensor loc_, log_scale_;
-};
+// The two families the categorical and discretized-logistic heads build live in distributions/.
+using dist::DiscretizedLogistic;
+using dist::IntensityCategorical;
 
 // How a head's log-likelihood of 8-bit images turns into bits per dimension (bits_per_dim):
 //   probability   log P is already the probability of the 8-bit image (categorical-256,

@@ -69,21 +69,6 @@ int64_t pen_at(const Tensor& x, int64_t r) {
 
 }  // namespace
 
-Tensor stroke5_batch(const StrokeSet& s, std::span<const int64_t> order, int64_t begin, int64_t end, DType dtype) {
-  const StrokeBatch b = stroke_batch(s, order, begin, end, DType::f64);
-  const int64_t n = b.x.size(0), t = b.x.size(1);
-  const std::vector<double> v3 = b.x.to_vector<double>();
-  std::vector<double> v5(size_t(n * t * 5), 0.0);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t k = 0; k < b.lengths[size_t(i)]; ++k) {
-      const double* p = v3.data() + (i * t + k) * 3;
-      double* q = v5.data() + (i * t + k) * 5;
-      q[0] = p[0], q[1] = p[1];
-      q[2 + (k + 1 == b.lengths[size_t(i)] ? kEnd : p[2] == 1 ? kUp : kDown)] = 1;
-    }
-  return tensor(v5, {n, t, 5}, dtype);
-}
-
 std::vector<int64_t> stroke5_lengths(const Tensor& x) {
   std::vector<int64_t> len;
   lengths_into(x, len);

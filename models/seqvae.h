@@ -20,13 +20,10 @@
 #include "../distributions/any.h"
 #include "../nn/nn.h"
 #include "model.h"
-#include "strokes.h"
+#include "strokes.h"  // the data (StrokeSet) and its stroke-5 batches (stroke5_batch)
 
 namespace elbo::models {
 
-// Sequences order[begin, end) of s as padded stroke-5, offsets divided by s.scale.
-Tensor stroke5_batch(const StrokeSet& s, std::span<const int64_t> order, int64_t begin, int64_t end,
-                     DType dtype = DType::f32);
 // The lengths of a padded stroke-5 batch: the points whose pen one-hot is set, which must come first and
 // end with p_end. An Error names the sequence and point otherwise.
 std::vector<int64_t> stroke5_lengths(const Tensor& x);

@@ -66,4 +66,9 @@ struct StrokeBatch {
 StrokeBatch stroke_batch(const StrokeSet& s, std::span<const int64_t> order, int64_t begin, int64_t end,
                          DType dtype = DType::f32);
 
+// Sequences order[begin, end) of s as padded stroke-5 (models/seqvae.h): per point (dx, dy, p_down, p_up,
+// p_end), offsets divided by s.scale, all zeros after a sequence's end.
+Tensor stroke5_batch(const StrokeSet& s, std::span<const int64_t> order, int64_t begin, int64_t end,
+                     DType dtype = DType::f32);
+
 }  // namespace elbo::models

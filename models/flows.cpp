@@ -1,5 +1,7 @@
 #include "models/flows.h"
 
+#include <array>
+
 #include "distributions/autoregressive.h"
 #include "distributions/mixture.h"
 #include "models/estimators.h"
@@ -7,60 +9,112 @@
 
 namespace elbo::models {
 
+namespace {
+
+// Transforms live in the small-object pool, as the rest of a step's graph.
+template <class T, class... A> dist::TransformPtr pooled(A&&... a) {
+  return std::allocate_shared<T>(elbo::detail::PoolAllocator<T>{}, std::forward<A>(a)...);
+}
+
+// Each conditional transform declared once, as Pyro's param_dims: the blocks of parameters its step's
+// linear head emits for a latent of l dimensions, in order (the head's width is their sum), and how the
+// transform is made from them (blocks [B, size] each; q is tsylvester's fixed permutation for the step).
+// iaf has no head (its step is a context-conditioned MADE) and so no blocks.
+constexpr size_t kMaxBlocks = 6;
+using Blocks = std::array<Tensor, kMaxBlocks>;  // fixed size: a step allocates nothing for its parameters
+struct Sizes {
+  int64_t n[kMaxBlocks] = {};
+  size_t count = 0;
+};
+Sizes sizes_of(std::initializer_list<int64_t> n) {
+  Sizes s;
+  for (int64_t v : n) s.n[s.count++] = v;
+  return s;
+}
+struct FlowKind {
+  std::string_view name;
+  FlowSpec::Kind kind;
+  Sizes (*blocks)(int64_t l);
+  dist::TransformPtr (*build)(const Blocks& p, int64_t l, const Tensor& q);
+};
+
+Tensor upper(const Tensor& raw, const Tensor& diag, int64_t l) {  // strictly upper part + tanh on the diagonal
+  return triu(reshape(raw, {raw.size(0), l, l}), 1) + diag_embed(tanh(diag));
+}
+
+const FlowKind kFlows[] = {
+    {"planar", FlowSpec::Kind::planar, [](int64_t l) { return sizes_of({l, l, 1}); },  // u, w, b
+     [](const Blocks& p, int64_t, const Tensor&) { return pooled<dist::PlanarTransform>(p[0], p[1], select(p[2], 1, 0)); }},
+    {"radial", FlowSpec::Kind::radial, [](int64_t l) { return sizes_of({l, 1, 1}); },  // z0, alpha, beta
+     [](const Blocks& p, int64_t, const Tensor&) {
+       return pooled<dist::RadialTransform>(p[0], select(p[1], 1, 0), select(p[2], 1, 0));
+     }},
+    {"householder", FlowSpec::Kind::householder, [](int64_t l) { return sizes_of({l}); },  // v
+     [](const Blocks& p, int64_t, const Tensor&) { return pooled<dist::HouseholderTransform>(p[0]); }},
+    {"iaf", FlowSpec::Kind::iaf, [](int64_t) { return Sizes{}; }, nullptr},
+    // Q raw (orthogonalized); R and R~, each its diagonal then its strictly upper part; b. (The order the
+    // checkpoints of earlier versions hold: they took the blocks in GCC's right-to-left order of evaluation.)
+    {"sylvester", FlowSpec::Kind::sylvester, [](int64_t l) { return sizes_of({l * l, l, l * l, l, l * l, l}); },
+     [](const Blocks& p, int64_t l, const Tensor&) {
+       const Tensor q = dist::orthogonalize(reshape(p[0], {p[0].size(0), l, l}));
+       return pooled<dist::SylvesterTransform>(q, upper(p[2], p[1], l), upper(p[4], p[3], l), p[5]);
+     }},
+    // R and R~ (diagonal, then strictly upper part), b; Q is a fixed permutation (identity, then reversal,
+    // alternating)
+    {"tsylvester", FlowSpec::Kind::tsylvester, [](int64_t l) { return sizes_of({l, l * l, l, l * l, l}); },
+     [](const Blocks& p, int64_t l, const Tensor& q) {
+       return pooled<dist::SylvesterTransform>(q, upper(p[1], p[0], l), upper(p[3], p[2], l), p[4]);
+     }},
+};
+
+const FlowKind& kind_of(FlowSpec::Kind k) {
+  for (const FlowKind& f : kFlows)
+    if (f.kind == k) return f;
+  throw Error("PosteriorFlow: no flow given (none)");
+}
+
+int64_t head_width(const FlowKind& f, int64_t l) {
+  const Sizes s = f.blocks(l);
+  int64_t w = 0;
+  for (size_t i = 0; i < s.count; ++i) w += s.n[i];
+  return w;
+}
+
+}  // namespace
+
 FlowSpec parse_flow(std::string_view s) {
   if (s == "none") return {};
   const size_t colon = s.find(':');
   const std::string_view kind = s.substr(0, colon);
   FlowSpec f;
-  if (kind == "planar") f.kind = FlowSpec::Kind::planar;
-  else if (kind == "radial") f.kind = FlowSpec::Kind::radial;
-  else if (kind == "householder") f.kind = FlowSpec::Kind::householder;
-  else if (kind == "iaf") f.kind = FlowSpec::Kind::iaf;
-  else if (kind == "sylvester") f.kind = FlowSpec::Kind::sylvester;
-  else if (kind == "tsylvester") f.kind = FlowSpec::Kind::tsylvester;
+  for (const FlowKind& k : kFlows)
+    if (k.name == kind) f.kind = k.kind;
   if (f.kind != FlowSpec::Kind::none && colon != std::string_view::npos) {
     f.steps = detail::parse_count(s.substr(colon + 1), 256);
     if (f.steps > 0) return f;
   }
-  throw ValueError(fmt::format("--flow: '{}' is not one of none, planar:K, radial:K, householder:K, iaf:K, "
-                               "sylvester:K, tsylvester:K (K steps in [1, 256])", s));
+  std::string names = "none";
+  for (const FlowKind& k : kFlows) names += fmt::format(", {}:K", k.name);
+  throw ValueError(fmt::format("--flow: '{}' is not one of {} (K steps in [1, 256])", s, names));
 }
 
 std::string flow_name(const FlowSpec& f) {
-  switch (f.kind) {
-    case FlowSpec::Kind::none: return "none";
-    case FlowSpec::Kind::planar: return fmt::format("planar:{}", f.steps);
-    case FlowSpec::Kind::radial: return fmt::format("radial:{}", f.steps);
-    case FlowSpec::Kind::householder: return fmt::format("householder:{}", f.steps);
-    case FlowSpec::Kind::iaf: return fmt::format("iaf:{}", f.steps);
-    case FlowSpec::Kind::sylvester: return fmt::format("sylvester:{}", f.steps);
-    case FlowSpec::Kind::tsylvester: return fmt::format("tsylvester:{}", f.steps);
-  }
-  return "";
+  if (f.kind == FlowSpec::Kind::none) return "none";
+  return fmt::format("{}:{}", kind_of(f.kind).name, f.steps);
 }
 
 PosteriorFlow::PosteriorFlow(const FlowSpec& spec, int64_t context, int64_t latent, Generator& gen)
     : spec_(spec), latent_(latent) {
   ELBO_CHECK(spec.kind != FlowSpec::Kind::none && spec.steps >= 1, "PosteriorFlow: no flow given ({})",
              flow_name(spec));
+  const FlowKind& f = kind_of(spec.kind);
   const int64_t l = latent;
   for (int64_t k = 0; k < spec.steps; ++k) {
     const std::string name = std::to_string(k);
-    switch (spec.kind) {
-      case FlowSpec::Kind::planar: heads_.push_back(&register_module(name, nn::Linear(context, 2 * l + 1, gen))); break;
-      case FlowSpec::Kind::radial: heads_.push_back(&register_module(name, nn::Linear(context, l + 2, gen))); break;
-      case FlowSpec::Kind::householder: heads_.push_back(&register_module(name, nn::Linear(context, l, gen))); break;
-      case FlowSpec::Kind::iaf:
-        made_.push_back(&register_module(name, nn::MADE(l, 2 * context, context, k % 2 == 1, gen)));
-        break;
-      case FlowSpec::Kind::sylvester:  // Q raw, R, R~ (each L x L), two diagonals, b
-        heads_.push_back(&register_module(name, nn::Linear(context, 3 * l * l + 3 * l, gen)));
-        break;
-      case FlowSpec::Kind::tsylvester:
-        heads_.push_back(&register_module(name, nn::Linear(context, 2 * l * l + 3 * l, gen)));
-        break;
-      case FlowSpec::Kind::none: break;
-    }
+    if (spec.kind == FlowSpec::Kind::iaf)
+      made_.push_back(&register_module(name, nn::MADE(l, 2 * context, context, k % 2 == 1, gen)));
+    else
+      heads_.push_back(&register_module(name, nn::Linear(context, head_width(f, l), gen)));
   }
   if (spec.kind == FlowSpec::Kind::tsylvester) {
     identity_ = diag_embed(ones({l}));
@@ -68,66 +122,33 @@ PosteriorFlow::PosteriorFlow(const FlowSpec& spec, int64_t context, int64_t late
   }
 }
 
-namespace {
-// Transforms live in the small-object pool, as the rest of a step's graph.
-template <class T, class... A> dist::TransformPtr pooled(A&&... a) {
-  return std::allocate_shared<T>(elbo::detail::PoolAllocator<T>{}, std::forward<A>(a)...);
-}
-}  // namespace
-
 dist::TransformList PosteriorFlow::transforms(const Tensor& h) const {
   const int64_t l = latent_;
+  const FlowKind& f = kind_of(spec_.kind);
+  const Sizes sizes = f.blocks(l);
   dist::TransformList out;
   out.reserve(size_t(spec_.steps));
+  Blocks blocks;
   for (int64_t k = 0; k < spec_.steps; ++k) {
-    switch (spec_.kind) {
-      case FlowSpec::Kind::planar: {
-        const Tensor p = heads_[size_t(k)]->forward(h);
-        out.push_back(pooled<dist::PlanarTransform>(narrow(p, 1, 0, l), narrow(p, 1, l, l), select(p, 1, 2 * l)));
-        break;
-      }
-      case FlowSpec::Kind::radial: {
-        const Tensor p = heads_[size_t(k)]->forward(h);
-        out.push_back(pooled<dist::RadialTransform>(narrow(p, 1, 0, l), select(p, 1, l), select(p, 1, l + 1)));
-        break;
-      }
-      case FlowSpec::Kind::householder:
-        out.push_back(pooled<dist::HouseholderTransform>(heads_[size_t(k)]->forward(h)));
-        break;
-      case FlowSpec::Kind::iaf: {
-        const nn::MADE* made = made_[size_t(k)];
-        // z [S..., B, L] with the context [B, C]: the MADE broadcasts the context's hidden term
-        auto net = [made](const Tensor& z, const Tensor& c) {
-          const nn::MADE::Output o = made->forward(z, c);
-          return std::pair<Tensor, Tensor>{o.m, o.s};
-        };
-        out.push_back(pooled<dist::AffineAutoregressiveTransform>(net, l, h));
-        break;
-      }
-      case FlowSpec::Kind::sylvester:
-      case FlowSpec::Kind::tsylvester: {
-        const Tensor p = heads_[size_t(k)]->forward(h);
-        const int64_t b = p.size(0);
-        int64_t at = 0;
-        auto take = [&](int64_t n) {
-          const Tensor t = narrow(p, 1, at, n);
-          at += n;
-          return t;
-        };
-        Tensor q;
-        if (spec_.kind == FlowSpec::Kind::sylvester) {
-          q = dist::orthogonalize(reshape(take(l * l), {b, l, l}));
-        } else {
-          const Tensor& fixed = k % 2 == 0 ? identity_ : reversal_;
-          q = fixed.dtype() == p.dtype() ? fixed : fixed.to(p.dtype());
-        }
-        const Tensor r = triu(reshape(take(l * l), {b, l, l}), 1) + diag_embed(tanh(take(l)));
-        const Tensor rt = triu(reshape(take(l * l), {b, l, l}), 1) + diag_embed(tanh(take(l)));
-        out.push_back(pooled<dist::SylvesterTransform>(q, r, rt, take(l)));
-        break;
-      }
-      case FlowSpec::Kind::none: break;
+    if (spec_.kind == FlowSpec::Kind::iaf) {
+      const nn::MADE* made = made_[size_t(k)];
+      // z [S..., B, L] with the context [B, C]: the MADE broadcasts the context's hidden term
+      auto net = [made](const Tensor& z, const Tensor& c) {
+        const nn::MADE::Output o = made->forward(z, c);
+        return std::pair<Tensor, Tensor>{o.m, o.s};
+      };
+      out.push_back(pooled<dist::AffineAutoregressiveTransform>(net, l, h));
+      continue;
     }
+    const Tensor p = heads_[size_t(k)]->forward(h);
+    for (size_t i = 0, at = 0; i < sizes.count; at += size_t(sizes.n[i]), ++i)
+      blocks[i] = sizes.count == 1 ? p : narrow(p, 1, int64_t(at), sizes.n[i]);
+    Tensor q;
+    if (spec_.kind == FlowSpec::Kind::tsylvester) {
+      const Tensor& fixed = k % 2 == 0 ? identity_ : reversal_;
+      q = fixed.dtype() == p.dtype() ? fixed : fixed.to(p.dtype());
+    }
+    out.push_back(f.build(blocks, l, q));
   }
   return out;
 }

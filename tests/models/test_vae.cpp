@@ -381,6 +381,30 @@ TEST_CASE("learned priors: a mixture of Gaussians and a masked autoregressive fl
   CHECK(prior_name(parse_prior("flow:3")) == "flow:3");
 }
 
+TEST_CASE("each posterior flow's head is as wide as its transform's parameters, and the names round-trip") {
+  Generator gen(92);
+  const int64_t c = 5, l = 3, steps = 2;
+  // per step: a Linear(c, width) head, width from the transform's parameter blocks
+  const std::pair<const char*, int64_t> widths[] = {{"planar", 2 * l + 1},         {"radial", l + 2},
+                                                    {"householder", l},            {"sylvester", 3 * l * l + 3 * l},
+                                                    {"tsylvester", 2 * l * l + 3 * l}};
+  for (const auto& [name, width] : widths) {
+    INFO("flow: ", name);
+    const FlowSpec spec = parse_flow(fmt::format("{}:{}", name, steps));
+    CHECK(flow_name(spec) == fmt::format("{}:{}", name, steps));
+    PosteriorFlow f(spec, c, l, gen);
+    CHECK(f.num_parameters() == steps * (c + 1) * width);
+    NoGradGuard ng;
+    const Tensor h = randn({4, c}, gen);
+    const dist::TransformList t = f.transforms(h);
+    CHECK(t.size() == size_t(steps));
+    const Tensor z = randn({4, l}, gen);
+    CHECK(t[0]->forward(z).shape() == z.shape());
+  }
+  CHECK_ERROR_HAS(parse_flow("spiral:2"), "--flow: 'spiral:2' is not one of none, planar:K, radial:K, householder:K, "
+                                          "iaf:K, sylvester:K, tsylvester:K (K steps in [1, 256])");
+}
+
 TEST_CASE("the flow and prior modules refuse settings that name nothing to build") {
   Generator gen(91);
   CHECK_ERROR_HAS(PosteriorFlow(FlowSpec{}, 4, 2, gen), "PosteriorFlow: no flow given (none)");

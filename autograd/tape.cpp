@@ -167,9 +167,6 @@ void run_backward(const Tensor& root, bool retain_graph) {
   run_backward(roots, {}, retain_graph, {}, nullptr);
 }
 
-namespace {
-}  // namespace
-
 void run_backward(std::span<const Tensor> roots, std::span<const Tensor> seeds0, bool retain_graph,
                   std::span<const Tensor> targets, std::vector<Tensor>* captured, bool create_graph) {
   std::optional<NoGradGuard> no_grad;

@@ -1,7 +1,5 @@
 #include "training/trainer.h"
 
-#include <chrono>
-#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -13,8 +11,8 @@
 #include "models/plot.h"
 #include "parallel/data_parallel.h"
 #include "training/checkpoint.h"
-#include "training/report.h"
 #include "training/loop.h"
+#include "training/report.h"
 #include "training/schedule.h"
 
 namespace elbo::training {

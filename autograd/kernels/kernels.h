@@ -131,6 +131,37 @@ template <class T> void adam(const AdamParams& a, T* p, const T* g, T* m, T* v, 
 #define ELBO_INSTANTIATE_KERNEL(name, ret, params, args) template ret name params;
 ELBO_FORWARDED_KERNELS(ELBO_DECLARE_KERNEL, T)
 
+// A GRU or LSTM layer's recurrence over whole sequences (recurrent.cpp), the loop around the cells above.
+// Sequences run sorted by length, longest first (perm), so at step s the sequences still running are a
+// prefix of that order: step s has active[s] rows, row i being sequence perm[i], and what the gradient
+// needs is packed step after step from row off[s] (as torch's PackedSequence; n rows in all):
+//   hprev [n, h]  the state entering each step;  saved [n, width]  the cell kernels' saved state.
+// xp holds the input projections in row(time, seq)'s layout; y [(t + 1 or 2) b, h] receives every step's
+// output in the same layout, then the final h (and c) of each sequence (zero the rows of ended sequences
+// first). The reverse direction reads and writes sequence b's element len[b] - 1 - s at step s.
+// scan_backward takes y's gradient gy and writes dxp (zeroed by the caller), dh0 and dc0, dw and db (each
+// may be null when not wanted); dh, dc [b, h] and dg [n, gates] are scratch. `work` holds
+// scan_workspace(g, sizeof(T)) elements at a 64-byte aligned address: W_hh packed once for every step.
+// Rows of a step split over the threads; each row's arithmetic does not depend on their number.
+struct ScanGeom {
+  int64_t t, b, h, n;
+  bool lstm, reverse, batch_first;
+  std::span<const int64_t> len, perm, active, off;  // off has steps() + 1 entries
+
+  int64_t gates() const { return (lstm ? 4 : 3) * h; }
+  int64_t width() const { return (lstm ? 6 : 4) * h; }
+  int64_t steps() const { return int64_t(active.size()); }
+  int64_t row(int64_t time, int64_t seq) const { return batch_first ? seq * t + time : time * b + seq; }
+  int64_t time_of(int64_t step, int64_t seq) const { return reverse ? len[size_t(seq)] - 1 - step : step; }
+};
+int64_t scan_workspace(const ScanGeom& g, size_t itemsize);
+template <class T>
+void scan_forward(const ScanGeom& g, const T* xp, const T* h0, const T* c0, const T* w, const T* bias, T* y, T* hprev,
+                  T* saved, T* cstate, T* work);
+template <class T>
+void scan_backward(const ScanGeom& g, const T* gy, const T* w, const T* hprev, const T* saved, T* dxp, T* dh0, T* dc0,
+                   T* dw, T* db, T* dh, T* dc, T* dg, T* work);
+
 // Instruction set in use: "avx512", "avx2", "sse2". ELBO_ARCH=portable|sse2|avx2|avx512 in the
 // environment (read once) or set_arch() forces one; set_arch returns false if the CPU lacks it.
 std::string_view arch_name();

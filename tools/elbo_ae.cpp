@@ -3,7 +3,7 @@
 // decoder outputs for z ~ N(0, I) as samples.png, to show that it reconstructs but does not generate.
 #include <elbo/elbo.h>
 
-#include "training/tasks.h"
+#include "tasks.h"
 #include "zoo.h"
 
 using namespace elbo;
@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
     training::Session s(c);
     Generator init(c.seed);
     models::Autoencoder ae(model.options(s, c), init);
-    training::AutoencoderTask task(ae);
+    zoo::AutoencoderTask task(ae);
     training::run(s, task);
     return 0;
   });

@@ -4,7 +4,7 @@
 // sequence and per point.
 #include <elbo/elbo.h>
 
-#include "training/tasks.h"
+#include "tasks.h"
 #include "zoo.h"
 
 using namespace elbo;
@@ -51,10 +51,10 @@ int main(int argc, char** argv) {
   o.latent = c.latent, o.dec_hidden = c.hidden, o.enc_hidden = enc_hidden > 0 ? enc_hidden : std::max(1, c.hidden / 2);
   o.use_latent = !no_latent;
   return zoo::run_main("elbo-seqvae", [&] {
-    training::Session s(c);
+    training::Session s(c, zoo::load_strokes);
     Generator init(c.seed);
     models::SeqVae m(o, init);
-    training::SeqVaeTask task(s, m, obj, no_latent ? 0 : c.iw, temperature);
+    zoo::SeqVaeTask task(zoo::strokes(s), m, obj, no_latent ? 0 : c.iw, temperature);
     training::run(s, task);
     return 0;
   });

@@ -95,11 +95,10 @@ int main(int argc, char** argv) {
     training::Session s(c);
     Generator init(c.seed);
     if (burda) {
-      ELBO_CHECK(!s.sequences, "{} holds stroke sequences; --arch burda trains on images", c.data);
       std::unique_ptr<models::HierarchicalVae> m =
-          models::make_burda(stochastic_layers, s.train.dim(), init, models::parse_scale_link(burda_scale));
+          models::make_burda(stochastic_layers, s.images().train.dim(), init, models::parse_scale_link(burda_scale));
       // the output bias starts at the logit of the training digits' mean, as in Burda et al.'s code
-      if (output_bias == "data-mean") models::init_output_bias(*m, mean(s.train.images, {0}));
+      if (output_bias == "data-mean") models::init_output_bias(*m, mean(s.images().train.images, {0}));
       // every term by Monte Carlo on the step's samples, the one-layer KL too, as Burda et al.'s code scores it
       obj.kl = models::KlEstimate::monte_carlo;
       training::VaeTask task(*m, obj, c.iw);

@@ -13,7 +13,7 @@
 
 #include <iostream>
 
-#include "training/tasks.h"
+#include "tasks.h"
 #include "zoo.h"
 
 using namespace elbo;
@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   zoo::Config c;
   zoo::ModelFlags model;
   bool gap = false;
-  training::ViOptions vi;
+  zoo::ViOptions vi;
   CLI::App app{"elbo-vi: non-amortized variational inference, and the amortization-gap report for a trained VAE"};
   zoo::add_common_flags(app, c);
   model.add(app);
@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
       models::VAE vae(o, init);
       nn::load(vae, c.load);
       Generator gen(c.seed + 3);
-      const auto r = models::amortization_gap(vae, s.test_x, gen, vi.test_steps, c.iw > 0 ? c.iw : 1000);
+      const auto r = models::amortization_gap(vae, s.images().test_x, gen, vi.test_steps, c.iw > 0 ? c.iw : 1000);
       std::cerr << fmt::format(
           "{} on {}: over {} test examples\n  log p(x) (IWAE K={})      {:.2f}\n  ELBO, optimized q         {:.2f}\n"
           "  ELBO, encoder q           {:.2f}\n  approximation gap         {:.2f} +- {:.2f} nats\n"
@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     models::DecoderModel decoder(o, init);
-    training::ViTask task(decoder, s.train.size(), vi);
+    zoo::ViTask task(decoder, s.train_size(), vi);
     training::run(s, task);
     return 0;
   });

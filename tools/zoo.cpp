@@ -157,11 +157,10 @@ CLI::Option* ModelFlags::add(CLI::App& app, const std::vector<std::string>& extr
 }
 
 models::VaeOptions ModelFlags::options(const training::Session& s, const Config& c) const {
-  ELBO_CHECK(!s.sequences, "{} holds stroke sequences; this model trains on images (elbo-seqvae trains on strokes)",
-             s.opt.data);
+  const training::ImageData& d = s.images();
   models::VaeOptions o;
-  o.arch = models::parse_arch(arch), o.hidden = c.hidden, o.latent = c.latent, o.height = s.train.height,
-  o.width = s.train.width;
+  o.arch = models::parse_arch(arch), o.hidden = c.hidden, o.latent = c.latent, o.height = d.train.height,
+  o.width = d.train.width;
   o.likelihood = likelihood;
   o.likelihood.kind = models::parse_likelihood(name);
   o.posterior = models::parse_posterior(posterior);

@@ -12,6 +12,7 @@
 // generator for both.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -54,11 +55,20 @@ struct EpochEnd {
   int64_t examples;
 };
 
+// The end of a run (training::run, trainer.h), once the task has added its figures and images.
+struct RunEnd {
+  const std::map<std::string, double>& figures;  // the final figures, as the run's last line prints them
+  std::span<const double> train, test;           // the figures of the epochs this run trained
+  int first_epoch;                               // 0-based index of train[0] (a resumed run's start)
+  int64_t step;                                  // the global step reached
+};
+
 class Callback {
  public:
   virtual ~Callback() = default;
   virtual void on_step(const StepEnd&) {}    // on every rank, after the optimizer step
   virtual void on_epoch(const EpochEnd&) {}  // on rank 0, after the epoch's test figure
+  virtual void on_end(const RunEnd&) {}      // on rank 0, by training::run (train_loop does not end runs)
 };
 
 struct LoopOptions {

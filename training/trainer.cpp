@@ -7,7 +7,6 @@
 
 #include "autograd/kernels/kernels.h"
 #include "autograd/threads.h"
-#include "models/image.h"
 #include "models/plot.h"
 #include "parallel/data_parallel.h"
 #include "training/checkpoint.h"
@@ -18,64 +17,30 @@
 namespace elbo::training {
 namespace fs = std::filesystem;
 
-Session::Session(const Options& o) : opt(o), comm(parallel::make_world()) {
+Session::Session(const Options& o, const Loader& load) : opt(o), comm(parallel::make_world()) {
   if (o.threads > 0) set_num_threads(o.threads);
   if (o.batch % comm->size() != 0)
     throw parallel::CollectiveError(fmt::format(
         "--batch {} is not divisible by the {} ranks of this job (--batch is the global batch)", o.batch, comm->size()));
-  const int64_t limit = o.limit > 0 ? o.limit : INT64_MAX;
-  binarize = models::parse_binarize(o.binarize);
-  if (fs::exists(fs::path(o.data) / "strokes-train.bin")) {
-    sequences = true;
-    train_seq = models::head(models::load_strokes(o.data, "train"), limit);
-    test_seq = models::head(models::load_strokes(o.data, "test"), limit);
-  } else {
-    train = models::head(models::load_split(o.data, "train"), limit);
-    test = models::head(models::load_split(o.data, "t10k"), limit);
-    Generator g(o.seed ^ 0x7e57);  // the test set's binarization is fixed for the run
-    test_x = models::binarize(test.images, binarize, g);
-  }
-  if (sequences) train_batches = std::make_shared<RowBatches>(train_seq.size());
-  else train_batches = std::make_shared<ImageBatches>(train.images, binarize);
+  data = load(o);
+  ELBO_CHECK(data != nullptr, "Session: the loader of --data {} returned no data", o.data);
   data_name = fs::path(o.data).filename().string();
   if (data_name.empty()) data_name = fs::path(o.data).parent_path().filename().string();
-  if (comm->size() > 1) {  // every rank must run the same command on the same data
-    uint64_t fp = parallel::fingerprint(o.command);
-    fp = parallel::fingerprint(fmt::format("{} {} {}", train_size(), test_size(), sequences), fp);
-    const Tensor& first = sequences ? Tensor() : train.images;
-    if (first.defined())
-      fp = parallel::fingerprint(std::string_view(static_cast<const char*>(first.raw()), size_t(first.numel()) * 4), fp);
-    for (const auto& set : {&train_seq, &test_seq})
-      fp = parallel::fingerprint(std::string_view(reinterpret_cast<const char*>(set->xy.data()), set->xy.size() * 2), fp);
-    parallel::check_same(*comm, fp, "the command line or the data");
-  }
+  if (comm->size() > 1)  // every rank must run the same command on the same data
+    parallel::check_same(*comm, data->fingerprint(parallel::fingerprint(o.command)), "the command line or the data");
   if (root()) fs::create_directories(o.out);
 }
 
-Tensor ImageBatches::batch(std::span<const int64_t> order, int64_t lo, int64_t hi, Generator& gen) const {
-  return models::binarize(models::rows(images_, order, lo, hi), b_, gen);
+const ImageData& Session::images() const {
+  const auto* d = dynamic_cast<const ImageData*>(data.get());
+  ELBO_CHECK(d != nullptr, "this model trains on images; --data {} holds {}", opt.data, data->describe());
+  return *d;
 }
 
 std::string Session::checkpoint_path() const { return path("checkpoint.safetensors"); }
 std::string Session::path(const std::string& file) const { return (fs::path(opt.out) / file).string(); }
 
-Tensor Task::score_rows(const std::vector<int64_t>&, Generator&) {
-  throw Error(fmt::format("{} scores tensors of examples, not sequence data (this --data holds strokes)", describe()));
-}
-
-double evaluate_test(Session& s, Task& t, Generator& gen) {
-  if (!s.sequences) return evaluate(t, s.test_x, 500, gen);
-  NoGradGuard ng;
-  const int64_t n = s.test_size(), batch = 256;
-  double total = 0;
-  std::vector<int64_t> ids;
-  for (int64_t b = 0; b < n; b += batch) {
-    ids.clear();
-    for (int64_t i = b; i < std::min(n, b + batch); ++i) ids.push_back(i);
-    total += sum(t.score_rows(ids, gen)).item();
-  }
-  return total / double(n);
-}
+double evaluate_test(const Session& s, Task& t, Generator& gen) { return s.data->test_figure(t, gen); }
 
 double evaluate(Task& t, const Tensor& x, int64_t batch, Generator& gen) {
   NoGradGuard ng;
@@ -86,23 +51,6 @@ double evaluate(Task& t, const Tensor& x, int64_t batch, Generator& gen) {
 }
 
 namespace {
-
-// training_curve.png: train and test figure per epoch, the IWAE log-likelihood when --iw measured it.
-void plot_training_curve(const Session& s, Task& t, const std::vector<double>& train, const std::vector<double>& test,
-                         int first_epoch, const std::map<std::string, double>& figures) {
-  const std::string fig = t.figure(), name = fig == "elbo" ? "ELBO" : fig == "recon_loglik" ? "reconstruction log-lik" : fig;
-  std::vector<double> epochs;
-  for (size_t i = 0; i < train.size(); ++i) epochs.push_back(double(first_epoch + 1) + double(i));
-  std::vector<models::Series> series{{"train " + name, train, epochs}, {"test " + name, test, epochs}};
-  std::string caption = fmt::format("final test {} {:.2f} nats per example", name, test.back());
-  if (figures.count("test_loglik")) {
-    const double ll = figures.at("test_loglik");
-    series.push_back({fmt::format("test log p(x), IWAE K={}", s.opt.iw), std::vector<double>(epochs.size(), ll), epochs, true});
-    caption += fmt::format("; test log p(x) >= {:.2f} (IWAE K={})", ll, s.opt.iw);
-  }
-  models::plot_lines(s.path("training_curve.png"),
-                     {fmt::format("{} on {}", t.describe(), s.data_name), "epoch", "nats per example", caption}, series);
-}
 
 // A PNG the run wrote, as an image summary (size and channels from its IHDR chunk).
 void add_png(SummaryWriter& tb, const std::string& path, const std::string& tag, int64_t step) {
@@ -117,38 +65,18 @@ void add_png(SummaryWriter& tb, const std::string& path, const std::string& tag,
   tb.add_image(tag, png, be32(20), be32(16), colour == 0 ? 1 : colour == 4 ? 2 : colour == 6 ? 4 : 3, step);
 }
 
-// OUT/README.md: what was trained on what, the command, the final figures, the timing and the images.
-void write_run_readme(const Session& s, Task& t, const std::map<std::string, double>& figures,
-                      const std::map<std::string, std::string>& labels) {
-  std::string md = fmt::format("# {} on {}\n\n", t.describe(), s.data_name);
-  if (!s.opt.command.empty()) md += fmt::format("```sh\n{}\n```\n\n", s.opt.command);
-  if (s.sequences)
-    md += fmt::format("Data: `{}` ({} train, {} test sequences). Figures per test sequence (and per point where "
-                      "named), in nats.\n\n", s.opt.data, s.train_size(), s.test_size());
-  else
-    md += fmt::format("Data: `{}` ({} train, {} test examples, {} binarization). Figures per test example, in nats.\n\n",
-                      s.opt.data, s.train.size(), s.test.size(), labels.at("binarize"));
-  md += "| figure | value |\n| --- | ---: |\n";
-  for (const auto& [name, v] : figures)
-    if (name.rfind("kl_dim_", 0) != 0) md += fmt::format("| {} | {:.4g} |\n", name, v);
-  md += "\nPer-epoch figures: `metrics.jsonl`; TensorBoard: `tensorboard --logdir " + s.opt.out + "`.\n\n";
-  for (const char* png : {"training_curve.png", "samples.png", "reconstructions.png", "interpolations.png",
-                          "latent_manifold.png", "kl_per_dim.png", "latent_scatter.png"})
-    if (fs::exists(s.path(png))) md += fmt::format("![{}]({})\n\n", std::string(png).substr(0, std::string(png).size() - 4), png);
-  std::ofstream f(s.path("README.md"), std::ios::trunc);
-  f << md;
-  if (!f) throw IOError(fmt::format("{}: cannot write the run summary", s.path("README.md")));
-}
+// The images a run may leave in OUT, in the order the README shows them.
+constexpr const char* kImages[] = {"training_curve.png", "samples.png",        "reconstructions.png",
+                                   "interpolations.png", "latent_manifold.png", "kl_per_dim.png",
+                                   "latent_scatter.png"};
+std::string stem(const char* png) { return std::string(png).substr(0, std::string(png).size() - 4); }
+bool per_dim(const std::string& figure) { return figure.rfind("kl_dim_", 0) == 0; }  // not in summaries
 
-}  // namespace
-
-namespace {
-
-// The zoo's callbacks on the loop (loop.h), each one file or stream of the run's output.
+// The run's callbacks on the loop (loop.h), each one file or stream of its output.
 
 // TensorBoard: the loss of every step, or the mean of every `stride` steps when an epoch has more than 200
 // (a schedule of thousands of passes of small batches would otherwise log millions of points); the figures
-// of each epoch and the task's summaries.
+// of each epoch and the task's summaries; at the end the final figures and the images.
 class TensorBoardLog : public Callback {
  public:
   TensorBoardLog(SummaryWriter& tb, Session& s, Task& t) : tb_(tb), s_(s), t_(t) {}
@@ -167,6 +95,14 @@ class TensorBoardLog : public Callback {
     tb_.add_scalar("time/epoch_seconds", e.seconds, e.step);
     t_.summaries(s_, tb_, e.step);
     tb_.flush();
+  }
+  void on_end(const RunEnd& e) override {
+    for (const auto& [name, v] : e.figures)
+      if (!per_dim(name)) tb_.add_scalar("final/" + name, v, e.step);
+    // samples first, as the runs before this order did
+    for (const char* png : {"samples.png", "reconstructions.png", "interpolations.png", "latent_manifold.png",
+                            "training_curve.png", "kl_per_dim.png", "latent_scatter.png"})
+      if (fs::exists(s_.path(png))) add_png(tb_, s_.path(png), stem(png), e.step);
   }
 
  private:
@@ -229,9 +165,66 @@ class Checkpointer : public Callback {
   Generator& gen_;
 };
 
+
+// OUT/training_curve.png at the end: train and test figure per epoch, the IWAE log-likelihood when --iw
+// measured it.
+class TrainingCurve : public Callback {
+ public:
+  TrainingCurve(const Session& s, Task& t) : s_(s), t_(t) {}
+  void on_end(const RunEnd& e) override {
+    if (e.train.empty()) return;
+    const std::string fig = t_.figure();
+    const std::string name = fig == "elbo" ? "ELBO" : fig == "recon_loglik" ? "reconstruction log-lik" : fig;
+    std::vector<double> epochs;
+    for (size_t i = 0; i < e.train.size(); ++i) epochs.push_back(double(e.first_epoch + 1) + double(i));
+    const std::vector<double> train(e.train.begin(), e.train.end()), test(e.test.begin(), e.test.end());
+    std::vector<models::Series> series{{"train " + name, train, epochs}, {"test " + name, test, epochs}};
+    std::string caption = fmt::format("final test {} {:.2f} nats per example", name, test.back());
+    if (e.figures.count("test_loglik")) {
+      const double ll = e.figures.at("test_loglik");
+      series.push_back(
+          {fmt::format("test log p(x), IWAE K={}", s_.opt.iw), std::vector<double>(epochs.size(), ll), epochs, true});
+      caption += fmt::format("; test log p(x) >= {:.2f} (IWAE K={})", ll, s_.opt.iw);
+    }
+    models::plot_lines(s_.path("training_curve.png"),
+                       {fmt::format("{} on {}", t_.describe(), s_.data_name), "epoch", "nats per example", caption},
+                       series);
+  }
+
+ private:
+  const Session& s_;
+  Task& t_;
+};
+
+// OUT/README.md at the end: what was trained on what, the command, the final figures, the timing and the
+// images.
+class RunReadme : public Callback {
+ public:
+  RunReadme(const Session& s, Task& t) : s_(s), t_(t) {}
+  void on_end(const RunEnd& e) override {
+    std::string md = fmt::format("# {} on {}\n\n", t_.describe(), s_.data_name);
+    if (!s_.opt.command.empty()) md += fmt::format("```sh\n{}\n```\n\n", s_.opt.command);
+    md += fmt::format("Data: `{}` ({}). Figures per {}, in nats.\n\n", s_.opt.data, s_.data->describe(),
+                      s_.data->figures_per());
+    md += "| figure | value |\n| --- | ---: |\n";
+    for (const auto& [name, v] : e.figures)
+      if (!per_dim(name)) md += fmt::format("| {} | {:.4g} |\n", name, v);
+    md += "\nPer-epoch figures: `metrics.jsonl`; TensorBoard: `tensorboard --logdir " + s_.opt.out + "`.\n\n";
+    for (const char* png : kImages)
+      if (fs::exists(s_.path(png))) md += fmt::format("![{}]({})\n\n", stem(png), png);
+    std::ofstream f(s_.path("README.md"), std::ios::trunc);
+    f << md;
+    if (!f) throw IOError(fmt::format("{}: cannot write the run summary", s_.path("README.md")));
+  }
+
+ private:
+  const Session& s_;
+  Task& t_;
+};
+
 }  // namespace
 
-std::map<std::string, double> run(Session& s, Task& t) {
+std::map<std::string, double> run(Session& s, Task& t, std::span<Callback* const> extra) {
   const Options& o = s.opt;
   parallel::Communicator& comm = *s.comm;
   const bool root = s.root(), ranks = comm.size() > 1;
@@ -262,12 +255,10 @@ std::map<std::string, double> run(Session& s, Task& t) {
   // the instruction set the kernels run (ELBO_ARCH forces one) and the threads: every run says where it ran
   const std::string kernels(kernels::arch_name());
   const std::map<std::string, std::string> labels{
-      {"model", t.describe()}, {"data", s.data_name}, {"binarize", s.sequences ? "none" : o.binarize}, {"kernels", kernels}};
+      {"model", t.describe()}, {"data", s.data_name}, {"binarize", s.data->binarize_label()}, {"kernels", kernels}};
   if (!o.quiet && root)
     std::cerr << fmt::format("{} on {} ({}; kernels {}, {} threads{})\n", t.describe(), s.data_name,
-                             s.sequences ? fmt::format("{} sequences", s.train_size())
-                                         : fmt::format("{} binarization", o.binarize),
-                             kernels, num_threads(),
+                             s.data->describe(), kernels, num_threads(),
                              ranks ? fmt::format(" per rank, {} ranks on {}", comm.size(), comm.name()) : "");
   std::unique_ptr<Metrics> metrics;
   if (root) metrics = std::make_unique<Metrics>(s.path("metrics.jsonl"), o.eval_only ? INT64_MAX : start_epoch);
@@ -278,14 +269,18 @@ std::map<std::string, double> run(Session& s, Task& t) {
         if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) fs::remove(e.path());
     tb = std::make_unique<SummaryWriter>(o.out, o.resume ? int64_t(start_epoch) * steps_per_epoch : -1);
   }
-  // the loop, and what each step and epoch write: TensorBoard, metrics.jsonl and the console, the checkpoint
+  // the loop, and what each step, epoch and the end write: the training curve (before the TensorBoard
+  // images take it in), TensorBoard, metrics.jsonl and the console, the checkpoint, the run's README
   std::vector<std::unique_ptr<Callback>> owned;
+  if (root) owned.push_back(std::make_unique<TrainingCurve>(s, t));
   if (tb) owned.push_back(std::make_unique<TensorBoardLog>(*tb, s, t));
   if (metrics)
     owned.push_back(std::make_unique<MetricsLog>(*metrics, t, labels, o.quiet, reducer.get(), comm.size(), steps_per_epoch));
   if (root) owned.push_back(std::make_unique<Checkpointer>(s, t, opt, gen));
+  if (root) owned.push_back(std::make_unique<RunReadme>(s, t));
   std::vector<Callback*> callbacks;
   for (const auto& c : owned) callbacks.push_back(c.get());
+  callbacks.insert(callbacks.end(), extra.begin(), extra.end());
   const LoopOptions lo{.start_epoch = start_epoch,
                        .epochs = o.eval_only ? start_epoch : schedule.defined() ? schedule.epochs() : o.epochs,
                        .batch = o.batch,
@@ -298,7 +293,7 @@ std::map<std::string, double> run(Session& s, Task& t) {
     Generator eval_gen(o.seed + 2);
     return evaluate_test(s, t, eval_gen);
   };
-  const LoopResult r = train_loop(t, *s.train_batches, opt, gen, lo, test_figure, callbacks, comm, reducer.get());
+  const LoopResult r = train_loop(t, s.data->train_batches(), opt, gen, lo, test_figure, callbacks, comm, reducer.get());
   std::map<std::string, double> figures;
   if (!root) return figures;  // the other ranks are done
   if (!o.eval_only) nn::save(t.module(), o.save.empty() ? s.path("model.safetensors") : o.save);
@@ -312,15 +307,8 @@ std::map<std::string, double> run(Session& s, Task& t) {
     figures["allreduce_ms_per_step"] = reducer->calls() ? 1e3 * reducer->seconds() / double(reducer->calls()) : 0;
   }
   t.finish(s, eval_gen, figures);
-  if (!r.train.empty()) plot_training_curve(s, t, r.train, r.test, start_epoch, figures);
-  if (tb) {
-    for (const auto& [name, v] : figures)
-      if (name.rfind("kl_dim_", 0) != 0) tb->add_scalar("final/" + name, v, r.step);
-    for (const char* png : {"samples.png", "reconstructions.png", "interpolations.png", "latent_manifold.png",
-                            "training_curve.png", "kl_per_dim.png", "latent_scatter.png"})
-      if (fs::exists(s.path(png))) add_png(*tb, s.path(png), std::string(png).substr(0, std::string(png).size() - 4), r.step);
-  }
-  write_run_readme(s, t, figures, labels);
+  const RunEnd end{figures, r.train, r.test, start_epoch, r.step};
+  for (Callback* c : callbacks) c->on_end(end);
   std::cout << json_object(figures, labels) << "\n";
   return figures;
 }

@@ -2,19 +2,22 @@
 // The training and evaluation loop every zoo model shares, as a library: data and minibatches, Adam, a
 // test figure per epoch in OUT/metrics.jsonl, atomic checkpoints (checkpoint.h) for a bitwise --resume,
 // a diverging run stopped with the last good checkpoint kept, the images and the final JSON line.
-// A Task adapts one model to it (tasks.h has the zoo's: VAE, autoencoder, sequence VAE, non-amortized VI). Every
+// A Task adapts one model to it (tasks.h: any VAE; the zoo's others are beside the tools). Every
 // training run also writes OUT/events.out.tfevents.* (TensorBoard: the loss per step, the figures per
 // epoch, the images at the end; a resumed run continues the file) and OUT/README.md, a summary of the run
 // with its images, readable on any code host.
+#include <functional>
 #include <map>
+#include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "../models/dataset.h"
-#include "../models/strokes.h"
 #include "../nn/nn.h"
 #include "../parallel/communicator.h"
+#include "data.h"
 #include "loop.h"
 #include "tensorboard.h"
 
@@ -31,63 +34,40 @@ struct Options {
   int threads = 0;  // 0: ELBO_NUM_THREADS or all hardware threads
   std::string binarize = "dynamic";
   std::string out = "runs/default";
-  std::string save, load;  // save: default OUT/model.safetensors
+  std::string save{}, load{};  // save: default OUT/model.safetensors
   bool eval_only = false;
   int iw = 0;  // importance-sampled test log-likelihood with K samples
   bool resume = false;
   int64_t limit = 0;  // only the first N train / test examples (0: all)
   bool quiet = false;
   double clip = 0;  // > 0: gradients clipped to this global 2-norm before each step
-  std::string schedule;      // a learning-rate schedule (schedule.h), which then sets the epochs and rates
+  std::string schedule{};    // a learning-rate schedule (schedule.h), which then sets the epochs and rates
   double adam_beta1 = 0.9;   // Adam's betas and eps (torch's defaults)
   double adam_beta2 = 0.999;
   double adam_eps = 1e-8;
-  std::string command;  // the command line, for OUT/README.md (set by the zoo binaries)
+  std::string command{};  // the command line, for OUT/README.md (set by the zoo binaries)
 };
 
-// The data of a run, loaded once: images (MNIST-style IDX files) or, when --data holds strokes-*.bin
-// (elbo-data strokes), variable-length sequences, whose tasks make their batches from row ids.
+// A run's data (data.h), its place in the job and its output directory.
 //
 // Under mpirun (a build with MPI) the session is one rank of a data-parallel job: every rank loads the
 // same data; --batch is the global batch, which the world size must divide; the loop (loop.h) gives each
 // rank its share of every global batch and sums the gradients across ranks before each step
 // (parallel/data_parallel.h). Rank 0 alone evaluates and writes metrics, images, checkpoints and the
 // final line. The loop's random streams (loop.h) make a --resume at an epoch boundary continue bitwise.
-// The training examples as the loop draws them (loop.h): rows of an image tensor, binarized as the run
-// says, or only the row ids of a set of sequences (the task makes its batch from them).
-class ImageBatches : public BatchSource {
- public:
-  ImageBatches(Tensor images, models::Binarize b) : images_(std::move(images)), b_(b) {}
-  int64_t size() const override { return images_.size(0); }
-  Tensor batch(std::span<const int64_t> order, int64_t lo, int64_t hi, Generator& gen) const override;
-
- private:
-  Tensor images_;
-  models::Binarize b_;
-};
-class RowBatches : public BatchSource {
- public:
-  explicit RowBatches(int64_t n) : n_(n) {}
-  int64_t size() const override { return n_; }
-  Tensor batch(std::span<const int64_t>, int64_t, int64_t, Generator&) const override { return Tensor(); }
-
- private:
-  int64_t n_;
-};
-
 struct Session {
-  explicit Session(const Options& o);
+  using Loader = std::function<std::shared_ptr<const RunData>(const Options&)>;
+  // Sets the threads, checks the batch against the job's ranks, then loads the data with `load`
+  // (default: o.data's IDX images) and creates OUT.
+  explicit Session(const Options& o, const Loader& load = load_images);
   Options opt;
   std::shared_ptr<parallel::Communicator> comm;  // this process's place in the job (one rank when alone)
+  std::shared_ptr<const RunData> data;
   bool root() const { return comm->rank() == 0; }
-  models::Dataset train, test;
-  bool sequences = false;
-  models::StrokeSet train_seq, test_seq;
-  int64_t train_size() const { return sequences ? train_seq.size() : train.size(); }
-  int64_t test_size() const { return sequences ? test_seq.size() : test.size(); }
-  models::Binarize binarize;
-  std::shared_ptr<const BatchSource> train_batches;  // the training set, as the loop draws it
-  Tensor test_x;          // the test set as scored: binarized once with a fixed seed (dynamic) or as configured
+  int64_t train_size() const { return data->train_batches().size(); }
+  int64_t test_size() const { return data->test_size(); }
+  // The data as images, for the tasks that train on them; an Error naming the data when it is not.
+  const ImageData& images() const;
   std::string data_name;  // the --data directory's name (e.g. "mnist"), for reports
   std::string checkpoint_path() const;  // OUT/checkpoint.safetensors
   std::string path(const std::string& file) const;  // OUT/file
@@ -106,11 +86,8 @@ class Task {
   // Tensors besides the module's that a checkpoint keeps, and their restore (`file` names it in errors).
   virtual nn::NamedTensors state() const { return {}; }
   virtual void load_state(const std::map<std::string, Tensor>&, const std::string& /*file*/) {}
-  // The per-example test figure [B] (higher is better), no gradient.
+  // The per-example test figure [B] (higher is better) of a batch as the data makes it, no gradient.
   virtual Tensor score(const Tensor& x, Generator& gen) = 0;
-  // The same for sequence data, given the test set's row ids (loss() then gets an undefined x and makes
-  // its batch from ids).
-  virtual Tensor score_rows(const std::vector<int64_t>& ids, Generator& gen);
   // Images and extra figures once training is done.
   virtual void finish(Session& s, Generator& gen, std::map<std::string, double>& figures) = 0;
   // False for a task whose state is per example and lives in one process (non-amortized VI).
@@ -120,12 +97,14 @@ class Task {
 };
 
 // Trains (unless eval_only), evaluates and reports; returns the final figures (also the last line on
-// standard output).
-std::map<std::string, double> run(Session& s, Task& t);
+// standard output). What a run writes are callbacks on the loop (loop.h): TensorBoard, metrics.jsonl and
+// the console, the checkpoint, then at the end the training curve and OUT/README.md; `extra` are the
+// caller's own, told of every step, epoch and the end after those.
+std::map<std::string, double> run(Session& s, Task& t, std::span<Callback* const> extra = {});
 
 // The mean of t.score over x in batches of `batch`, no gradient.
 double evaluate(Task& t, const Tensor& x, int64_t batch, Generator& gen);
-// The mean test figure of the session's test set (score or score_rows), no gradient.
-double evaluate_test(Session& s, Task& t, Generator& gen);
+// The mean test figure of the session's test set, no gradient.
+double evaluate_test(const Session& s, Task& t, Generator& gen);
 
 }  // namespace elbo::training

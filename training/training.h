@@ -1,6 +1,7 @@
 #pragma once
-// elbo::training in one include: the training loop, checkpoints, reports and the zoo's tasks.
+// elbo::training in one include: the training loop, its data, checkpoints, reports and the VAE's task.
 #include "checkpoint.h"
+#include "data.h"
 #include "loop.h"
 #include "report.h"
 #include "schedule.h"

@@ -1,10 +1,15 @@
 // The training loop on its own (training/loop.h), with a toy task and no zoo model, file or data format:
 // the steps and epochs its callbacks are told of, the schedule's rates, a resumed start, clipping, the
-// loss going down, and a diverging loss stopped with an error that names the checkpoint.
+// loss going down, and a diverging loss stopped with an error that names the checkpoint; then training::run
+// on the same toy task with its own RunData: what the run's callbacks write, a caller's callback, --resume.
 #include <training/loop.h>
 #include <training/trainer.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include "test_util.h"
 
@@ -161,4 +166,124 @@ TEST_CASE("train_loop: clipping bounds the step a huge gradient makes") {
   const double dw = abs(task.module().parameters()[0].detach() - before).item();
   CHECK(dw <= 0.5 + 1e-9);  // one SGD step of lr 1 on a gradient of norm <= 0.5
   CHECK(dw > 0);
+}
+
+TEST_CASE("train_loop: a batch that is not positive is an error naming it") {
+  LineData data(10);
+  LineTask task;
+  optim::SGD opt(task.module().parameters(), {.lr = 0.1});
+  Generator gen(1);
+  const auto comm = parallel::make_local();
+  for (int64_t batch : {0, -3})
+    CHECK_ERROR_HAS(train_loop(task, data, opt, gen, {.epochs = 1, .batch = batch, .quiet = true}, [] { return 0.0; },
+                               {}, *comm),
+                    fmt::format("train_loop: the batch must be positive, got {}", batch));
+}
+
+namespace {
+
+// The toy line as a run's data: 64 training rows, 32 test rows of the same line.
+class LineRunData : public RunData {
+ public:
+  LineRunData() : train_(64), test_(32) {}
+  const BatchSource& train_batches() const override { return train_; }
+  int64_t test_size() const override { return test_.size(); }
+  double test_figure(Task& t, Generator& gen) const override { return evaluate(t, test_.all(), 10, gen); }
+  std::string describe() const override { return "64 train, 32 test rows of y = 3x + 1"; }
+  std::string figures_per() const override { return "test row"; }
+  uint64_t fingerprint(uint64_t h) const override { return h; }
+
+ private:
+  LineData train_, test_;
+};
+
+// What run() tells a caller's callback at the end.
+struct EndRecorder : Recorder {
+  int ends = 0;
+  std::map<std::string, double> figures;
+  std::vector<double> train;
+  int first_epoch = -1;
+  int64_t step = -1;
+  void on_end(const RunEnd& e) override {
+    ++ends, figures = e.figures, train.assign(e.train.begin(), e.train.end()), first_epoch = e.first_epoch;
+    step = e.step;
+  }
+};
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+int64_t lines(const std::filesystem::path& p) {
+  const std::string s = slurp(p);
+  return int64_t(std::count(s.begin(), s.end(), '\n'));
+}
+
+}  // namespace
+
+TEST_CASE("run: a toy task on its own data writes the metrics, the checkpoint, the log, the curve and the README") {
+  namespace fs = std::filesystem;
+  const fs::path out = fs::temp_directory_path() / fmt::format("elbo_test_run_{}", ::getpid());
+  fs::remove_all(out);
+  const Session::Loader line = [](const Options&) { return std::make_shared<LineRunData>(); };
+  Options o{.data = "toy/line", .epochs = 3, .batch = 16, .lr = 0.05, .out = out.string(), .quiet = true};
+  o.command = "toy --epochs 3";
+  {
+    Session s(o, line);
+    CHECK(s.train_size() == 64);
+    CHECK(s.test_size() == 32);
+    CHECK(s.data_name == "line");
+    CHECK_ERROR_HAS(s.images(), "this model trains on images; --data toy/line holds 64 train, 32 test rows");
+    LineTask task;
+    EndRecorder rec;
+    Callback* extra[] = {&rec};
+    const std::map<std::string, double> figures = run(s, task, extra);
+    CHECK(rec.epochs.size() == 3);  // the caller's callback sees the epochs, then the end
+    CHECK(rec.steps.size() == 12);
+    REQUIRE(rec.ends == 1);
+    CHECK(rec.figures == figures);
+    CHECK(figures.at("epochs") == 3);
+    CHECK(figures.at("test_neg_mse") == rec.epochs.back().test);
+    CHECK(rec.train.size() == 3);
+    CHECK(rec.first_epoch == 0);
+    CHECK(rec.step == 12);
+  }
+  CHECK(lines(out / "metrics.jsonl") == 3);
+  CHECK(fs::exists(out / "checkpoint.safetensors"));
+  CHECK(fs::exists(out / "model.safetensors"));
+  CHECK(fs::exists(out / "training_curve.png"));
+  bool log = false;
+  for (const auto& e : fs::directory_iterator(out)) log |= e.path().filename().string().rfind("events.out.", 0) == 0;
+  CHECK(log);
+  const std::string readme = slurp(out / "README.md");
+  CHECK(readme.find("# line on line") == 0);
+  CHECK(readme.find("```sh\ntoy --epochs 3\n```") != std::string::npos);
+  CHECK(readme.find("Data: `toy/line` (64 train, 32 test rows of y = 3x + 1). Figures per test row, in nats.") !=
+        std::string::npos);
+  CHECK(readme.find("| test_neg_mse |") != std::string::npos);
+  CHECK(readme.find("![training_curve](training_curve.png)") != std::string::npos);
+
+  // --resume to 5 epochs: the run goes on from its checkpoint's epoch 3
+  o.epochs = 5, o.resume = true;
+  {
+    Session s(o, line);
+    LineTask task;
+    EndRecorder rec;
+    Callback* extra[] = {&rec};
+    run(s, task, extra);
+    CHECK(rec.epochs.size() == 2);
+    CHECK(rec.epochs.front().epoch == 3);
+    CHECK(rec.first_epoch == 3);
+    CHECK(rec.train.size() == 2);
+    CHECK(rec.step == 20);
+  }
+  CHECK(lines(out / "metrics.jsonl") == 5);
+  fs::remove_all(out);
+}
+
+TEST_CASE("Session: a loader that returns no data is an error naming --data") {
+  const Options o{.data = "nowhere", .out = (std::filesystem::temp_directory_path() / "elbo_test_noload").string()};
+  CHECK_ERROR_HAS(Session(o, [](const Options&) { return std::shared_ptr<const RunData>(); }),
+                  "Session: the loader of --data nowhere returned no data");
 }

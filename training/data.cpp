@@ -1,0 +1,44 @@
+#include "training/data.h"
+
+#include <filesystem>
+
+#include "parallel/data_parallel.h"
+#include "training/trainer.h"
+
+namespace elbo::training {
+namespace fs = std::filesystem;
+
+Tensor ImageBatches::batch(std::span<const int64_t> order, int64_t lo, int64_t hi, Generator& gen) const {
+  return models::binarize(models::rows(images_, order, lo, hi), b_, gen);
+}
+
+ImageData::ImageData(models::Dataset train_set, models::Dataset test_set, models::Binarize b, uint64_t seed)
+    : train(std::move(train_set)), test(std::move(test_set)), binarize(b), batches_(train.images, b) {
+  Generator g(seed ^ 0x7e57);  // the test set's binarization is fixed for the run
+  test_x = models::binarize(test.images, binarize, g);
+}
+
+double ImageData::test_figure(Task& t, Generator& gen) const { return evaluate(t, test_x, 500, gen); }
+
+std::string ImageData::describe() const {
+  return fmt::format("{} train, {} test examples, {} binarization", train.size(), test.size(), binarize_label());
+}
+
+std::string ImageData::binarize_label() const { return models::to_string(binarize); }
+
+uint64_t ImageData::fingerprint(uint64_t h) const {
+  h = parallel::fingerprint(fmt::format("{} {}", train.size(), test.size()), h);
+  const Tensor& x = train.images;
+  return parallel::fingerprint(std::string_view(static_cast<const char*>(x.raw()), size_t(x.numel()) * 4), h);
+}
+
+std::shared_ptr<const RunData> load_images(const Options& o) {
+  ELBO_CHECK(!fs::exists(fs::path(o.data) / "strokes-train.bin"),
+             "{} holds stroke sequences; this model trains on images (elbo-seqvae trains on strokes)", o.data);
+  const int64_t limit = o.limit > 0 ? o.limit : INT64_MAX;
+  return std::make_shared<ImageData>(models::head(models::load_split(o.data, "train"), limit),
+                                     models::head(models::load_split(o.data, "t10k"), limit),
+                                     models::parse_binarize(o.binarize), o.seed);
+}
+
+}  // namespace elbo::training

@@ -37,11 +37,13 @@ struct Epoch {
     const std::vector<Tensor> params = o.clip > 0 ? t.module().parameters() : std::vector<Tensor>();
     Progress bar(fmt::format("epoch {}/{}", epoch + 1, o.epochs), n, o.quiet || rank != 0);
     double running = 0;
+    std::vector<int64_t> ids;  // this rank's rows of the step, its capacity kept from step to step
+    ids.reserve(size_t(std::min(n, o.batch)));
     for (int64_t b = 0; b < nb; ++b) {
       const int64_t glo = b * o.batch, ghi = std::min(n, glo + o.batch), len = ghi - glo;
       const int64_t lo = glo + len * rank / ranks, hi = glo + len * (rank + 1) / ranks;  // this rank's share
       const Tensor x = hi == lo ? Tensor() : data.batch(order, lo, hi, gen);
-      const std::vector<int64_t> ids(order.begin() + lo, order.begin() + hi);
+      ids.assign(order.begin() + lo, order.begin() + hi);
       auto diverged = [&](const std::string& what) {  // the loss is global: every rank sees it alike
         return parallel::CollectiveError(fmt::format("training diverged at epoch {} step {}: {} (try a smaller --lr); "
                                                      "the last good checkpoint is {}", epoch + 1, step, what,

@@ -81,10 +81,10 @@ Tensor bce_logits_backward(const Tensor& gy, const Tensor& x, const Tensor& t) {
     using T = decltype(z);
     kernels::binary<T>(kernels::Binary::mul, in<T>(r), in<T>(gy), out<T>(r));  // in place: (sigmoid(x) - t) gy
   });
-  const bool gx = x.requires_grad(), gt = t.requires_grad();
-  return record(op::bce_logits_backward, r, {gy, x, t}, [gy, x, t, gx, gt](const Tensor& g) {
+  const bool ggy = gy.requires_grad(), gx = x.requires_grad(), gt = t.requires_grad();
+  return record(op::bce_logits_backward, r, {gy, x, t}, [gy, x, t, ggy, gx, gt](const Tensor& g) {
     Grads second = bce_second(g, gy, x, gx, gt);
-    return Grads{bce_logits_backward(g, x, t), second[0], second[1]};
+    return Grads{ggy ? bce_logits_backward(g, x, t) : Tensor(), second[0], second[1]};
   });
 }
 
@@ -95,11 +95,12 @@ Tensor bce_logits_sum_backward(const Tensor& gy, const Tensor& x, const Tensor& 
     using T = decltype(z);
     kernels::bce_logits_rows_grad<T>(in<T>(x), in<T>(t), in<T>(gy), out<T>(gx), cols);
   });
-  const bool gx_ = x.requires_grad(), gt = t.requires_grad();
-  return record(op::bce_logits_sum_backward, gx, {gy, x, t}, [gy, x, t, gx_, gt, rows, cols](const Tensor& g) {
+  const bool ggy = gy.requires_grad(), gx_ = x.requires_grad(), gt = t.requires_grad();
+  return record(op::bce_logits_sum_backward, gx, {gy, x, t}, [gy, x, t, ggy, gx_, gt, rows, cols](const Tensor& g) {
     const Tensor gy_full = reshape(expand(reshape(gy, {rows, 1}), {rows, cols}), x.shape());
     Grads second = bce_second(g, gy_full, x, gx_, gt);
-    const Tensor g_gy = reshape(sum(reshape(bce_logits_backward(g, x, t), {rows, cols}), {1}), gy.shape());
+    const Tensor g_gy =
+        ggy ? reshape(sum(reshape(bce_logits_backward(g, x, t), {rows, cols}), {1}), gy.shape()) : Tensor();
     return Grads{g_gy, second[0], second[1]};
   });
 }

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <memory>
 
 #include "autograd/ops.h"
 
@@ -95,7 +96,7 @@ class Canvas {
 // the area through px() and py().
 struct Axes {
   Canvas& c;
-  double left = 80, right = 24, top = 50, bottom = 80;
+  static constexpr double left = 80, right = 24, top = 50, bottom = 80;  // margins around the area, px
   double x0, x1, y0, y1;
   double px(double x) const { return left + (x - x0) / (x1 - x0) * (c.width() - left - right); }
   double py(double y) const { return c.height() - bottom - (y - y0) / (y1 - y0) * (c.height() - top - bottom); }
@@ -126,10 +127,12 @@ struct Axes {
     cairo_rectangle(cr, left, top, c.width() - left - right, c.height() - top - bottom);
     cairo_stroke(cr);
   }
-  // Legend entries in the top or bottom right corner of the area, whichever holds fewer of the points
-  // (px, py: the plotted points in canvas coordinates): a colour swatch and the name.
-  void legend(const std::vector<std::pair<std::string, const double*>>& entries, const std::vector<double>& pts_x = {},
-              const std::vector<double>& pts_y = {}) {
+  // Legend entries in the corner of the area that covers the fewest of the plotted points (px, py, in
+  // canvas coordinates; lines are passed as points along them), ties going to top right, bottom right,
+  // top left, bottom left: a colour swatch and the name.
+  // Returns how many of the points it covers.
+  size_t legend(const std::vector<std::pair<std::string, const double*>>& entries, const std::vector<double>& pts_x = {},
+                const std::vector<double>& pts_y = {}) {
     cairo_t* cr = c.cr();
     cairo_set_font_size(cr, 12);
     double wmax = 0;
@@ -138,14 +141,18 @@ struct Axes {
       cairo_text_extents(cr, name.c_str(), &e);
       wmax = std::max(wmax, e.x_advance);
     }
-    const double bx = c.width() - right - wmax - 44, h = 18.0 * double(entries.size()) + 6;
-    int in_top = 0, in_bottom = 0;
-    for (size_t i = 0; i < pts_x.size(); ++i)
-      if (pts_x[i] >= bx - 6) {
-        in_top += pts_y[i] <= top + 8 + h;
-        in_bottom += pts_y[i] >= c.height() - bottom - 8 - h;
-      }
-    const double by = in_bottom < in_top ? c.height() - bottom - 8 - h + 4 : top + 8;
+    const double h = 18.0 * double(entries.size()) + 6, w = wmax + 44;
+    const double right_x = c.width() - right - wmax - 44, left_x = left + 14;
+    const double top_y = top + 8, bottom_y = c.height() - bottom - 8 - h + 4;
+    const std::pair<double, double> corners[] = {{right_x, top_y}, {right_x, bottom_y}, {left_x, top_y}, {left_x, bottom_y}};
+    double bx = right_x, by = top_y;
+    size_t fewest = SIZE_MAX;
+    for (const auto& [cx, cy] : corners) {
+      size_t covered = 0;
+      for (size_t i = 0; i < pts_x.size(); ++i)
+        covered += pts_x[i] >= cx - 10 && pts_x[i] <= cx + w + 4 && pts_y[i] >= cy - 8 && pts_y[i] <= cy + h + 4;
+      if (covered < fewest) fewest = covered, bx = cx, by = cy;
+    }
     cairo_set_source_rgba(cr, 1, 1, 1, 0.85);
     cairo_rectangle(cr, bx - 6, by - 4, wmax + 44, 18.0 * double(entries.size()) + 6);
     cairo_fill(cr);
@@ -155,6 +162,7 @@ struct Axes {
       cairo_fill(cr);
       c.text(entries[i].first, bx + 28, by + 18.0 * double(i) + 7, 12, 0, 0.5);
     }
+    return fewest == SIZE_MAX ? 0 : fewest;
   }
 };
 
@@ -183,39 +191,58 @@ std::vector<std::string> plot_lines(const std::string& path, const PlotText& tex
   bool integer = true;
   for (const Series& s : series)
     for (double v : xs(s)) integer = integer && v == std::round(v);
-  Canvas c(width, height);
-  Axes a(c, text, xlo, xhi, ylo, yhi, true, integer);
-  cairo_t* cr = c.cr();
-  std::vector<std::pair<std::string, const double*>> entries;
-  std::vector<double> pts_x, pts_y;
-  for (size_t k = 0; k < series.size(); ++k) {
-    const std::vector<double> x = xs(series[k]);
-    c.rgb(colour(k));
-    cairo_set_line_width(cr, 2);
-    const double dash[] = {6, 4};
-    cairo_set_dash(cr, dash, series[k].dashed ? 2 : 0, 0);
-    bool pen = false;
-    for (size_t i = 0; i < x.size(); ++i) {
-      if (!std::isfinite(series[k].y[i])) {
-        pen = false;
-        continue;
+  // The series drawn on a canvas whose y axis ends at y_top; returns how many plotted points the legend
+  // covers.
+  const auto draw = [&](Canvas& c, double y_top) {
+    Axes a(c, text, xlo, xhi, ylo, y_top, true, integer);
+    cairo_t* cr = c.cr();
+    std::vector<std::pair<std::string, const double*>> entries;
+    std::vector<double> pts_x, pts_y;
+    for (size_t k = 0; k < series.size(); ++k) {
+      const std::vector<double> x = xs(series[k]);
+      c.rgb(colour(k));
+      cairo_set_line_width(cr, 2);
+      const double dash[] = {6, 4};
+      cairo_set_dash(cr, dash, series[k].dashed ? 2 : 0, 0);
+      bool pen = false;
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (!std::isfinite(series[k].y[i])) {
+          pen = false;
+          continue;
+        }
+        const double cx = a.px(x[i]), cy = a.py(series[k].y[i]);
+        if (pen) {  // the legend keeps off the line too: points every 4 px along it
+          const double dx = cx - pts_x.back(), dy = cy - pts_y.back(), x0 = pts_x.back(), y0 = pts_y.back();
+          const int n = int(std::hypot(dx, dy) / 4);
+          for (int j = 1; j < n; ++j) pts_x.push_back(x0 + dx * j / n), pts_y.push_back(y0 + dy * j / n);
+          cairo_line_to(cr, cx, cy);
+        } else {
+          cairo_move_to(cr, cx, cy);
+        }
+        pen = true;
+        pts_x.push_back(cx), pts_y.push_back(cy);
       }
-      if (pen) cairo_line_to(cr, a.px(x[i]), a.py(series[k].y[i]));
-      else cairo_move_to(cr, a.px(x[i]), a.py(series[k].y[i]));
-      pen = true;
-      pts_x.push_back(a.px(x[i])), pts_y.push_back(a.py(series[k].y[i]));
+      cairo_stroke(cr);
+      cairo_set_dash(cr, dash, 0, 0);
+      for (size_t i = 0; i < x.size(); ++i)
+        if (std::isfinite(series[k].y[i])) {
+          cairo_arc(cr, a.px(x[i]), a.py(series[k].y[i]), 3, 0, 2 * M_PI);
+          cairo_fill(cr);
+        }
+      entries.emplace_back(series[k].name, colour(k));
     }
-    cairo_stroke(cr);
-    cairo_set_dash(cr, dash, 0, 0);
-    for (size_t i = 0; i < x.size(); ++i)
-      if (std::isfinite(series[k].y[i])) {
-        cairo_arc(cr, a.px(x[i]), a.py(series[k].y[i]), 3, 0, 2 * M_PI);
-        cairo_fill(cr);
-      }
-    entries.emplace_back(series[k].name, colour(k));
+    return a.legend(entries, pts_x, pts_y);
+  };
+  auto c = std::make_unique<Canvas>(width, height);
+  if (draw(*c, yhi) > 0 && std::isfinite(yhi) && yhi > ylo) {
+    // no corner is free: raise the top of the y axis until a band above the data holds the legend
+    const double band = 18.0 * double(series.size()) + 6 + 24, area = double(height) - Axes::top - Axes::bottom;
+    if (band < 0.8 * area) {
+      c = std::make_unique<Canvas>(width, height);
+      draw(*c, yhi + (yhi - ylo) * band / (area - band));
+    }
   }
-  a.legend(entries, pts_x, pts_y);
-  return c.save(path);
+  return c->save(path);
 }
 
 std::vector<std::string> plot_bars(const std::string& path, const PlotText& text, const std::vector<double>& values,

@@ -1,9 +1,11 @@
 #include "models/dataset.h"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
 #include "models/idx.h"
+#include "models/npy.h"
 
 namespace elbo::models {
 namespace {
@@ -50,6 +52,155 @@ Dataset head(const Dataset& d, int64_t n) {
   h.images = narrow(d.images, 0, 0, n);
   if (d.labels.defined()) h.labels = narrow(d.labels, 0, 0, n);
   return h;
+}
+
+namespace {
+
+// One .npy array of images as a Dataset: pixels / 255 for uint8, floats checked to lie in [0, 1].
+Dataset npy_images(const NpyFile& f) {
+  const Shape& s = f.shape();
+  const bool ok = (s.size() == 2 || s.size() == 3 || (s.size() == 4 && s[3] == 1)) && s[0] > 0 && f.row_elements() > 0;
+  if (!ok)
+    throw IOError(fmt::format("{}: images of shape {} (header before byte offset {}): expected [N, H, W], [N, H, W, 1] "
+                              "or [N, D] with N, H, W, D > 0",
+                              f.path(), s, f.data_offset()));
+  Dataset d;
+  d.source = f.path();
+  d.height = s.size() == 2 ? 1 : s[1];
+  d.width = s.size() == 2 ? s[1] : s[2];
+  const int64_t n = s[0], per = f.row_elements();
+  d.images = empty({n, per});
+  float* p = d.images.data<float>();
+  const auto bad = [&](int64_t i, double v) {
+    throw IOError(fmt::format("{}: value {} at byte offset {} (element {}) is outside [0, 1]: images must be uint8 "
+                              "or floats in [0, 1]",
+                              f.path(), v, f.data_offset() + i * int64_t(npy_itemsize(f.type())), i));
+  };
+  for (int64_t r = 0; r < n; ++r) {
+    const uint8_t* row = f.row(r);
+    float* out = p + r * per;
+    switch (f.type()) {
+      case NpyType::uint8:
+        for (int64_t j = 0; j < per; ++j) out[j] = float(row[j]) / 255.0f;
+        break;
+      case NpyType::float32:
+        for (int64_t j = 0; j < per; ++j) {
+          float v;
+          std::memcpy(&v, row + 4 * j, 4);
+          if (!(v >= 0.0f && v <= 1.0f)) bad(r * per + j, double(v));
+          out[j] = v;
+        }
+        break;
+      case NpyType::float64:
+        for (int64_t j = 0; j < per; ++j) {
+          double v;
+          std::memcpy(&v, row + 8 * j, 8);
+          if (!(v >= 0.0 && v <= 1.0)) bad(r * per + j, v);
+          out[j] = float(v);
+        }
+        break;
+      default:
+        throw IOError(fmt::format("{}: images of element type {} (header before byte offset {}): expected |u1, <f4 "
+                                  "or <f8",
+                                  f.path(), npy_descr(f.type()), f.data_offset()));
+    }
+  }
+  return d;
+}
+
+Tensor npy_labels(const NpyFile& f, int64_t n, const std::string& images) {
+  if (f.shape().size() != 1 || f.shape()[0] != n)
+    throw IOError(fmt::format("{}: labels of shape {} do not match the {} images of {}", f.path(), f.shape(), n,
+                              images));
+  Tensor t = empty({n}, DType::i64);
+  int64_t* out = t.data<int64_t>();
+  const size_t item = npy_itemsize(f.type());
+  for (int64_t i = 0; i < n; ++i) {
+    const uint8_t* b = f.row(i);
+    int64_t v = 0;
+    switch (f.type()) {
+      case NpyType::uint8: v = b[0]; break;
+      case NpyType::int8: v = int8_t(b[0]); break;
+      case NpyType::int32: { int32_t x; std::memcpy(&x, b, 4); v = x; break; }
+      case NpyType::int64: std::memcpy(&v, b, 8); break;
+      default:
+        throw IOError(fmt::format("{}: labels of element type {} (header before byte offset {}): expected integers "
+                                  "(|u1, |i1, <i4, <i8)",
+                                  f.path(), npy_descr(f.type()), f.data_offset()));
+    }
+    if (v < 0 || v > (int64_t(1) << 31))
+      throw IOError(fmt::format("{}: label {} at byte offset {} is negative or beyond 2^31", f.path(), v,
+                                f.data_offset() + i * int64_t(item)));
+    out[i] = v;
+  }
+  return t;
+}
+
+Dataset npy_dataset(const std::string& images, const std::string& labels) {
+  Dataset d = npy_images(NpyFile(images));
+  if (std::filesystem::exists(labels)) d.labels = npy_labels(NpyFile(labels), d.size(), images);
+  return d;
+}
+
+Dataset pick(const Dataset& d, std::span<const int64_t> order, int64_t begin, int64_t end) {
+  Dataset p = d;
+  p.images = rows(d.images, order, begin, end);
+  if (d.labels.defined()) p.labels = rows(d.labels, order, begin, end);
+  return p;
+}
+
+// A tenth (at least 1, and 1 of 2) of the examples by a fixed-seed permutation for testing, the rest kept
+// in their order for training.
+Split split_off_test(const Dataset& all) {
+  const int64_t n = all.size();
+  if (n < 2)
+    throw IOError(fmt::format("{}: {} example, too few to split into training and test sets", all.source, n));
+  Generator g(0x5eed5711);  // fixed: every run on the file tests on the same examples
+  std::vector<int64_t> order = permutation(n, g);
+  const int64_t test = std::max<int64_t>(1, n / 10);
+  std::sort(order.begin(), order.begin() + test);
+  std::sort(order.begin() + test, order.end());
+  return {pick(all, order, test, n), pick(all, order, 0, test)};
+}
+
+std::string labels_beside(const std::filesystem::path& file) {
+  return (file.parent_path() / (file.stem().string() + "_labels.npy")).string();
+}
+
+}  // namespace
+
+bool is_npy_data(const std::string& path) {
+  namespace fs = std::filesystem;
+  return (fs::path(path).extension() == ".npy" && !fs::is_directory(path)) || fs::exists(fs::path(path) / "train.npy");
+}
+
+Split load_npy(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(path)) return split_off_test(npy_dataset(path, labels_beside(path)));
+  const fs::path dir(path);
+  Dataset train = npy_dataset((dir / "train.npy").string(), (dir / "train_labels.npy").string());
+  if (!fs::exists(dir / "test.npy")) return split_off_test(train);
+  Dataset test = npy_dataset((dir / "test.npy").string(), (dir / "test_labels.npy").string());
+  if (test.height != train.height || test.width != train.width)
+    throw IOError(fmt::format("{}: test images of {} x {} do not match the training images' {} x {} ({})",
+                              test.source, test.height, test.width, train.height, train.width, train.source));
+  return {std::move(train), std::move(test)};
+}
+
+std::vector<Part> load_parts(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::vector<Part> parts;
+  if (is_npy_data(path)) {
+    if (!fs::is_directory(path)) return {{"", npy_dataset(path, labels_beside(path))}};
+    const fs::path dir(path);
+    parts.push_back({"train", npy_dataset((dir / "train.npy").string(), (dir / "train_labels.npy").string())});
+    if (fs::exists(dir / "test.npy"))
+      parts.push_back({"test", npy_dataset((dir / "test.npy").string(), (dir / "test_labels.npy").string())});
+    return parts;
+  }
+  parts.push_back({"train", load_split(path, "train")});
+  if (!find_file(path, "t10k-images-idx3-ubyte").empty()) parts.push_back({"test", load_split(path, "t10k")});
+  return parts;
 }
 
 Binarize parse_binarize(const std::string& s) {

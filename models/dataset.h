@@ -1,6 +1,7 @@
 #pragma once
 // Image data sets in MNIST's IDX layout: DIR/{train,t10k}-images-idx3-ubyte[.gz] and optional
-// -labels-idx1-ubyte[.gz]. Pixels become f32 in [0, 1] (byte / 255), one flattened row per image.
+// -labels-idx1-ubyte[.gz], or in NumPy arrays (load_npy). Pixels become f32 in [0, 1] (byte / 255), one
+// flattened row per image.
 // Minibatches come from a seeded permutation; binarization is applied per batch.
 #include <span>
 #include <string>
@@ -23,6 +24,31 @@ struct Dataset {
 Dataset load_split(const std::string& dir, const std::string& split);
 // The first n examples (n >= size() keeps all).
 Dataset head(const Dataset& d, int64_t n);
+
+// Image data sets from NumPy .npy arrays (npy.h), in one of two layouts:
+//   FILE.npy           every example; FILE_labels.npy beside it, when present, their labels. The test set is
+//                      a tenth of the examples (at least 1, and 1 of 2), picked by a permutation with a
+//                      fixed seed, so every run on the file tests on the same examples; the rest train.
+//   DIR/train.npy      the training set, DIR/test.npy the test set (without it, the split of FILE.npy
+//                      above), DIR/train_labels.npy and DIR/test_labels.npy their labels, when present.
+// Images are [N, H, W], [N, H, W, 1] or [N, D] (drawn as rows of 1 x D): uint8 read as pixel / 255, or
+// float32 / float64 already in [0, 1]. Labels are [N] integers (uint8, int8, int32, int64), not negative.
+// A value outside [0, 1], a NaN, a shape the models cannot take or labels that do not match are an
+// elbo::IOError naming the file and the byte offset.
+struct Split {
+  Dataset train, test;
+};
+bool is_npy_data(const std::string& path);  // FILE.npy, or a directory holding train.npy
+Split load_npy(const std::string& path);
+
+// Every example of a data set in its files' order, for exporting (export.h): named parts, "train" and
+// "test" for a directory (IDX: train and t10k; NumPy: train.npy and test.npy, when present), one part
+// named "" for a single .npy file (no test split).
+struct Part {
+  std::string name;
+  Dataset data;
+};
+std::vector<Part> load_parts(const std::string& path);
 
 enum class Binarize { none, dynamic, threshold, dequantize };
 Binarize parse_binarize(const std::string& s);  // "none" | "dynamic" | "threshold" | "dequantize"

@@ -113,15 +113,18 @@ void check_input(const char* what, const NetworkOptions& o, const Tensor& x) {
                    x.defined() ? x.shape() : Shape{}, d);
 }
 
+// The conv stacks halve the image twice (kernel 4, stride 2, padding 1) and the decoder doubles it back:
+// H and W must be multiples of 4.
 void check_conv_size(const NetworkOptions& o) {
-  ELBO_CHECK_VALUE(o.height == 28 && o.width == 28, "conv architecture: it is built for 28x28 images, got {}x{}",
+  ELBO_CHECK_VALUE(o.height >= 4 && o.width >= 4 && o.height % 4 == 0 && o.width % 4 == 0,
+                   "conv architecture: its two stride-2 layers need image sides that are multiples of 4, got {}x{}",
                    o.height, o.width);
 }
 
 // The conv stacks (networks.h), shared by the VAE's encoder, the code encoder and the decoder.
-nn::Sequential conv_encoder_stack(int64_t out_features, Generator& gen) {
+nn::Sequential conv_encoder_stack(const NetworkOptions& o, int64_t out_features, Generator& gen) {
   return nn::Sequential(nn::Conv2d(1, 32, 4, 2, 1, true, gen), nn::ReLU(), nn::Conv2d(32, 64, 4, 2, 1, true, gen),
-                        nn::ReLU(), nn::Flatten(), nn::Linear(64 * 7 * 7, out_features, gen));
+                        nn::ReLU(), nn::Flatten(), nn::Linear(64 * (o.height / 4) * (o.width / 4), out_features, gen));
 }
 
 class MlpEncoder final : public Encoder {
@@ -156,7 +159,7 @@ class ConvEncoder final : public Encoder {
   ConvEncoder(const NetworkOptions& o, Generator& gen)
       : Encoder(o),
         o_((check_conv_size(o), o)),
-        net_(register_module("encoder", conv_encoder_stack(2 * o.latent + o.posterior.extra_features(o.latent), gen))) {
+        net_(register_module("encoder", conv_encoder_stack(o, 2 * o.latent + o.posterior.extra_features(o.latent), gen))) {
     // the head's rows past loc and log-variance start at zero, as the MLP's fc23: q(z|x) starts diagonal
     const int64_t e = o.posterior.extra_features(o.latent);
     if (e == 0) return;
@@ -198,7 +201,8 @@ class ConvDecoder final : public Decoder {
   ConvDecoder(const NetworkOptions& o, std::shared_ptr<const Likelihood> head, Generator& gen)
       : Decoder((check_conv_size(o), head)),
         net_(register_module(
-            "decoder", nn::Sequential(nn::Linear(o.latent, 64 * 7 * 7, gen), nn::ReLU(), nn::Unflatten(1, {64, 7, 7}),
+            "decoder", nn::Sequential(nn::Linear(o.latent, 64 * (o.height / 4) * (o.width / 4), gen), nn::ReLU(),
+                                      nn::Unflatten(1, {64, o.height / 4, o.width / 4}),
                                       nn::ConvTranspose2d(64, 32, 4, 2, 1, 0, true, gen), nn::ReLU(),
                                       nn::ConvTranspose2d(32, head->channels(), 4, 2, 1, 0, true, gen)))) {}
   Tensor params(const Tensor& z) const override { return head().rows(net_.forward(z)); }
@@ -226,7 +230,7 @@ class MlpCodeEncoder final : public CodeEncoder {
 class ConvCodeEncoder final : public CodeEncoder {
  public:
   ConvCodeEncoder(const NetworkOptions& o, Generator& gen)
-      : o_((check_conv_size(o), o)), net_(register_module("encoder", conv_encoder_stack(o.latent, gen))) {}
+      : o_((check_conv_size(o), o)), net_(register_module("encoder", conv_encoder_stack(o, o.latent, gen))) {}
   Tensor forward(const Tensor& x) const override {
     check_input("autoencoder encoder", o_, x);
     return net_.forward(reshape(x, {x.size(0), 1, o_.height, o_.width}));

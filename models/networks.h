@@ -6,7 +6,8 @@
 //   conv  encoder = Sequential(Conv2d(1,32,4,2,1), ReLU, Conv2d(32,64,4,2,1), ReLU, Flatten,
 //         Linear(64*7*7, 2L)), loc / log-variance its halves; decoder = Sequential(Linear(L, 64*7*7), ReLU,
 //         Unflatten(1, [64, 7, 7]), ConvTranspose2d(64,32,4,2,1), ReLU, ConvTranspose2d(32,C,4,2,1)); the
-//         code encoder is the same stack with a Linear(64*7*7, L) head (28x28 images)
+//         code encoder is the same stack with a Linear(64*7*7, L) head. 7 x 7 is for 28x28 images: H x W
+//         images (H and W multiples of 4) use H/4 x W/4
 // With --posterior full or lowrank:R the MLP encoder has one more head, fc23 H->L(L-1)/2 or H->L*R, and the
 // conv encoder's last Linear grows by as many outputs (after loc and log-variance); those start at zero,
 // so q(z|x) starts as the diagonal posterior (2.4 nats better after 30 epochs than a random start).

@@ -1,9 +1,12 @@
-// elbo-vae: trains and evaluates a VAE (MLP or convolutional) on MNIST-style data.
+// elbo-vae: trains and evaluates a VAE (MLP or convolutional) on MNIST-style data, or with --load runs a trained
+// one over data: --encode, --decode, --score (tools/export.h).
 // The zoo's shared flags (tools/zoo.h) plus the model's own; see --help. The last line on stdout is one JSON object
 // with the final figures (per example, in nats, under the named likelihood and data).
 #include <cstdio>
 #include <elbo/elbo.h>
+#include <tuple>
 
+#include "export.h"
 #include "training/tasks.h"
 #include "zoo.h"
 
@@ -49,7 +52,20 @@ int main(int argc, char** argv) {
   app.add_option("--free-bits", obj.free_bits, "free bits per latent dim (nats)")->check(zoo::non_negative_finite());
   app.add_option("--samples", obj.samples, "reparameterized samples per ELBO estimate")->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_option("--iw-train", obj.iw, "train on the K-sample IWAE bound")->check(CLI::Range(0, 5000));
+  zoo::ExportRequest ex;
+  app.add_option("--encode", ex.encode, "with --load, no training: write each example of DATA (any --data layout) as "
+                 "q(z|x)'s loc and scale, in data order, to OUT/*.npy and OUT/encoded.safetensors");
+  app.add_option("--decode", ex.decode, "with --load, no training: write the means of p(x|z) for the latents of Z.npy "
+                 "[N, latent] to OUT/decoded.npy and OUT/decoded.png");
+  app.add_option("--score", ex.score, "with --load, no training: write each example's ELBO of DATA (and with --iw K "
+                 "its log-likelihood estimate) to OUT/*elbo.npy (and *loglik.npy)");
   zoo::parse_or_exit(app, argc, argv, "elbo-vae");
+  const bool exporting = !ex.encode.empty() || !ex.decode.empty() || !ex.score.empty();
+  if (exporting && (c.load.empty() || c.resume || c.eval_only)) {
+    std::fprintf(stderr, "elbo-vae: --encode, --decode and --score use a trained model: give --load M, without "
+                 "--resume or --eval-only (see --help)\n");
+    return 2;
+  }
   if (obj.free_bits > 0 && (model.posterior != "diagonal" || model.flow != "none" || model.prior != "normal")) {
     std::fprintf(stderr, "elbo-vae: --free-bits needs --posterior diagonal, no --flow and --prior normal (a KL per "
                  "latent dim)\n");
@@ -92,6 +108,25 @@ int main(int argc, char** argv) {
   // dimension between epochs on Fashion-MNIST, 4.18 and falling every epoch at 3e-4).
   if (model.name == "flow" && app.count("--lr") == 0) c.lr = 3e-4;
   return zoo::run_main("elbo-vae", [&] {
+    if (exporting) {  // the model's image size from the data it reads (--decode alone: from --data)
+      if (c.threads > 0) set_num_threads(c.threads);
+      std::tie(ex.height, ex.width) = zoo::image_size(!ex.encode.empty() ? ex.encode : !ex.score.empty() ? ex.score : c.data);
+      ex.iw = c.iw, ex.binarize = c.binarize, ex.seed = c.seed, ex.out = c.out;
+      Generator init(c.seed);
+      if (burda) {
+        const auto m = models::make_burda(stochastic_layers, ex.height * ex.width, init,
+                                          models::parse_scale_link(burda_scale));
+        nn::load(*m, c.load);
+        ex.model = m->describe();
+        zoo::export_model(*m, ex);
+      } else {
+        models::VAE vae(model.options(ex.height, ex.width, c), init);
+        nn::load(vae, c.load);
+        ex.model = vae.describe();
+        zoo::export_model(vae, ex);
+      }
+      return 0;
+    }
     training::Session s(c);
     Generator init(c.seed);
     if (burda) {

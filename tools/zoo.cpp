@@ -41,7 +41,7 @@ CLI::Validator parses_with(std::function<void(const std::string&)> parse) {
 }
 
 void add_common_flags(CLI::App& app, Config& c) {
-  app.add_option("--data", c.data, "directory with MNIST-style IDX files (gzipped or plain)")->capture_default_str();
+  app.add_option("--data", c.data, "images: a directory with MNIST-style IDX files (gzipped or plain), a .npy file, or a directory with train.npy [test.npy] (README: Your own data)")->capture_default_str();
   app.add_option("--epochs", c.epochs, "training epochs")->capture_default_str()->check(CLI::Range(0, 100000));
   app.add_option("--batch", c.batch, "minibatch size")->capture_default_str()->check(CLI::Range(1, 1 << 20));
   app.add_option("--latent", c.latent, "latent dimensions")->capture_default_str()->check(CLI::Range(1, 100000));
@@ -158,9 +158,12 @@ CLI::Option* ModelFlags::add(CLI::App& app, const std::vector<std::string>& extr
 
 models::VaeOptions ModelFlags::options(const training::Session& s, const Config& c) const {
   const training::ImageData& d = s.images();
+  return options(d.train.height, d.train.width, c);
+}
+
+models::VaeOptions ModelFlags::options(int64_t height, int64_t width, const Config& c) const {
   models::VaeOptions o;
-  o.arch = models::parse_arch(arch), o.hidden = c.hidden, o.latent = c.latent, o.height = d.train.height,
-  o.width = d.train.width;
+  o.arch = models::parse_arch(arch), o.hidden = c.hidden, o.latent = c.latent, o.height = height, o.width = width;
   o.likelihood = likelihood;
   o.likelihood.kind = models::parse_likelihood(name);
   o.posterior = models::parse_posterior(posterior);

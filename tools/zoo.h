@@ -40,6 +40,7 @@ struct ModelFlags {
   CLI::Option* add(CLI::App& app, const std::vector<std::string>& extra_archs = {});
   // The model's options for these flags and c's sizes, fitted to the session's images.
   models::VaeOptions options(const training::Session& s, const Config& c) const;
+  models::VaeOptions options(int64_t height, int64_t width, const Config& c) const;  // images of that size
 };
 
 // Validators for real-valued flags. CLI::PositiveNumber and CLI::NonNegativeNumber let "nan" through

@@ -36,9 +36,13 @@ std::shared_ptr<const RunData> load_images(const Options& o) {
   ELBO_CHECK(!fs::exists(fs::path(o.data) / "strokes-train.bin"),
              "{} holds stroke sequences; this model trains on images (elbo-seqvae trains on strokes)", o.data);
   const int64_t limit = o.limit > 0 ? o.limit : INT64_MAX;
+  const models::Binarize b = models::parse_binarize(o.binarize);
+  if (models::is_npy_data(o.data)) {
+    models::Split s = models::load_npy(o.data);
+    return std::make_shared<ImageData>(models::head(s.train, limit), models::head(s.test, limit), b, o.seed);
+  }
   return std::make_shared<ImageData>(models::head(models::load_split(o.data, "train"), limit),
-                                     models::head(models::load_split(o.data, "t10k"), limit),
-                                     models::parse_binarize(o.binarize), o.seed);
+                                     models::head(models::load_split(o.data, "t10k"), limit), b, o.seed);
 }
 
 }  // namespace elbo::training

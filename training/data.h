@@ -64,8 +64,9 @@ class ImageData : public RunData {
   ImageBatches batches_;
 };
 
-// The train and t10k splits of o.data (IDX files, plain or gzipped), each cut to o.limit examples when it
-// is positive. A directory of stroke sequences is refused with an error that says so.
+// The images of o.data, each split cut to o.limit examples when it is positive: NumPy arrays (a .npy
+// file, or a directory with train.npy: models::load_npy) or else MNIST's IDX files (the train and t10k
+// splits, plain or gzipped). A directory of stroke sequences is refused with an error that says so.
 std::shared_ptr<const RunData> load_images(const Options& o);
 
 }  // namespace elbo::training

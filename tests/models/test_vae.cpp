@@ -246,14 +246,21 @@ TEST_CASE("LocalPosteriors: only the batch's rows move, each with its own step c
   CHECK_THROWS_WITH(b.load_state(state, "ckpt"), doctest::Contains("no per-example posterior tensor 'logvar'"));
 }
 
-TEST_CASE("architecture settings: names parse at the edge; the conv stacks refuse other image sizes") {
+TEST_CASE("architecture settings: names parse at the edge; the conv stacks take sides that are multiples of 4") {
   CHECK(parse_arch("conv") == Arch::conv);
   CHECK(arch_name(Arch::mlp) == "mlp");
   CHECK_ERROR_HAS(parse_arch("rnn"), "--arch: 'rnn' is not one of mlp, conv");
   Generator gen(10);
   VaeOptions o = small_mlp();
   o.arch = Arch::conv;
-  CHECK_ERROR_HAS(VAE(o, gen), "conv architecture: it is built for 28x28 images, got 4x4");
+  o.height = 6, o.width = 8;
+  CHECK_ERROR_HAS(VAE(o, gen), "conv architecture: its two stride-2 layers need image sides that are multiples of 4, "
+                               "got 6x8");
+  o.height = 8, o.width = 12;  // the stacks follow the image: 2 x 3 after the encoder's two halvings
+  VAE v(o, gen);
+  const Tensor x = rand({3, 96}, gen);
+  CHECK(models::elbo(v, x, gen).elbo.shape() == Shape{3});
+  CHECK(location(v.likelihood(location(v.posterior(x)))).shape() == Shape{3, 96});
 }
 
 TEST_CASE("full-covariance and low-rank posteriors: fc23, the distribution built, closed-form KL, training") {

@@ -31,6 +31,27 @@ def idx_seeds():
     put("idx", "float_type", idx([2], [0] * 8, type_code=0x0D))
 
 
+def npy(descr, shape, raw, fortran=False, version=1):
+    """A .npy file as numpy writes it: the header dict padded with spaces to a multiple of 64 bytes."""
+    dims = ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "")
+    text = "{'descr': '%s', 'fortran_order': %s, 'shape': (%s), }" % (descr, fortran, dims)
+    pre = 10 if version == 1 else 12
+    text += " " * (-(pre + len(text) + 1) % 64) + "\n"
+    size = struct.pack("<H" if version == 1 else "<I", len(text))
+    return b"\x93NUMPY" + bytes([version, 0]) + size + text.encode() + raw
+
+
+def npy_seeds():
+    put("npy", "u8_images", npy("|u1", [2, 2, 3], bytes(range(0, 240, 20))))
+    put("npy", "f32_rows", npy("<f4", [2, 3], struct.pack("<6f", 0, 0.5, 1, 0.25, 0.75, 1)))
+    put("npy", "f64_v2", npy("<f8", [3], struct.pack("<3d", 0.1, 0.2, 0.3), version=2))
+    put("npy", "i64_labels", npy("<i8", [4], struct.pack("<4q", 0, 9, 3, 1)))
+    put("npy", "scalar", npy("<i4", [], struct.pack("<i", 7)))
+    put("npy", "empty", npy("|u1", [0, 5], b""))
+    put("npy", "fortran", npy("<f4", [2, 2], bytes(16), fortran=True))
+    put("npy", "truncated", npy("<f4", [4, 4], bytes(20)))
+
+
 def safetensors(tensors, metadata=None):
     """tensors: list of (name, dtype, shape, raw bytes)."""
     header, data = {}, b""
@@ -83,5 +104,6 @@ def zoo_flags_seeds():
 
 if __name__ == "__main__":
     idx_seeds()
+    npy_seeds()
     safetensors_seeds()
     zoo_flags_seeds()

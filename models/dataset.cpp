@@ -49,64 +49,99 @@ Dataset load_split(const std::string& dir, const std::string& split) {
 Dataset head(const Dataset& d, int64_t n) {
   if (n >= d.size()) return d;
   Dataset h = d;
-  h.images = narrow(d.images, 0, 0, n);
+  if (d.mapped) h.mapped = std::make_shared<const MappedImages>(d.mapped->head(n));
+  else h.images = narrow(d.images, 0, 0, n);
   if (d.labels.defined()) h.labels = narrow(d.labels, 0, 0, n);
   return h;
 }
 
 namespace {
 
-// One .npy array of images as a Dataset: pixels / 255 for uint8, floats checked to lie in [0, 1].
-Dataset npy_images(const NpyFile& f) {
+// An image .npy file checked for shape and element type (its values are checked as rows are read).
+void check_images(const NpyFile& f) {
   const Shape& s = f.shape();
   const bool ok = (s.size() == 2 || s.size() == 3 || (s.size() == 4 && s[3] == 1)) && s[0] > 0 && f.row_elements() > 0;
   if (!ok)
     throw IOError(fmt::format("{}: images of shape {} (header before byte offset {}): expected [N, H, W], [N, H, W, 1] "
                               "or [N, D] with N, H, W, D > 0",
                               f.path(), s, f.data_offset()));
-  Dataset d;
-  d.source = f.path();
-  d.height = s.size() == 2 ? 1 : s[1];
-  d.width = s.size() == 2 ? s[1] : s[2];
-  const int64_t n = s[0], per = f.row_elements();
-  d.images = empty({n, per});
-  float* p = d.images.data<float>();
-  const auto bad = [&](int64_t i, double v) {
+  if (f.type() != NpyType::uint8 && f.type() != NpyType::float32 && f.type() != NpyType::float64)
+    throw IOError(fmt::format("{}: images of element type {} (header before byte offset {}): expected |u1, <f4 "
+                              "or <f8",
+                              f.path(), npy_descr(f.type()), f.data_offset()));
+}
+
+}  // namespace
+
+// Row r of an image file as floats in [0, 1]: pixels / 255 for uint8, floats checked.
+void read_image_row(const NpyFile& f, int64_t r, float* out) {
+  const int64_t per = f.row_elements();
+  const uint8_t* row = f.row(r);
+  const auto bad = [&](int64_t j, double v) {
+    const int64_t i = r * per + j;
     throw IOError(fmt::format("{}: value {} at byte offset {} (element {}) is outside [0, 1]: images must be uint8 "
                               "or floats in [0, 1]",
                               f.path(), v, f.data_offset() + i * int64_t(npy_itemsize(f.type())), i));
   };
-  for (int64_t r = 0; r < n; ++r) {
-    const uint8_t* row = f.row(r);
-    float* out = p + r * per;
-    switch (f.type()) {
-      case NpyType::uint8:
-        for (int64_t j = 0; j < per; ++j) out[j] = float(row[j]) / 255.0f;
-        break;
-      case NpyType::float32:
-        for (int64_t j = 0; j < per; ++j) {
-          float v;
-          std::memcpy(&v, row + 4 * j, 4);
-          if (!(v >= 0.0f && v <= 1.0f)) bad(r * per + j, double(v));
-          out[j] = v;
-        }
-        break;
-      case NpyType::float64:
-        for (int64_t j = 0; j < per; ++j) {
-          double v;
-          std::memcpy(&v, row + 8 * j, 8);
-          if (!(v >= 0.0 && v <= 1.0)) bad(r * per + j, v);
-          out[j] = float(v);
-        }
-        break;
-      default:
-        throw IOError(fmt::format("{}: images of element type {} (header before byte offset {}): expected |u1, <f4 "
-                                  "or <f8",
-                                  f.path(), npy_descr(f.type()), f.data_offset()));
-    }
+  switch (f.type()) {
+    case NpyType::uint8:
+      for (int64_t j = 0; j < per; ++j) out[j] = float(row[j]) / 255.0f;
+      break;
+    case NpyType::float32:
+      for (int64_t j = 0; j < per; ++j) {
+        float v;
+        std::memcpy(&v, row + 4 * j, 4);
+        if (!(v >= 0.0f && v <= 1.0f)) bad(j, double(v));
+        out[j] = v;
+      }
+      break;
+    case NpyType::float64:
+      for (int64_t j = 0; j < per; ++j) {
+        double v;
+        std::memcpy(&v, row + 8 * j, 8);
+        if (!(v >= 0.0 && v <= 1.0)) bad(j, v);
+        out[j] = float(v);
+      }
+      break;
+    default: check_images(f);  // throws
   }
-  return d;
 }
+
+MappedImages::MappedImages(std::shared_ptr<const NpyFile> file, std::vector<int64_t> rows)
+    : file_(std::move(file)), rows_(std::move(rows)) {
+  check_images(*file_);
+  std::vector<float> scratch(static_cast<size_t>(dim()));
+  for (int64_t r : rows_) read_image_row(*file_, r, scratch.data());  // every value checked once, up front
+}
+
+int64_t MappedImages::dim() const { return file_->row_elements(); }
+
+Tensor MappedImages::rows(std::span<const int64_t> order, int64_t begin, int64_t end) const {
+  Tensor x = empty({end - begin, dim()});
+  float* p = x.data<float>();
+  for (int64_t i = begin; i < end; ++i) read_image_row(*file_, rows_[size_t(order[size_t(i)])], p + (i - begin) * dim());
+  return x;
+}
+
+MappedImages MappedImages::head(int64_t n) const {
+  MappedImages h = *this;
+  if (n < size()) h.rows_.resize(size_t(n));
+  return h;
+}
+
+Tensor mean_image(const Dataset& d) {
+  if (!d.mapped) return mean(d.images, {0});
+  std::vector<double> sum(size_t(d.dim()), 0.0);
+  std::vector<float> row(sum.size());
+  for (int64_t i = 0; i < d.size(); ++i) {
+    read_image_row(d.mapped->file(), d.mapped->file_row(i), row.data());
+    for (size_t j = 0; j < row.size(); ++j) sum[j] += row[j];
+  }
+  for (double& v : sum) v /= double(d.size());
+  return tensor(sum, {d.dim()}).to(DType::f32);
+}
+
+namespace {
 
 Tensor npy_labels(const NpyFile& f, int64_t n, const std::string& images) {
   if (f.shape().size() != 1 || f.shape()[0] != n)
@@ -136,31 +171,67 @@ Tensor npy_labels(const NpyFile& f, int64_t n, const std::string& images) {
   return t;
 }
 
-Dataset npy_dataset(const std::string& images, const std::string& labels) {
-  Dataset d = npy_images(NpyFile(images));
-  if (std::filesystem::exists(labels)) d.labels = npy_labels(NpyFile(labels), d.size(), images);
+// An image file and its labels (when the labels file exists), checked against each other.
+struct NpySource {
+  std::shared_ptr<const NpyFile> images;
+  Tensor labels;
+  int64_t height = 0, width = 0;
+  int64_t size() const { return images->rows(); }
+};
+
+NpySource open_npy(const std::string& images, const std::string& labels) {
+  NpySource src;
+  src.images = std::make_shared<const NpyFile>(images);
+  check_images(*src.images);
+  const Shape& s = src.images->shape();
+  src.height = s.size() == 2 ? 1 : s[1];
+  src.width = s.size() == 2 ? s[1] : s[2];
+  if (std::filesystem::exists(labels)) src.labels = npy_labels(NpyFile(labels), src.size(), images);
+  return src;
+}
+
+// The rows `which` of a source, in memory or left in the file.
+Dataset npy_rows(const NpySource& src, std::vector<int64_t> which, bool in_file) {
+  Dataset d;
+  d.source = src.images->path();
+  d.height = src.height, d.width = src.width;
+  const int64_t n = int64_t(which.size());
+  if (src.labels.defined()) d.labels = rows(src.labels, which, 0, n);
+  if (in_file) {
+    d.mapped = std::make_shared<const MappedImages>(src.images, std::move(which));
+  } else {
+    d.images = empty({n, src.images->row_elements()});
+    float* p = d.images.data<float>();
+    for (int64_t i = 0; i < n; ++i) read_image_row(*src.images, which[size_t(i)], p + i * src.images->row_elements());
+  }
   return d;
 }
 
-Dataset pick(const Dataset& d, std::span<const int64_t> order, int64_t begin, int64_t end) {
-  Dataset p = d;
-  p.images = rows(d.images, order, begin, end);
-  if (d.labels.defined()) p.labels = rows(d.labels, order, begin, end);
-  return p;
+std::vector<int64_t> all_rows(int64_t n) {
+  std::vector<int64_t> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = i;
+  return v;
+}
+
+// The training rows stay in the file when they would take more than max_bytes as floats.
+bool too_big(const NpySource& src, int64_t rows, int64_t max_bytes) {
+  return rows * src.images->row_elements() * 4 > max_bytes;
 }
 
 // A tenth (at least 1, and 1 of 2) of the examples by a fixed-seed permutation for testing, the rest kept
 // in their order for training.
-Split split_off_test(const Dataset& all) {
-  const int64_t n = all.size();
+Split split_off_test(const NpySource& src, int64_t max_bytes) {
+  const int64_t n = src.size();
   if (n < 2)
-    throw IOError(fmt::format("{}: {} example, too few to split into training and test sets", all.source, n));
+    throw IOError(fmt::format("{}: {} example, too few to split into training and test sets", src.images->path(), n));
   Generator g(0x5eed5711);  // fixed: every run on the file tests on the same examples
   std::vector<int64_t> order = permutation(n, g);
   const int64_t test = std::max<int64_t>(1, n / 10);
   std::sort(order.begin(), order.begin() + test);
   std::sort(order.begin() + test, order.end());
-  return {pick(all, order, test, n), pick(all, order, 0, test)};
+  std::vector<int64_t> train_rows(order.begin() + test, order.end()), test_rows(order.begin(), order.begin() + test);
+  const bool in_file = too_big(src, n - test, max_bytes);
+  return {npy_rows(src, std::move(train_rows), in_file), npy_rows(src, std::move(test_rows), false)};
 }
 
 std::string labels_beside(const std::filesystem::path& file) {
@@ -174,28 +245,31 @@ bool is_npy_data(const std::string& path) {
   return (fs::path(path).extension() == ".npy" && !fs::is_directory(path)) || fs::exists(fs::path(path) / "train.npy");
 }
 
-Split load_npy(const std::string& path) {
+Split load_npy(const std::string& path, int64_t max_bytes) {
   namespace fs = std::filesystem;
-  if (!fs::is_directory(path)) return split_off_test(npy_dataset(path, labels_beside(path)));
+  if (!fs::is_directory(path)) return split_off_test(open_npy(path, labels_beside(path)), max_bytes);
   const fs::path dir(path);
-  Dataset train = npy_dataset((dir / "train.npy").string(), (dir / "train_labels.npy").string());
-  if (!fs::exists(dir / "test.npy")) return split_off_test(train);
-  Dataset test = npy_dataset((dir / "test.npy").string(), (dir / "test_labels.npy").string());
+  const NpySource train = open_npy((dir / "train.npy").string(), (dir / "train_labels.npy").string());
+  if (!fs::exists(dir / "test.npy")) return split_off_test(train, max_bytes);
+  const NpySource test = open_npy((dir / "test.npy").string(), (dir / "test_labels.npy").string());
   if (test.height != train.height || test.width != train.width)
     throw IOError(fmt::format("{}: test images of {} x {} do not match the training images' {} x {} ({})",
-                              test.source, test.height, test.width, train.height, train.width, train.source));
-  return {std::move(train), std::move(test)};
+                              test.images->path(), test.height, test.width, train.height, train.width,
+                              train.images->path()));
+  return {npy_rows(train, all_rows(train.size()), too_big(train, train.size(), max_bytes)),
+          npy_rows(test, all_rows(test.size()), false)};
 }
 
 std::vector<Part> load_parts(const std::string& path) {
   namespace fs = std::filesystem;
+  const auto whole = [](const NpySource& src) { return npy_rows(src, all_rows(src.size()), false); };
   std::vector<Part> parts;
   if (is_npy_data(path)) {
-    if (!fs::is_directory(path)) return {{"", npy_dataset(path, labels_beside(path))}};
+    if (!fs::is_directory(path)) return {{"", whole(open_npy(path, labels_beside(path)))}};
     const fs::path dir(path);
-    parts.push_back({"train", npy_dataset((dir / "train.npy").string(), (dir / "train_labels.npy").string())});
+    parts.push_back({"train", whole(open_npy((dir / "train.npy").string(), (dir / "train_labels.npy").string()))});
     if (fs::exists(dir / "test.npy"))
-      parts.push_back({"test", npy_dataset((dir / "test.npy").string(), (dir / "test_labels.npy").string())});
+      parts.push_back({"test", whole(open_npy((dir / "test.npy").string(), (dir / "test_labels.npy").string()))});
     return parts;
   }
   parts.push_back({"train", load_split(path, "train")});

@@ -3,6 +3,8 @@
 // -labels-idx1-ubyte[.gz], or in NumPy arrays (load_npy). Pixels become f32 in [0, 1] (byte / 255), one
 // flattened row per image.
 // Minibatches come from a seeded permutation; binarization is applied per batch.
+#include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -11,14 +13,42 @@
 
 namespace elbo::models {
 
+class NpyFile;
+
+// Images left in their .npy file (npy.h), for a training set larger than memory: rows are read from the
+// mapping as each batch asks for them (every value checked once, when the set is made), so memory stays
+// at a batch's worth while the file is read page by page.
+class MappedImages {
+ public:
+  MappedImages(std::shared_ptr<const NpyFile> file, std::vector<int64_t> rows);  // rows: the file's rows used
+  int64_t size() const { return int64_t(rows_.size()); }
+  int64_t dim() const;
+  // Rows order[begin, end) of this set (indices into it), as f32 [end - begin, D] in [0, 1].
+  Tensor rows(std::span<const int64_t> order, int64_t begin, int64_t end) const;
+  MappedImages head(int64_t n) const;  // the first n rows
+  const NpyFile& file() const { return *file_; }
+  int64_t file_row(int64_t i) const { return rows_[size_t(i)]; }
+
+ private:
+  std::shared_ptr<const NpyFile> file_;
+  std::vector<int64_t> rows_;
+};
+
 struct Dataset {
-  Tensor images;  // [N, H * W] f32 in [0, 1]
+  Tensor images;  // [N, H * W] f32 in [0, 1]; undefined when the images stay in their file (mapped)
   Tensor labels;  // [N] i64, undefined when the labels file is absent
+  std::shared_ptr<const MappedImages> mapped;  // the images, when they stay in their .npy file
   int64_t height = 0, width = 0;
   std::string source;  // the images file, for messages
-  int64_t size() const { return images.defined() ? images.shape()[0] : 0; }
+  int64_t size() const { return mapped ? mapped->size() : images.defined() ? images.shape()[0] : 0; }
   int64_t dim() const { return height * width; }
 };
+
+// The mean image [D] (in memory or read from the file).
+Tensor mean_image(const Dataset& d);
+// Row r of an image .npy file as D floats in [0, 1] (uint8 / 255; floats checked, else an IOError naming
+// the file and the byte offset).
+void read_image_row(const NpyFile& f, int64_t r, float* out);
 
 // split: "train" or "t10k". Throws elbo::IOError naming the directory when the images file is missing.
 Dataset load_split(const std::string& dir, const std::string& split);
@@ -39,7 +69,9 @@ struct Split {
   Dataset train, test;
 };
 bool is_npy_data(const std::string& path);  // FILE.npy, or a directory holding train.npy
-Split load_npy(const std::string& path);
+// max_bytes: a training set that would take more as f32 stays in its file (Dataset::mapped); the test
+// set is always read into memory.
+Split load_npy(const std::string& path, int64_t max_bytes = INT64_MAX);
 
 // Every example of a data set in its files' order, for exporting (export.h): named parts, "train" and
 // "test" for a directory (IDX: train and t10k; NumPy: train.npy and test.npy, when present), one part

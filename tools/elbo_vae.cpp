@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
       std::unique_ptr<models::HierarchicalVae> m =
           models::make_burda(stochastic_layers, s.images().train.dim(), init, models::parse_scale_link(burda_scale));
       // the output bias starts at the logit of the training digits' mean, as in Burda et al.'s code
-      if (output_bias == "data-mean") models::init_output_bias(*m, mean(s.images().train.images, {0}));
+      if (output_bias == "data-mean") models::init_output_bias(*m, models::mean_image(s.images().train));
       // every term by Monte Carlo on the step's samples, the one-layer KL too, as Burda et al.'s code scores it
       obj.kl = models::KlEstimate::monte_carlo;
       training::VaeTask task(*m, obj, c.iw);

@@ -1,5 +1,6 @@
 #include "training/data.h"
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "parallel/data_parallel.h"
@@ -12,8 +13,14 @@ Tensor ImageBatches::batch(std::span<const int64_t> order, int64_t lo, int64_t h
   return models::binarize(models::rows(images_, order, lo, hi), b_, gen);
 }
 
+Tensor MappedBatches::batch(std::span<const int64_t> order, int64_t lo, int64_t hi, Generator& gen) const {
+  return models::binarize(images_->rows(order, lo, hi), b_, gen);
+}
+
 ImageData::ImageData(models::Dataset train_set, models::Dataset test_set, models::Binarize b, uint64_t seed)
-    : train(std::move(train_set)), test(std::move(test_set)), binarize(b), batches_(train.images, b) {
+    : train(std::move(train_set)), test(std::move(test_set)), binarize(b) {
+  if (train.mapped) batches_ = std::make_unique<MappedBatches>(train.mapped, b);
+  else batches_ = std::make_unique<ImageBatches>(train.images, b);
   Generator g(seed ^ 0x7e57);  // the test set's binarization is fixed for the run
   test_x = models::binarize(test.images, binarize, g);
 }
@@ -28,7 +35,7 @@ std::string ImageData::binarize_label() const { return models::to_string(binariz
 
 uint64_t ImageData::fingerprint(uint64_t h) const {
   h = parallel::fingerprint(fmt::format("{} {}", train.size(), test.size()), h);
-  const Tensor& x = train.images;
+  const Tensor x = train.mapped ? mean_image(train) : train.images;  // a file's mean image: one pass, no copy
   return parallel::fingerprint(std::string_view(static_cast<const char*>(x.raw()), size_t(x.numel()) * 4), h);
 }
 
@@ -38,7 +45,10 @@ std::shared_ptr<const RunData> load_images(const Options& o) {
   const int64_t limit = o.limit > 0 ? o.limit : INT64_MAX;
   const models::Binarize b = models::parse_binarize(o.binarize);
   if (models::is_npy_data(o.data)) {
-    models::Split s = models::load_npy(o.data);
+    const char* env = std::getenv("ELBO_DATA_MEMORY_MB");
+    const int64_t mb = env && *env ? std::strtoll(env, nullptr, 10) : 2048;
+    ELBO_CHECK(mb >= 0, "ELBO_DATA_MEMORY_MB={}: not a size in MiB", env);
+    models::Split s = models::load_npy(o.data, mb * (int64_t(1) << 20));
     return std::make_shared<ImageData>(models::head(s.train, limit), models::head(s.test, limit), b, o.seed);
   }
   return std::make_shared<ImageData>(models::head(models::load_split(o.data, "train"), limit),

@@ -43,12 +43,26 @@ class ImageBatches : public BatchSource {
   models::Binarize b_;
 };
 
+// Rows of images left in their .npy file (models::MappedImages), read and binarized batch by batch: the
+// same batches ImageBatches makes of the same rows in memory.
+class MappedBatches : public BatchSource {
+ public:
+  MappedBatches(std::shared_ptr<const models::MappedImages> images, models::Binarize b)
+      : images_(std::move(images)), b_(b) {}
+  int64_t size() const override { return images_->size(); }
+  Tensor batch(std::span<const int64_t> order, int64_t lo, int64_t hi, Generator& gen) const override;
+
+ private:
+  std::shared_ptr<const models::MappedImages> images_;
+  models::Binarize b_;
+};
+
 // MNIST-style images: the training set binarized afresh for each batch (as --binarize says), the test set
 // binarized once with a seed of its own, so every epoch's test figure scores the same inputs.
 class ImageData : public RunData {
  public:
   ImageData(models::Dataset train, models::Dataset test, models::Binarize b, uint64_t seed);
-  const BatchSource& train_batches() const override { return batches_; }
+  const BatchSource& train_batches() const override { return *batches_; }
   int64_t test_size() const override { return test.size(); }
   double test_figure(Task& t, Generator& gen) const override;  // in batches of 500
   std::string describe() const override;
@@ -61,12 +75,14 @@ class ImageData : public RunData {
   Tensor test_x;  // the test set as scored
 
  private:
-  ImageBatches batches_;
+  std::unique_ptr<BatchSource> batches_;  // ImageBatches, or MappedBatches for a training set left in its file
 };
 
 // The images of o.data, each split cut to o.limit examples when it is positive: NumPy arrays (a .npy
 // file, or a directory with train.npy: models::load_npy) or else MNIST's IDX files (the train and t10k
-// splits, plain or gzipped). A directory of stroke sequences is refused with an error that says so.
+// splits, plain or gzipped). A directory of stroke sequences is refused with an error that says so. A
+// NumPy training set larger than ELBO_DATA_MEMORY_MB (default 2048) as floats stays in its file and is
+// read batch by batch (MappedBatches).
 std::shared_ptr<const RunData> load_images(const Options& o);
 
 }  // namespace elbo::training

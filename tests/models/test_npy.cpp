@@ -241,3 +241,62 @@ TEST_CASE("load_npy: one file splits a tenth off for testing, the same every tim
   CHECK_ERROR_HAS(load_npy(f.string()), "1 example, too few to split into training and test sets");
   CHECK(!is_npy_data(scratch("elsewhere").string()));
 }
+
+namespace {
+// This process's anonymous resident memory (RssAnon in /proc/self/status), in KiB: what a data set read
+// into memory grows, and a mapped file's pages (file-backed, reclaimable) do not.
+int64_t rss_anon_kib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("RssAnon:", 0) == 0) return std::stoll(line.substr(8));
+  return -1;
+}
+}  // namespace
+
+TEST_CASE("load_npy: a training set over the memory limit stays in its file; its batches are the in-memory ones") {
+  const fs::path d = scratch("big");
+  fs::remove_all(d);
+  fs::create_directories(d);
+  const int64_t n = 4096, h = 48, w = 48;  // 9 MiB of bytes, 36 MiB as floats
+  const std::vector<uint8_t> px = pixels(n, h, w);
+  write_npy((d / "train.npy").string(), {n, h, w}, NpyType::uint8, px.data());
+  write_npy((d / "test.npy").string(), {4, h, w}, NpyType::uint8, px.data());
+  const int64_t before = rss_anon_kib();
+  REQUIRE(before > 0);
+  int64_t grown = 0;
+  {
+    const Split mapped = load_npy(d.string(), 1 << 20);  // a 1 MiB limit
+    REQUIRE(mapped.train.mapped != nullptr);
+    CHECK(!mapped.train.images.defined());
+    CHECK(mapped.train.size() == n);
+    CHECK(mapped.test.images.defined());  // the test set is always in memory
+    Generator g(3);
+    const std::vector<int64_t> order = permutation(n, g);
+    for (int64_t b = 0; b < n; b += 64) {  // every row once, in a shuffled order, a batch at a time
+      const Tensor x = mapped.train.mapped->rows(order, b, b + 64);
+      CHECK(x.shape() == Shape{64, h * w});
+      grown = std::max(grown, rss_anon_kib() - before);
+    }
+    // the same rows as the in-memory set, bit for bit
+    const Split memory = load_npy(d.string());
+    REQUIRE(memory.train.mapped == nullptr);
+    CHECK(mapped.train.mapped->rows(order, 100, 164).to_vector<float>() ==
+          rows(memory.train.images, order, 100, 164).to_vector<float>());
+    // the mean read from the file sums in double, the in-memory one in the reduction kernel: equal to rounding
+    CHECK(testing::all_close(mean_image(mapped.train), mean_image(memory.train), 1e-6, 1e-7));
+    CHECK(head(mapped.train, 10).size() == 10);
+  }
+  INFO("RssAnon grew by ", grown, " KiB while reading 36 MiB of floats batch by batch");
+#if defined(__SANITIZE_ADDRESS__)
+  (void)grown;  // AddressSanitizer keeps freed blocks in quarantine: the sanitizer build cannot see memory flat
+#else
+  CHECK(grown < 8 * 1024);
+#endif
+  // a bad value anywhere is found when the set is made, not mid-training
+  std::vector<float> v(size_t(64 * 10), 0.5f);
+  v[size_t(63 * 10 + 9)] = -0.25f;
+  write_npy((d / "train.npy").string(), {64, 10}, NpyType::float32, v.data());
+  write_npy((d / "test.npy").string(), {1, 10}, NpyType::float32, v.data());
+  CHECK_ERROR_HAS(load_npy(d.string(), 0), "train.npy: value -0.25 at byte offset 2684 (element 639) is outside [0, 1]");
+}

@@ -4,6 +4,7 @@
 #include <models/idx.h>
 #include <models/npy.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "test_util.h"
@@ -47,6 +48,14 @@ TEST_CASE("own data: the same images as .npy train bitwise as their IDX files do
   CHECK(slurp("test_own_vae_idx/model.safetensors") == slurp("test_own_vae_npy/model.safetensors"));
   CHECK(slurp("test_own_vae_npy/README.md").find("Data: `test_own_npy` (96 train, 40 test examples, dynamic "
                                                  "binarization)") != std::string::npos);
+  // a training set over ELBO_DATA_MEMORY_MB stays in its file, read batch by batch: the same model
+  setenv("ELBO_DATA_MEMORY_MB", "0", 1);
+  fs::remove_all("test_own_vae_mapped");
+  const Result m = run("elbo-vae --data " + npy + " --out test_own_vae_mapped" + kSmall);
+  unsetenv("ELBO_DATA_MEMORY_MB");
+  INFO(m.err);
+  REQUIRE(m.status == 0);
+  CHECK(slurp("test_own_vae_mapped/model.safetensors") == slurp("test_own_vae_npy/model.safetensors"));
   for (const char* bin : {"elbo-ae", "elbo-vi"}) {
     const Result r = run(std::string(bin) + " --data " + npy + " --out test_own_" + bin + kSmall);
     INFO(bin, r.err);

@@ -1,6 +1,7 @@
 // A trained model as a tool (models/export.h): encode, decode and score over a data set in batches, the
 // same rows whatever the batch, each call the model's own distributions read out.
 #include <models/export.h>
+#include <models/npy.h>
 #include <models/vae.h>
 
 #include "test_util.h"
@@ -57,4 +58,21 @@ TEST_CASE("decode and score: the decoder's means for given latents; per-example 
   REQUIRE(k.loglik.shape() == Shape{6});
   CHECK(mean(k.loglik).item() > mean(k.elbo).item());  // the 200-sample bound is the tighter one
   CHECK_ERROR_HAS(score(vae, data, g3, -1), "score: k = -1 importance samples must not be negative");
+}
+
+TEST_CASE("the README's lines for a trained model (\"Using a trained model\") compile and write what they say") {
+  Generator gen(6);
+  const VAE vae(tiny(), gen);
+  const Tensor images = rand({4, 12}, gen), z = randn({2, 3}, gen);
+  // --- from README.md ---
+  const models::Encoding e = models::encode(vae, images);        // e.loc, e.scale: [N, L]
+  const Tensor means = models::decode(vae, z);                   // [N, D]
+  const models::Scores s = models::score(vae, images, gen, 100);  // s.elbo, s.loglik: [N]
+  models::save_npy("loc.npy", e.loc);
+  // --- end ---
+  CHECK(means.shape() == Shape{2, 12});
+  CHECK(s.loglik.shape() == Shape{4});
+  const Tensor back = load_npy_tensor("loc.npy");
+  CHECK(back.dtype() == DType::f32);
+  CHECK(back.to_vector<float>() == e.loc.to_vector<float>());
 }

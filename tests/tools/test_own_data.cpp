@@ -151,3 +151,21 @@ TEST_CASE("a trained model as a tool: --encode, --decode and --score write .npy 
   CHECK(noload.status == 2);
   CHECK(noload.err.find("give --load M") != std::string::npos);
 }
+
+TEST_CASE("--encode with the conv VAE and a flow posterior: the point of every q(z|x); no scale for a flow") {
+  const auto [idx, npy] = bars_both_ways();
+  for (const std::string arch : {"--arch conv", "--flow planar:2"}) {
+    INFO(arch);
+    const std::string dir = arch[2] == 'a' ? "test_own_enc_conv" : "test_own_enc_flow";
+    fs::remove_all(dir);
+    const std::string flags = " " + arch + " --hidden 32 --latent 2 --quiet --threads 1";
+    REQUIRE(run("elbo-vae --data " + npy + " --out " + dir + "/model --epochs 1 --batch 32" + flags).status == 0);
+    const Result e = run("elbo-vae --encode " + npy + " --out " + dir + " --load " + dir + "/model/model.safetensors" +
+                         flags);
+    INFO(e.err);
+    REQUIRE(e.status == 0);
+    CHECK(models::NpyFile(dir + "/test_loc.npy").shape() == Shape{40, 2});
+    // a flow posterior has no closed-form moments: its point is written, no scale
+    CHECK(fs::exists(dir + "/test_scale.npy") == (arch[2] == 'a'));
+  }
+}

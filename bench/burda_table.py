@@ -212,20 +212,20 @@ def main():
                 if pts and (objective == "vae" or any(k > 1 for k, _ in pts)):
                     lines.append((f"{side} {sched} {objective.upper()}", False, [k for k, _ in pts],
                                   [c["nll"] for _, c in pts]))
-        if len(lines) > 6:  # keep the paper's, each side's longest schedule, schedules both sides ran, then others
+        if len(lines) > 8:  # keep the paper's, each side's longest schedule, schedules both sides ran, then others
             rank = lambda line: (0 if line[1] else 1 if line[0].split()[1] == longest.get(line[0].split()[0])
                                  else 2 if line[0].split()[1] in shared else 3)
             runs = [(sd, sch) for sd, sch in {(r[1], r[2]) for r in results if r[0].startswith(f"l{layers}-")}]
             schedule_len = lambda sch: 8 if sch == "burda" else int(sch[-1])
             longest = {sd: max((sch for s2, sch in runs if s2 == sd), key=schedule_len) for sd, _ in runs}
             shared = {sch for sd, sch in runs if all((o, sch) in runs for o in {x for x, _ in runs})}
-            print(f"burda_table: {len(lines)} lines for {layers} layer(s); the plot shows 6", file=sys.stderr)
-            lines = sorted(lines, key=rank)[:6]
+            print(f"burda_table: {len(lines)} lines for {layers} layer(s); the plot shows 8", file=sys.stderr)
+            lines = sorted(lines, key=rank)[:8]
         desc = [f"title\tBurda et al. 2016, Table 1, {layers} stochastic layer{'s' if layers > 1 else ''}: test NLL "
                 "against k (MNIST)", "xlabel\tk, samples per example in training (log10 scale: 0, 0.7, 1.7)",
                 "ylabel\ttest NLL, nats (k = 5000 estimate)",
                 "caption\tdashed: the paper's Table 1; solid: elbo and PyTorch runs at the schedule named (runs/burda/table.md)"]
-        for name, dashed, ks, ys in lines[:6]:
+        for name, dashed, ks, ys in lines[:8]:
             desc.append("\t".join(["series", name, "1" if dashed else "0", fmt([math.log10(k) for k in ks], "{:.4f}"),
                                    fmt(ys, "{:.4f}")]))
         path = a.plot.replace(".png", f"_{layers}layer.png")

@@ -8,6 +8,7 @@
 #include <iosfwd>
 #include <memory>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "allocator.h"
@@ -122,7 +123,8 @@ namespace detail {
 Tensor tensor_from_ints(const std::vector<int64_t>& values, IntList shape, DType dtype);
 }
 template <std::integral I> Tensor tensor(const std::vector<I>& values, IntList shape, DType dtype = DType::i64) {
-  return detail::tensor_from_ints(std::vector<int64_t>(values.begin(), values.end()), shape, dtype);
+  if constexpr (std::is_same_v<I, int64_t>) return detail::tensor_from_ints(values, shape, dtype);  // no copy
+  else return detail::tensor_from_ints(std::vector<int64_t>(values.begin(), values.end()), shape, dtype);
 }
 
 }  // namespace elbo

@@ -1,20 +1,28 @@
-// Model benchmarks: one full training step (forward, backward, Adam) of the zoo's VAEs, as
+// Model benchmarks: one full training step (forward, backward, Adam) of the zoo's models, as
 // BM_VaeMlpTrainStep/<batch>/<threads> and BM_ConvVaeTrainStep/<batch>/<threads>, the MLP VAE under a
-// mixture prior (the Monte Carlo KL path) as BM_VaeMixturePriorTrainStep/<batch>/<threads>, and the importance-
+// mixture prior (the Monte Carlo KL path) as BM_VaeMixturePriorTrainStep/<batch>/<threads>, every elbo-vae
+// configuration as BM_ZooStep/<key>/<batch>/<threads> (tests/zoo_configs.h), the autoencoder, non-amortized
+// VI's training visit and per-example searches, the sequence VAE, Burda et al.'s models, and the importance-
 // sampled evaluation of --iw. bench/torch_steps.py times the same steps in PyTorch; bench/compare.py runs
-// both and prints the ratio table. Each step also reports its heap allocations (operator new calls,
-// counted by tests/alloc_counter.h): none in steady state.
+// both and prints the ratio tables (--zoo: the zoo's). Each step also reports its heap allocations
+// (operator new calls, counted by tests/alloc_counter.h; none in steady state is the aim) and, where the
+// twins report theirs too, its parameter count.
 #include <benchmark/benchmark.h>
 
 #include <elbo/elbo.h>
 #include <autograd/kernels/kernels.h>
+#include <models/autoencoder.h>
 #include <models/hierarchical.h>
 #include <models/seqvae.h>
 #include <models/vae.h>
+#include <models/vi.h>
+#include <tools/tasks.h>
 
 #include <cstdlib>
+#include <string>
 
 #include "alloc_counter.h"
+#include "zoo_configs.h"
 
 using namespace elbo;
 
@@ -39,6 +47,13 @@ template <class Step> void time_loop(benchmark::State& state, int64_t batch, Ste
   }
   state.counters["allocs_per_step"] = double(testing::heap_allocations.load() - news0) / double(std::max<int64_t>(steps, 1));
   state.SetItemsProcessed(state.iterations() * batch);
+}
+
+// The "parameters" counter: the twins report theirs, so a table can show that both sides built one model.
+void count_parameters(benchmark::State& state, const std::vector<Tensor>& params) {
+  int64_t n = 0;
+  for (const Tensor& p : params) n += p.numel();
+  state.counters["parameters"] = double(n);
 }
 
 // Times training steps (forward, backward, Adam) of model on one batch, and counts their allocations.
@@ -162,6 +177,114 @@ void BM_BurdaTrainStep(benchmark::State& state) {
   });
 }
 
+// Every VAE configuration of the zoo (tests/zoo_configs.h): BM_ZooStep/<key>/<batch>/<threads>, one
+// training step of elbo-vae with that one flag, on the data elbo-vae trains it on. bench/torch_families.py
+// and bench/torch_heads.py are the PyTorch twins; bench/compare.py --model zoo runs both sides.
+void zoo_step(benchmark::State& state, std::string key) {
+  set_num_threads(int(state.range(1)));
+  Generator gen(1);
+  const models::VaeOptions o = testing::zoo_options(key);
+  models::VAE vae(o, gen);
+  const int64_t batch = state.range(0);
+  optim::Adam opt(vae.parameters(), {.lr = 1e-3});
+  const Tensor x = testing::zoo_input(o, batch, gen);
+  count_parameters(state, vae.parameters());
+  time_loop(state, batch, [&] {
+    opt.zero_grad();
+    const Tensor loss = models::loss(vae, x, gen, models::Objective{}, 1);
+    loss.backward();
+    opt.step();
+    return loss;
+  });
+}
+
+const bool kZooRegistered = [] {
+  for (std::string_view key : testing::kZooConfigs)
+    benchmark::RegisterBenchmark(("BM_ZooStep/" + std::string(key)).c_str(), zoo_step, std::string(key))
+        ->ArgsProduct({{128}, {1, 2}})
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+  return true;
+}();
+
+// elbo-ae's step: the deterministic code z = g(x) and the VAE's decoder, on -log p(x | z).
+void BM_AutoencoderStep(benchmark::State& state) {
+  set_num_threads(int(state.range(1)));
+  Generator gen(1);
+  models::Autoencoder ae(models::VaeOptions{}, gen);
+  const int64_t batch = state.range(0);
+  optim::Adam opt(ae.parameters(), {.lr = 1e-3});
+  const Tensor x = bernoulli(rand({batch, 784}, gen), gen);
+  count_parameters(state, ae.parameters());
+  time_loop(state, batch, [&] {
+    opt.zero_grad();
+    const Tensor loss = -mean(ae.log_likelihood(x));
+    loss.backward();
+    opt.step();
+    return loss;
+  });
+}
+
+// elbo-vi's training visit of one batch (zoo::ViTask, --local-steps 5): four updates of the batch's
+// per-example posteriors (RowAdam on their rows of the 8,004-row table), then the joint step that also
+// moves the decoder, as training's loop runs it.
+void BM_ViTrainStep(benchmark::State& state) {
+  set_num_threads(int(state.range(1)));
+  Generator gen(1);
+  models::DecoderModel model(models::VaeOptions{}, gen);
+  const int64_t batch = state.range(0), examples = 8004;
+  zoo::ViTask task(model, examples, zoo::ViOptions{});
+  optim::Adam opt(model.parameters(), {.lr = 1e-3});
+  const Tensor x = bernoulli(rand({batch, 784}, gen), gen);
+  count_parameters(state, model.parameters());  // the decoder's; the tables are per example
+  std::vector<int64_t> ids(static_cast<size_t>(batch));
+  for (int64_t i = 0; i < batch; ++i) ids[size_t(i)] = (i * 61) % examples;  // scattered rows
+  int64_t step = 0;
+  time_loop(state, batch, [&] {
+    opt.zero_grad();
+    const Tensor loss = task.loss(x, ids, gen, ++step);
+    loss.backward();
+    opt.step();
+    task.after_step();
+    return loss;
+  });
+}
+
+// Per-example optimization of q with the model fixed, 100 Adam steps per call on a batch: elbo-vi's test-
+// time inference (models::optimize_q, the decoder's model, from q = N(0, I), rate 0.1) and the
+// amortization-gap search (models::optimize_posterior, a VAE's diagonal family from its encoder's output,
+// rate 0.01). Items are examples; allocs_per_step counts per Adam step (the call's setup included). The
+// model's own optimizer exists, unused, as in elbo-vi and elbo-vi --gap (Adam refuses gradients on
+// parameters no optimizer holds), so the model's gradients are computed as they are there.
+constexpr int kSearchSteps = 100;
+
+void BM_ViSearch(benchmark::State& state) {
+  set_num_threads(int(state.range(1)));
+  Generator gen(1);
+  models::DecoderModel model(models::VaeOptions{}, gen);
+  const int64_t batch = state.range(0);
+  const Tensor x = bernoulli(rand({batch, 784}, gen), gen);
+  const models::QParams init{zeros({batch, 20}), zeros({batch, 20})};
+  const optim::Adam model_opt(model.parameters(), {.lr = 1e-3});
+  time_loop(state, batch, [&] { return models::optimize_q(model, x, init, gen, kSearchSteps, 0.1).loc; });
+  state.counters["allocs_per_step"] = state.counters["allocs_per_step"] / kSearchSteps;
+}
+
+void BM_GapSearch(benchmark::State& state) {
+  set_num_threads(int(state.range(1)));
+  Generator gen(1);
+  models::VAE vae(models::VaeOptions{}, gen);
+  const int64_t batch = state.range(0);
+  const Tensor x = bernoulli(rand({batch, 784}, gen), gen);
+  const models::Encoder::Params init = [&] {
+    NoGradGuard ng;
+    return vae.encoder().params(x);
+  }();
+  const optim::Adam model_opt(vae.parameters(), {.lr = 1e-3});
+  time_loop(state, batch, [&] { return models::optimize_posterior(vae, x, init, gen, kSearchSteps).loc; });
+  state.counters["allocs_per_step"] = state.counters["allocs_per_step"] / kSearchSteps;
+}
+
 // --iw K on a batch of test-sized inputs: K samples per example in chunks, no gradient.
 void BM_IwaeEval(benchmark::State& state) {
   const int k = int(state.range(0));
@@ -187,4 +310,8 @@ BENCHMARK(BM_BurdaTrainStep)
     ->ArgsProduct({{1, 2}, {5, 50}, {0, 1}, {1, 2}})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AutoencoderStep)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ViTrainStep)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ViSearch)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_GapSearch)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_IwaeEval)->ArgsProduct({{5000}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);

@@ -19,6 +19,13 @@ share of it: 100% would be a step that does nothing but its products at the peak
 iwae is the --iw 5000 evaluation of the MLP VAE (BM_IwaeEval/5000/<threads>, 100 inputs per call).
 For 2 threads the PyTorch column is its faster two-core setting (see torch_steps.py), named in the table.
 
+--zoo prints the zoo's table instead: one training step of every elbo-vae configuration (BM_ZooStep, the
+keys of tests/zoo_configs.h), the autoencoder, non-amortized VI's training visit (vi-train) and its 100-step
+per-example searches (vi-search, gap-search: ms per search), each beside its PyTorch twin
+(torch_steps.py, torch_families.py, torch_heads.py) on 1 and 2 threads at batch 128, with elbo's heap
+allocations per step and both sides' parameter counts (equal when the twin is the same model). The
+sequence VAE's and Burda et al.'s rows have their own comparisons (torch_seqvae.py, compare_burda.py).
+
 Needs Debian's python3-torch for the PyTorch side (run with /usr/bin/python3).
 """
 import argparse
@@ -69,6 +76,100 @@ def elbo_side(build, name, batches, threads, repetitions, arch):
     return res
 
 
+def cpu_name():
+    """lscpu's model name, family and model, as every figure names its CPU."""
+    info = {}
+    for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+        key, _, value = line.partition(":")
+        info[key.strip()] = value.strip()
+    return f"{info.get('Model name', '?')} (family {info.get('CPU family', '?')}, model {info.get('Model', '?')})"
+
+
+ZOO_STEPS = ["autoencoder", "vi-train", "vi-search", "gap-search"]
+
+
+def zoo_keys(build):
+    out = subprocess.run([os.path.join(build, "bench", "elbo_bench"), "--benchmark_list_tests=true",
+                          "--benchmark_filter=^BM_ZooStep/"], check=True, capture_output=True, text=True).stdout
+    keys = []
+    for line in out.splitlines():
+        key = line.split("/")[1]
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
+def elbo_zoo(build, models, threads, repetitions, arch):
+    """{(model, threads): (ms per step, allocations per step, parameters)} and the kernels' name."""
+    from torch_steps import bench_name
+    names = {bench_name(m): m for m in models}
+    # the names hold only letters, digits and = : - / (no regex syntax; the benchmark's regex refuses "\-")
+    filt = "|".join(f"^BM_{n}/128/{t}(/real_time)?$" for n in names for t in threads)
+    env = dict(os.environ, **({"ELBO_ARCH": arch} if arch else {}))
+    out = subprocess.run([os.path.join(build, "bench", "elbo_bench"), f"--benchmark_filter={filt}",
+                          f"--benchmark_repetitions={repetitions}", "--benchmark_report_aggregates_only=true",
+                          "--benchmark_min_time=0.3", "--benchmark_format=json"], check=True, capture_output=True,
+                         text=True, env=env).stdout
+    report = json.loads(out)
+    res = {}
+    for b in report["benchmarks"]:
+        if b.get("aggregate_name") != "median":
+            continue
+        name, batch, t = b["run_name"].replace("BM_", "").replace("/real_time", "").rsplit("/", 2)
+        res[(names[name], int(t))] = (b["real_time"], b.get("allocs_per_step", 0), b.get("parameters", 0))
+    return res, report["context"].get("elbo_kernels", "?")
+
+
+def torch_zoo(model, threads, arch):
+    cmd = [sys.executable, os.path.join(HERE, "torch_steps.py"), "--model", model, "--batch", "128",
+           "--threads", *map(str, threads)] + (["--isa", arch] if arch in ("avx2", "avx512") else [])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return {int(j["name"].rsplit("/", 1)[1]): (j["ms_median"], j.get("parameters", 0), j.get("setting", ""))
+            for j in map(json.loads, out.strip().splitlines())}
+
+
+def zoo_table(a):
+    sys.path.insert(0, HERE)
+    models = [m for m in zoo_keys(a.build) + ZOO_STEPS if not a.configs or m in a.configs]
+    rounds = []
+    for _ in range(a.rounds):
+        ours, kernels = elbo_zoo(a.build, models, a.threads, a.repetitions, a.arch)
+        theirs = {}
+        for m in models:
+            try:
+                theirs[m] = torch_zoo(m, a.threads, a.arch)
+            except subprocess.CalledProcessError as e:  # a twin not written yet: its row says so
+                theirs[m] = {}
+                print(f"(no PyTorch twin for {m}: {e.stderr.strip().splitlines()[-1] if e.stderr else e})",
+                      file=sys.stderr)
+        rounds.append((ours, theirs))
+    print(f"CPU: {cpu_name()}; elbo kernels {kernels}{'; PyTorch held to ' + a.arch if a.arch in ('avx2', 'avx512') else ''}")
+    print("batch 128; ms per training step (vi-search, gap-search: per 100-step search of the batch), medians"
+          + (f" over {a.rounds} rounds" if a.rounds > 1 else "") + "; ratio = PyTorch ms / elbo ms")
+    print()
+    cols = "".join(f" elbo ms ({t}T) | PyTorch ms ({t}T) | ratio ({t}T) |" for t in a.threads)
+    print("| configuration |" + cols + " elbo allocs/step | parameters (elbo / PyTorch) |")
+    print("| --- |" + " ---: | ---: | ---: |" * len(a.threads) + " ---: | --- |")
+    for m in models:
+        cells, allocs, params = [], "-", "-"
+        for t in a.threads:
+            es = [ours[(m, t)][0] for ours, _ in rounds if (m, t) in ours]
+            ps = [theirs[m][t][0] for _, theirs in rounds if t in theirs.get(m, {})]
+            e = statistics.median(es) if es else None
+            p = statistics.median(ps) if ps else None
+            ratio = [theirs[m][t][0] / ours[(m, t)][0] for ours, theirs in rounds
+                     if (m, t) in ours and t in theirs.get(m, {})]
+            cells.append(f" {e:.2f} |" if e else " - |")
+            cells.append(f" {p:.2f} |" if p else " - |")
+            cells.append(f" {statistics.median(ratio):.2f} |" if ratio else " - |")
+            if (m, t) in rounds[-1][0]:
+                allocs = f"{rounds[-1][0][(m, t)][1]:g}"
+                ep = int(rounds[-1][0][(m, t)][2])
+                tp = rounds[-1][1].get(m, {}).get(t, (0, 0))[1]
+                params = f"{ep:,} / {tp:,}" if ep and tp else (f"{ep:,} / -" if ep else "-")
+        print(f"| {m} |" + "".join(cells) + f" {allocs} | {params} |", flush=True)
+
+
 def torch_side(model, batches, threads, arch):
     cmd = [sys.executable, os.path.join(HERE, "torch_steps.py"), "--model", model, "--batch", *map(str, batches),
            "--threads", *map(str, threads)] + (["--isa", arch] if arch in ("avx2", "avx512") else [])
@@ -84,9 +185,14 @@ def main():
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repetitions", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--zoo", action="store_true", help="the zoo's table (every configuration at batch 128)")
+    ap.add_argument("--configs", nargs="+", default=[], help="--zoo: only these rows (keys or step names)")
     ap.add_argument("--arch", default="", help="force elbo's instruction set (ELBO_ARCH): sse2 | avx2 | avx512; "
                     "avx2 and avx512 hold PyTorch and OpenBLAS to the same one (torch_steps.py --isa)")
     a = ap.parse_args()
+    if a.zoo:
+        zoo_table(a)
+        return
     ranged = a.rounds > 1
     peak = fma_peak(a.build, a.threads, a.arch)
     print("FMA peak (BM_FmaPeak, GFLOP/s): " + ", ".join(f"{t} thread(s) {g:.0f}" for t, g in sorted(peak.items())))

@@ -155,6 +155,172 @@ def vae_flow(kind, steps):
     return FlowVAE(), loss_fn, (784,)
 
 
+def mlp_decoder(latent=20, hidden=400):
+    """The MLP decoder fc3 L->H, ReLU, fc4 H->784 (Bernoulli logits), as a module of its own."""
+    from torch import nn
+    import torch.nn.functional as F
+
+    class Decoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc3, self.fc4 = nn.Linear(latent, hidden), nn.Linear(hidden, 784)
+
+        def forward(self, z):
+            return self.fc4(F.relu(self.fc3(z)))
+
+    return Decoder()
+
+
+def neg_elbo(decoder, loc, logvar, x):
+    """-ELBO per example of a diagonal q = N(loc, exp(logvar)) under N(0, I): one reparameterized sample, the
+    closed-form KL (elbo's estimators take the closed form whenever one is registered)."""
+    import torch
+    import torch.nn.functional as F
+    z = loc + torch.randn_like(loc) * torch.exp(0.5 * logvar)
+    nll = F.binary_cross_entropy_with_logits(decoder(z), x, reduction="none").sum(1)
+    return nll - 0.5 * (1 + logvar - loc * loc - logvar.exp()).sum(1)
+
+
+def binary_input(batch):
+    import torch
+    return torch.rand(batch, 784).bernoulli()
+
+
+def autoencoder():
+    """elbo-ae: code z = fc2(relu(fc1(x))) and the VAE's decoder, trained on -log p(x | z) (mean over the batch)."""
+    import torch
+    from torch import nn
+    import torch.nn.functional as F
+
+    class Autoencoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2 = nn.Linear(784, 400), nn.Linear(400, 20)
+            self.decoder = mlp_decoder()
+
+        def forward(self, x):
+            return self.decoder(self.fc2(F.relu(self.fc1(x))))
+
+    net = Autoencoder()
+
+    def loss(x):
+        return F.binary_cross_entropy_with_logits(net(x), x, reduction="sum") / x.shape[0]
+
+    return net, loss, binary_input
+
+
+class RowAdam:
+    """Adam on the rows of per-example tables, each row with its own step count (elbo's optim::RowAdam)."""
+
+    def __init__(self, tables, lr, betas=(0.9, 0.999), eps=1e-8):
+        import torch
+        self.tables, self.lr, self.betas, self.eps = tables, lr, betas, eps
+        self.m = [torch.zeros_like(t) for t in tables]
+        self.v = [torch.zeros_like(t) for t in tables]
+        self.steps = torch.zeros(tables[0].shape[0], 1)
+
+    def step(self, ids, grads):
+        b1, b2 = self.betas
+        self.steps[ids] += 1
+        t = self.steps[ids]
+        for table, m, v, g in zip(self.tables, self.m, self.v, grads):
+            mr = m[ids].mul_(b1).add_(g, alpha=1 - b1)
+            vr = v[ids].mul_(b2).addcmul_(g, g, value=1 - b2)
+            m[ids], v[ids] = mr, vr
+            denom = (vr / (1 - b2 ** t)).sqrt_().add_(self.eps)
+            table[ids] -= self.lr * (mr / (1 - b1 ** t)) / denom
+
+
+def vi_train(examples=8004, latent=20, local_steps=5, local_lr=0.1):
+    """elbo-vi's visit of one batch (zoo::ViTask): local_steps - 1 ELBO gradients each followed by a RowAdam
+    update of the batch's rows of the (loc, logvar) tables, then the joint step (the loss returned; after()
+    updates the rows once more), on the rows (i * 61) % examples. The decoder's gradient sums all
+    local_steps backward passes, as elbo's ViTask leaves it."""
+    import torch
+    decoder = mlp_decoder(latent)
+    loc, logvar = torch.zeros(examples, latent), torch.zeros(examples, latent)
+    local = RowAdam([loc, logvar], local_lr)
+    state = {}
+
+    def rows(x):
+        if "ids" not in state or state["ids"].shape[0] != x.shape[0]:
+            state["ids"] = (torch.arange(x.shape[0]) * 61) % examples
+        ids = state["ids"]
+        state["q"] = loc[ids].requires_grad_(), logvar[ids].requires_grad_()
+        return ids, state["q"]
+
+    def loss(x):
+        for _ in range(local_steps - 1):
+            ids, (lq, lv) = rows(x)
+            neg_elbo(decoder, lq, lv, x).mean().backward()
+            local.step(ids, [lq.grad, lv.grad])
+        ids, (lq, lv) = rows(x)
+        return neg_elbo(decoder, lq, lv, x).mean()
+
+    def after():
+        lq, lv = state["q"]
+        local.step(state["ids"], [lq.grad, lv.grad])
+
+    return decoder, loss, binary_input, after
+
+
+def q_search(lr, steps=100, latent=20):
+    """Per-example optimization of a diagonal q under a fixed decoder, `steps` Adam steps per call on
+    -sum ELBO (elbo's models::optimize_q and, for the amortization-gap search, optimize_posterior, whose
+    diagonal case is the same computation started from the encoder's output). The decoder's parameters
+    keep requires_grad, as elbo's do (their gradients are computed and left unused)."""
+    import torch
+    decoder = mlp_decoder(latent)
+
+    def search(x):
+        loc = torch.zeros(x.shape[0], latent, requires_grad=True)
+        logvar = torch.zeros(x.shape[0], latent, requires_grad=True)
+        opt = torch.optim.Adam([loc, logvar], lr=lr)
+        for _ in range(steps):
+            opt.zero_grad()
+            neg_elbo(decoder, loc, logvar, x).sum().backward()
+            opt.step()
+        return loc
+
+    return search
+
+
+def legacy(builder):
+    """The (net, loss, make_x) form of the first twins, which return (net, loss_fn(out..., x), input shape)."""
+    import torch
+    net, loss_fn, shape = builder()
+
+    def loss(x):
+        out = net(x)
+        return loss_fn(out[0], x, *out[1:], *([None] * (3 - len(out))))
+
+    return net, loss, lambda batch: torch.rand((batch,) + shape).bernoulli()
+
+
+def twin(model):
+    """(module of trainable parameters, loss(x), make_x(batch)[, after()]) for a training step: the first
+    twins (mlp, conv, planar, iaf), autoencoder, vi-train, or a BM_ZooStep key (tests/zoo_configs.h) from
+    torch_families.py (posterior families, flows) or torch_heads.py (priors, likelihoods)."""
+    named = {"mlp": lambda: legacy(vae_mlp), "conv": lambda: legacy(vae_conv),
+             "planar": lambda: legacy(lambda: vae_flow("planar", 4)), "iaf": lambda: legacy(lambda: vae_flow("iaf", 2)),
+             "posterior=diagonal": lambda: legacy(vae_mlp), "arch=conv": lambda: legacy(vae_conv),
+             "autoencoder": autoencoder, "vi-train": vi_train}
+    if model in named:
+        return named[model]()
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    family, _, _ = model.partition("=")
+    if family in ("posterior", "flow"):
+        import torch_families
+        return torch_families.build(model)
+    if family in ("prior", "likelihood"):
+        import torch_heads
+        return torch_heads.build(model)
+    raise KeyError(f"no PyTorch twin for '{model}'")
+
+
+SEARCHES = {"vi-search": 0.1, "gap-search": 0.01}  # the search's Adam rate (elbo-vi, elbo-vi --gap)
+
+
 def iwae_eval(k, chunk=250):
     """Returns a function computing the IWAE bound of 100 inputs with k samples each (no gradient)."""
     import math
@@ -186,7 +352,37 @@ def iwae_eval(k, chunk=250):
     return run
 
 
+def adam_losses(net, loss, x, steps=3):
+    """The loss before each of `steps` Adam steps: the twins' self-checks (finite, and falling)."""
+    import torch
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        value = loss(x)
+        value.backward()
+        opt.step()
+        losses.append(value.item())
+    return losses
+
+
+def median_time(call, repeats, per_call=1):
+    """The median over `repeats` of call()'s seconds divided by per_call."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - t0) / per_call)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def parameter_count(module):
+    return sum(p.numel() for p in module.parameters())
+
+
 def run_one(model, batch, steps, repeats, threads):
+    """(median seconds per step or call, the twin's parameter count) of one configuration."""
     import torch
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -194,42 +390,54 @@ def run_one(model, batch, steps, repeats, threads):
         run = iwae_eval(batch)
         for _ in range(2):
             run()
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - t0)
-        times.sort()
-        return times[len(times) // 2]
-    net, loss_fn, shape = {"mlp": vae_mlp, "conv": vae_conv, "planar": lambda: vae_flow("planar", 4),
-                           "iaf": lambda: vae_flow("iaf", 2)}[model]()
+        return median_time(run, repeats), 0
+    if model in SEARCHES:  # one call is a 100-step search on the batch
+        search, x = q_search(SEARCHES[model]), binary_input(batch)
+        search(x)
+        return median_time(lambda: search(x), repeats), 0
+    net, loss, make_x, *rest = twin(model)
+    after = rest[0] if rest else None
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    x = torch.rand((batch,) + shape).bernoulli()
+    x = make_x(batch)
 
     def step():
         opt.zero_grad()
-        out = net(x)
-        loss_fn(out[0], x, *out[1:], *([None] * (3 - len(out)))).backward()
+        loss(x).backward()
         opt.step()
+        if after:
+            after()
 
-    for _ in range(10):
+    t0 = time.perf_counter()
+    step()
+    first = time.perf_counter() - t0
+    # about a second of warm-up and a third of a second per repetition (at most `steps` steps), so a slow
+    # configuration (categorical:256 takes seconds a step) is timed in minutes, not hours
+    for _ in range(max(1, min(10, int(1.0 / first)))):
         step()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(steps):
+    n = max(1, min(steps, int(0.3 / first)))
+
+    def steps_n():
+        for _ in range(n):
             step()
-        times.append((time.perf_counter() - t0) / steps)
-    times.sort()
-    return times[len(times) // 2]
+
+    return median_time(steps_n, repeats, n), parameter_count(net)
 
 
 OPENBLAS_CORES = {"avx2": "Haswell", "avx512": "SkylakeX"}
+FIRST_NAMES = {"mlp": "VaeMlpTrainStep", "conv": "ConvVaeTrainStep", "iwae": "IwaeEval", "planar": "VaePlanarTrainStep",
+               "iaf": "VaeIafTrainStep", "autoencoder": "AutoencoderStep", "vi-train": "ViTrainStep",
+               "vi-search": "ViSearch", "gap-search": "GapSearch"}
+
+
+def bench_name(model):
+    """elbo_bench's name of the step (without BM_ and the /batch/threads tail)."""
+    return FIRST_NAMES.get(model, f"ZooStep/{model}")
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="mlp", choices=["mlp", "conv", "iwae", "planar", "iaf"])
+    ap.add_argument("--model", default="mlp", help="mlp | conv | iwae | planar | iaf | autoencoder | vi-train | "
+                    "vi-search | gap-search | a BM_ZooStep key such as flow=sylvester:4 (tests/zoo_configs.h)")
     ap.add_argument("--batch", type=int, nargs="+", default=[128])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--steps", type=int, default=20)
@@ -238,11 +446,10 @@ def main():
     ap.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)  # torch threads in a child
     a = ap.parse_args()
     if a.child:  # one configuration, OPENBLAS_NUM_THREADS already set by the parent
-        sec = run_one(a.model, a.batch[0], a.steps, a.repeats, a.child)
-        print(json.dumps({"sec": sec}))
+        sec, params = run_one(a.model, a.batch[0], a.steps, a.repeats, a.child)
+        print(json.dumps({"sec": sec, "parameters": params}))
         return
-    name = {"mlp": "VaeMlpTrainStep", "conv": "ConvVaeTrainStep", "iwae": "IwaeEval", "planar": "VaePlanarTrainStep",
-            "iaf": "VaeIafTrainStep"}[a.model]
+    name = bench_name(a.model)
     for threads in a.threads:
         for batch in a.batch:
             settings = [(1, threads)] if threads == 1 else [(1, threads), (threads, 1)]  # (torch, OpenBLAS)
@@ -256,14 +463,16 @@ def main():
                 out = subprocess.run([sys.executable, __file__, "--child", str(torch_threads), "--model", a.model,
                                       "--batch", str(batch), "--steps", str(a.steps), "--repeats", str(a.repeats)],
                                      env=env, check=True, capture_output=True, text=True).stdout
-                sec = json.loads(out.strip().splitlines()[-1])["sec"]
+                child = json.loads(out.strip().splitlines()[-1])
+                sec = child["sec"]
                 if best is None or sec < best[0]:
                     best = (sec, f"torch {torch_threads} thread(s), OpenBLAS {blas_threads}"
-                                 + (f", {a.isa}" if a.isa else ""))
-            sec, setting = best
+                                 + (f", {a.isa}" if a.isa else ""), child["parameters"])
+            sec, setting, params = best
             examples = 100 if a.model == "iwae" else batch
             print(json.dumps({"name": f"{name}/{batch}/{threads}", "ms_median": sec * 1e3,
-                              "examples_per_sec": examples / sec, "setting": setting}), flush=True)
+                              "examples_per_sec": examples / sec, "setting": setting, "parameters": params}),
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,11 @@ class InverseTransform final : public Transform {
   }
   bool has_inverse() const override { return true; }
   Tensor inverse(const Tensor& y) const override { return t_->forward(y); }
+  // t's forward pass at y gives x and t's log |det| at y, the negative of this map's at x
+  InverseResult inverse_with_log_det(const Tensor& y) const override {
+    Result r = t_->forward_with_log_det(y);
+    return {r.y, -r.log_det};
+  }
 
  private:
   TransformPtr t_;

@@ -18,6 +18,7 @@ class Categorical {
   const Tensor& logits() const { return logits_; }  // normalized: logsumexp(logits, -1) == 0
   Tensor probs() const;                             // softmax(logits), or the normalized probs given
   Shape batch_shape() const;
+  int64_t batch_ndims() const { return logits_.dim() - 1; }
   Shape event_shape() const { return {}; }
   int64_t num_events() const { return logits_.shape().back(); }
   DType dtype() const { return logits_.dtype(); }

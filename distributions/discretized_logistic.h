@@ -14,7 +14,7 @@ namespace elbo::dist {
 class DiscretizedLogistic {
  public:
   DiscretizedLogistic(Tensor loc, Tensor log_scale);
-  Shape batch_shape() const { return loc_.shape(); }
+  const Shape& batch_shape() const { return loc_.shape(); }
   Shape event_shape() const { return {}; }
   Tensor log_prob(const Tensor& x) const;  // x in [0, 1], on the 8-bit grid
   Tensor sample(Generator& gen, const Shape& sample_shape = {}) const;

@@ -100,7 +100,16 @@ void check_broadcast(std::string_view dist, std::string_view what_a, IntList a, 
                    what_b, b.vec());
 }
 
-Tensor expand_to(const Tensor& x, const Shape& shape) { return x.shape() == shape ? x : expand(x, shape); }
+detail::Dims broadcast_dims(std::string_view dist, std::string_view what_a, IntList a, std::string_view what_b,
+                            IntList b) {
+  check_broadcast(dist, what_a, a, what_b, b);
+  const size_t n = std::max(a.size(), b.size());
+  detail::Dims s(n);
+  for (size_t i = 0; i < n; ++i) s[n - 1 - i] = from_right(a, i) == 1 ? from_right(b, i) : from_right(a, i);
+  return s;
+}
+
+Tensor expand_to(const Tensor& x, IntList shape) { return IntList(x.shape()) == shape ? x : expand(x, shape); }
 
 Shape extended_shape(const Shape& sample_shape, const Shape& batch_shape, const Shape& event_shape) {
   Shape s = sample_shape;

@@ -50,8 +50,11 @@ void check_floating(std::string_view dist, std::string_view what, const Tensor& 
 // numpy broadcast of a and b; the ShapeError names dist and both operands.
 Shape broadcast_shape(std::string_view dist, std::string_view what_a, const Shape& a, std::string_view what_b,
                       const Shape& b);
+// The same in pooled storage (no heap allocation), for constructors on a training step's path.
+detail::Dims broadcast_dims(std::string_view dist, std::string_view what_a, IntList a, std::string_view what_b,
+                            IntList b);
 // x expanded to shape (x itself when the shapes agree, so no copy and no extra tape node).
-Tensor expand_to(const Tensor& x, const Shape& shape);
+Tensor expand_to(const Tensor& x, IntList shape);
 // sample_shape ++ batch_shape ++ event_shape.
 Shape extended_shape(const Shape& sample_shape, const Shape& batch_shape, const Shape& event_shape = {});
 // The same in pooled storage, for a sampler's hot path (no heap allocation).

@@ -13,10 +13,14 @@ namespace elbo::dist {
 template <Distribution D> class Independent {
  public:
   Independent(D base, int64_t reinterpreted_batch_ndims) : base_(std::move(base)), n_(reinterpreted_batch_ndims) {
-    const auto& b = base_.batch_shape();  // NOTE: a reference, so a family that returns one is not copied
-    ELBO_CHECK_VALUE(n_ >= 0 && n_ <= int64_t(b.size()),
+    // a family whose batch shape is not a member it can return by reference says its rank instead
+    int64_t rank = 0;
+    if constexpr (requires { base_.batch_ndims(); }) rank = base_.batch_ndims();
+    else rank = int64_t(base_.batch_shape().size());  // NOTE: a reference for most families, not copied
+    ELBO_CHECK_VALUE(n_ >= 0 && n_ <= rank,
                      "Independent: reinterpreted_batch_ndims {} must be in [0, {}], the number of batch dims of the "
-                     "base distribution (batch_shape {}, event_shape {})", n_, b.size(), b, base_.event_shape());
+                     "base distribution (batch_shape {}, event_shape {})", n_, rank, base_.batch_shape(),
+                     base_.event_shape());
   }
 
   const D& base_dist() const { return base_; }

@@ -14,6 +14,7 @@ class IntensityCategorical {
   const Categorical& categorical() const { return cat_; }
   int64_t levels() const { return cat_.num_events(); }
   Shape batch_shape() const { return cat_.batch_shape(); }
+  int64_t batch_ndims() const { return cat_.batch_ndims(); }
   Shape event_shape() const { return {}; }
   Tensor log_prob(const Tensor& x) const;  // x in [0, 1]
   Tensor sample(Generator& gen, const Shape& sample_shape = {}) const;

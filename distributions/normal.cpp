@@ -23,7 +23,7 @@ Normal::Normal(Tensor loc, Tensor scale) {
   loc_ = loc.to(d);
   scale_ = scale.to(d);
   if (loc.shape() != scale.shape()) {
-    const Shape batch = broadcast_shape(kName, "loc", loc.shape(), "scale", scale.shape());
+    const detail::Dims batch = broadcast_dims(kName, "loc", loc.shape(), "scale", scale.shape());
     loc_ = expand_to(loc_, batch);
     scale_ = expand_to(scale_, batch);
   }

@@ -70,8 +70,9 @@ Tensor TransformedDistribution::log_prob(const Tensor& value) const {
     const Transform& t = **it;
     ELBO_CHECK(t.has_inverse(), "TransformedDistribution.log_prob: {} has no closed-form inverse, so only the "
                "distribution's own samples (the tensor rsample returned) can be scored", t.name());
-    const Tensor x = t.inverse(y);
-    const Tensor ld = sum_rightmost(t.log_abs_det_jacobian(x, y), event_dims - t.event_dim());
+    const Transform::InverseResult r = t.inverse_with_log_det(y);
+    const Tensor& x = r.x;
+    const Tensor ld = sum_rightmost(r.log_det, event_dims - t.event_dim());
     log_prob = log_prob.defined() ? log_prob - ld : -ld;
     y = x;
   }

@@ -19,6 +19,11 @@ Transform::Result Transform::forward_with_log_det(const Tensor& x) const {
   return {y, log_abs_det_jacobian(x, y)};
 }
 
+Transform::InverseResult Transform::inverse_with_log_det(const Tensor& y) const {
+  Tensor x = inverse(y);
+  return {x, log_abs_det_jacobian(x, y)};
+}
+
 Tensor Transform::inverse(const Tensor&) const {
   throw Error(fmt::format("{}: has no closed-form inverse (TransformedDistribution scores its own samples "
                           "without one)", name()));
@@ -70,9 +75,9 @@ Tensor UnitIntervalTransform::log_abs_det_jacobian(const Tensor& y, const Tensor
 }
 
 Tensor FlipTransform::log_abs_det_jacobian(const Tensor& x, const Tensor&) const {
-  Shape s = x.shape();
-  s.pop_back();
-  return zeros(s, x.dtype());
+  ELBO_CHECK_SHAPE(x.dim() >= 1, "FlipTransform: x {} has no event dim", x.shape());
+  const Shape& s = x.shape();  // zeros over x's batch dims, no shape built
+  return zeros(IntList(s.data(), s.size() - 1), x.dtype());
 }
 
 // ---- planar ----
@@ -141,9 +146,9 @@ Tensor HouseholderTransform::forward(const Tensor& x) const {
 }
 
 Tensor HouseholderTransform::log_abs_det_jacobian(const Tensor& x, const Tensor& y) const {
-  Shape s = (y.defined() ? y : x).shape();  // the broadcast batch of x and v
-  s.pop_back();
-  return zeros(s, x.dtype());
+  const Shape& s = (y.defined() ? y : x).shape();  // the broadcast batch of x and v
+  ELBO_CHECK_SHAPE(!s.empty(), "HouseholderTransform: x {} has no event dim", s);
+  return zeros(IntList(s.data(), s.size() - 1), x.dtype());
 }
 
 // ---- sylvester ----
@@ -194,12 +199,28 @@ AffineCouplingTransform::AffineCouplingTransform(Net net, int64_t features, int6
                    features);
 }
 
+AffineCouplingTransform::AffineCouplingTransform(ContextNet net, Tensor context, int64_t features, int64_t split)
+    : context_net_(std::move(net)), context_(std::move(context)), features_(features), split_(split) {
+  ELBO_CHECK(context_net_ != nullptr, "AffineCouplingTransform: the network is empty");
+  ELBO_CHECK_VALUE(split >= 1 && split < features, "AffineCouplingTransform: split {} must be in [1, {})", split,
+                   features);
+}
+
 std::pair<Tensor, Tensor> AffineCouplingTransform::st(const Tensor& x_a, const Tensor& x) const {
-  auto [s, t] = net_(x_a);
-  Shape want = x.shape();
-  want.back() = features_ - split_;
-  ELBO_CHECK_SHAPE(s.shape() == want && t.shape() == want,
-                   "AffineCouplingTransform: the network returned s {} and t {}, expected {}", s.shape(), t.shape(), want);
+  auto [s, t] = net_ ? net_(x_a) : context_net_(x_a, context_);
+  // [..., features - split] with x's leading dims, checked without building that shape
+  auto fits = [&](const Tensor& v) {
+    if (v.dim() != x.dim() || v.size(-1) != features_ - split_) return false;
+    for (int64_t d = 0; d + 1 < x.dim(); ++d)
+      if (v.size(d) != x.size(d)) return false;
+    return true;
+  };
+  if (!fits(s) || !fits(t)) {
+    Shape want = x.shape();
+    want.back() = features_ - split_;
+    throw ShapeError(fmt::format("AffineCouplingTransform: the network returned s {} and t {}, expected {}",
+                                 s.shape(), t.shape(), want));
+  }
   return {s, t};
 }
 
@@ -215,12 +236,12 @@ Tensor AffineCouplingTransform::log_abs_det_jacobian(const Tensor& x, const Tens
   return forward_with_log_det(x).log_det;
 }
 
-Tensor AffineCouplingTransform::inverse(const Tensor& y) const {
+Transform::InverseResult AffineCouplingTransform::inverse_with_log_det(const Tensor& y) const {
   ELBO_CHECK_SHAPE(y.dim() >= 1 && y.size(-1) == features_, "AffineCouplingTransform: y {} is not [..., {}]",
                    y.shape(), features_);
   const Tensor ya = narrow(y, -1, 0, split_), yb = narrow(y, -1, split_, features_ - split_);
-  const auto [s, t] = st(ya, y);
-  return cat({ya, (yb - t) * exp(-s)}, -1);
+  const auto [s, t] = st(ya, y);  // x's kept half is y's, so the forward map's s at x is this s
+  return {cat({ya, (yb - t) * exp(-s)}, -1), sum(s, {-1})};
 }
 
 }  // namespace elbo::dist

@@ -33,6 +33,13 @@ class Transform {
   virtual Result forward_with_log_det(const Tensor& x) const;
   virtual bool has_inverse() const { return false; }
   virtual Tensor inverse(const Tensor& y) const;  // throws unless has_inverse()
+  // x = inverse(y) and the forward map's log |det J| at x, together: scoring a value
+  // (TransformedDistribution::log_prob) needs both, and a coupling or autoregressive step gets both
+  // from one pass of its network. The default calls inverse, then log_abs_det_jacobian(x, y).
+  struct InverseResult {
+    Tensor x, log_det;
+  };
+  virtual InverseResult inverse_with_log_det(const Tensor& y) const;
 };
 
 using TransformPtr = std::shared_ptr<const Transform>;
@@ -200,17 +207,25 @@ class AffineCouplingTransform final : public Transform {
  public:
   using Net = std::function<std::pair<Tensor, Tensor>(const Tensor& x_a)>;
   AffineCouplingTransform(Net net, int64_t features, int64_t split);
+  // A conditioner that also reads a context (a decoder's features): net(x_a, context). The context is
+  // held here, so the network needs no capture of it (a capture of a Tensor puts std::function's
+  // closure on the heap, once per coupling step and training step).
+  using ContextNet = std::function<std::pair<Tensor, Tensor>(const Tensor& x_a, const Tensor& context)>;
+  AffineCouplingTransform(ContextNet net, Tensor context, int64_t features, int64_t split);
   std::string name() const override { return "AffineCouplingTransform"; }
   int64_t event_dim() const override { return 1; }
   Tensor forward(const Tensor& x) const override { return forward_with_log_det(x).y; }
   Tensor log_abs_det_jacobian(const Tensor& x, const Tensor& y) const override;
   Result forward_with_log_det(const Tensor& x) const override;
   bool has_inverse() const override { return true; }
-  Tensor inverse(const Tensor& y) const override;
+  Tensor inverse(const Tensor& y) const override { return inverse_with_log_det(y).x; }
+  InverseResult inverse_with_log_det(const Tensor& y) const override;  // one pass of the network
 
  private:
   std::pair<Tensor, Tensor> st(const Tensor& x_a, const Tensor& x) const;
   Net net_;
+  ContextNet context_net_;
+  Tensor context_;
   int64_t features_, split_;
 };
 

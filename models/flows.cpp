@@ -188,7 +188,7 @@ dist::TransformedDistribution FlowDecoder::build(const Tensor& h) const {
     if (k > 0) t.push_back(pooled<dist::FlipTransform>());
     const CouplingNet* net = couplings_[k];
     // x_a [S.., N, D/2] with h [N, H]: the context is broadcast to x_a's leading dims
-    auto st = [net, h](const Tensor& xa) {
+    auto st = [net](const Tensor& xa, const Tensor& h) {
       const Tensor ctx = xa.dim() == h.dim() ? h : expand(h, [&] {
         Shape s = xa.shape();
         s.back() = h.size(-1);
@@ -197,7 +197,7 @@ dist::TransformedDistribution FlowDecoder::build(const Tensor& h) const {
       const Tensor o = net->forward(cat({xa, ctx}, -1));
       return std::pair<Tensor, Tensor>{tanh(narrow(o, -1, 0, o.size(-1) / 2)), narrow(o, -1, o.size(-1) / 2, o.size(-1) / 2)};
     };
-    t.push_back(pooled<dist::AffineCouplingTransform>(st, d_, split_));
+    t.push_back(pooled<dist::AffineCouplingTransform>(dist::AffineCouplingTransform::ContextNet(st), h, d_, split_));
   }
   t.push_back(pooled<dist::UnitIntervalTransform>());
   return dist::TransformedDistribution(base, std::move(t));
@@ -243,13 +243,14 @@ LearnedPrior::LearnedPrior(const PriorSpec& spec, int64_t latent, Generator& gen
     for (int64_t k = 0; k < spec.k; ++k)
       made_.push_back(&register_module(std::to_string(k), nn::MADE(latent, 4 * latent, 0, k % 2 == 1, gen)));
   }
+  probe_ = named_parameters().front().second;
 }
 
 dist::AnyDistribution LearnedPrior::distribution() const {
   if (spec_.kind == PriorSpec::Kind::mog)
     return dist::MixtureSameFamily(dist::Categorical(logits_),
                                    dist::Independent(dist::Normal(loc_, exp(log_scale_)), 1));
-  const DType d = named_parameters().front().second.dtype();
+  const DType d = probe_.dtype();
   dist::TransformList steps;
   for (const nn::MADE* made : made_) {
     auto net = [made](const Tensor& z, const Tensor&) {

@@ -100,6 +100,7 @@ class LearnedPrior : public nn::Module {
   int64_t latent_;
   Tensor logits_, loc_, log_scale_;  // mog
   std::vector<nn::MADE*> made_;      // flow
+  Tensor probe_;                     // a parameter, whose dtype the base follows
 };
 
 }  // namespace elbo::models

@@ -63,7 +63,7 @@ LocalPosteriors::LocalPosteriors(int64_t n, int64_t latent, double lr)
       opt_({loc_, logvar_}, {.lr = lr}) {}
 
 dist::AnyDistribution LocalPosteriors::q(const std::vector<int64_t>& ids) const {
-  const Tensor idx = tensor(std::vector<double>(ids.begin(), ids.end()), {int64_t(ids.size())}, DType::i64);
+  const Tensor idx = tensor(ids, {int64_t(ids.size())}, DType::i64);
   return diagonal_normal(index_select(loc_, 0, idx), index_select(logvar_, 0, idx));
 }
 

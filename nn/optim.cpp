@@ -191,9 +191,9 @@ void RowAdam::step(const std::vector<int64_t>& rows) {
   const AdamOptions& o = options();
   for (int64_t r : rows)
     ELBO_CHECK_VALUE(r >= 0 && r < this->rows(), "RowAdam.step: row {} is outside [0, {})", r, this->rows());
-  std::vector<int64_t> seen(rows);
-  std::sort(seen.begin(), seen.end());
-  ELBO_CHECK_VALUE(std::adjacent_find(seen.begin(), seen.end()) == seen.end(), "RowAdam.step: a row appears twice");
+  seen_.assign(rows.begin(), rows.end());
+  std::sort(seen_.begin(), seen_.end());
+  ELBO_CHECK_VALUE(std::adjacent_find(seen_.begin(), seen_.end()) == seen_.end(), "RowAdam.step: a row appears twice");
   for (int64_t r : rows) ++row_step_[size_t(r)];
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];

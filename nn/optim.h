@@ -121,6 +121,7 @@ class RowAdam : public Adam {
 
  private:
   std::vector<int64_t> row_step_;
+  std::vector<int64_t> seen_;  // step's duplicate check, its capacity kept from call to call
 };
 
 class AdamW : public Adam {

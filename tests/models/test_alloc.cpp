@@ -9,7 +9,14 @@
 #include "models/seqvae.h"
 #include "models/vae.h"
 #include "nn/optim.h"
+#include "models/autoencoder.h"
+#include "models/vi.h"
 #include "test_util.h"
+#include "tools/tasks.h"
+#include "zoo_configs.h"
+
+#include <map>
+#include <string>
 
 using namespace elbo;
 
@@ -143,6 +150,84 @@ TEST_CASE("a hierarchical VAE training step (Burda et al.'s one and two layers, 
         };
         check_allocates_nothing(step);
       }
+    }
+  }
+  set_num_threads(prev_threads);
+}
+
+// Every configuration of tests/zoo_configs.h (the table bench/compare.py --zoo prints), the autoencoder
+// and non-amortized VI's training visit. The steps that do allocate are listed, with their count, until
+// they do not: the test fails when a listed step stops allocating (update the list) or when any other
+// step starts.
+TEST_CASE("every zoo configuration's training step: heap allocations in steady state") {
+  const char* off = std::getenv("ELBO_NO_CACHE");
+  if (off && std::string(off) == "1") return;
+  const int prev_threads = num_threads();
+  auto allocations = [](auto step) {
+    for (int i = 0; i < 3; ++i) step();
+    const int64_t before = testing::heap_allocations.load();
+    testing::trace_allocations = true;
+    double last = 0;
+    for (int i = 0; i < 3; ++i) last = step();
+    testing::trace_allocations = false;
+    CHECK(std::isfinite(last));
+    return (testing::heap_allocations.load() - before) / 3;
+  };
+  // Shape vectors built per step by MultivariateNormal, LowRankMultivariateNormal (constructors, batch_shape,
+  // rsample's extended shape, the KL's conversion to a dense Gaussian) and MixtureSameFamily (event_shape):
+  // these families return shapes by value.
+  const std::map<std::string, int64_t> known = {{"posterior=full", 17}, {"posterior=lowrank:4", 32}, {"prior=mog:10", 3}};
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (std::string_view key : testing::kZooConfigs) {
+      CAPTURE(key);
+      CAPTURE(threads);
+      Generator gen(1);
+      const models::VaeOptions o = testing::zoo_options(key);
+      models::VAE vae(o, gen);
+      optim::Adam opt(vae.parameters(), {.lr = 1e-3});
+      const Tensor x = testing::zoo_input(o, 16, gen);
+      const int64_t made = allocations([&] {
+        opt.zero_grad();
+        const Tensor loss = models::loss(vae, x, gen, models::Objective{}, 1);
+        loss.backward();
+        opt.step();
+        return loss.item();
+      });
+      const auto it = known.find(std::string(key));
+      CHECK(made == (it == known.end() ? 0 : it->second));
+    }
+    {
+      Generator gen(1);
+      models::Autoencoder ae(models::VaeOptions{}, gen);
+      optim::Adam opt(ae.parameters(), {.lr = 1e-3});
+      const Tensor x = bernoulli(rand({16, 784}, gen), gen);
+      CHECK(allocations([&] {
+              opt.zero_grad();
+              const Tensor loss = -mean(ae.log_likelihood(x));
+              loss.backward();
+              opt.step();
+              return loss.item();
+            }) == 0);
+    }
+    {
+      Generator gen(1);
+      models::DecoderModel model(models::VaeOptions{}, gen);
+      zoo::ViTask task(model, 100, zoo::ViOptions{});
+      optim::Adam opt(model.parameters(), {.lr = 1e-3});
+      const Tensor x = bernoulli(rand({16, 784}, gen), gen);
+      std::vector<int64_t> ids;
+      for (int64_t i = 0; i < 16; ++i) ids.push_back((i * 7) % 100);
+      int64_t step = 0;
+      const int64_t made = allocations([&] {
+        opt.zero_grad();
+        const Tensor loss = task.loss(x, ids, gen, ++step);
+        loss.backward();
+        opt.step();
+        task.after_step();
+        return loss.item();
+      });
+      CHECK(made == (known.count("vi-train") ? known.at("vi-train") : 0));
     }
   }
   set_num_threads(prev_threads);

@@ -234,8 +234,8 @@ class RowAdam:
 def vi_train(examples=8004, latent=20, local_steps=5, local_lr=0.1):
     """elbo-vi's visit of one batch (zoo::ViTask): local_steps - 1 ELBO gradients each followed by a RowAdam
     update of the batch's rows of the (loc, logvar) tables, then the joint step (the loss returned; after()
-    updates the rows once more), on the rows (i * 61) % examples. The decoder's gradient sums all
-    local_steps backward passes, as elbo's ViTask leaves it."""
+    updates the rows once more), on the rows (i * 61) % examples. The local passes' decoder gradients are
+    cleared before the joint step, as elbo's ViTask clears them."""
     import torch
     decoder = mlp_decoder(latent)
     loc, logvar = torch.zeros(examples, latent), torch.zeros(examples, latent)
@@ -254,6 +254,7 @@ def vi_train(examples=8004, latent=20, local_steps=5, local_lr=0.1):
             ids, (lq, lv) = rows(x)
             neg_elbo(decoder, lq, lv, x).mean().backward()
             local.step(ids, [lq.grad, lv.grad])
+        decoder.zero_grad()
         ids, (lq, lv) = rows(x)
         return neg_elbo(decoder, lq, lv, x).mean()
 

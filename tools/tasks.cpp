@@ -29,16 +29,19 @@ void AutoencoderTask::finish(Session& s, Generator& gen, std::map<std::string, d
 // ---- non-amortized VI ----
 
 ViTask::ViTask(models::DecoderModel& m, int64_t examples, const ViOptions& o)
-    : m_(m), local_(examples, m.options().latent, o.local_lr), o_(o) {}
+    : m_(m), local_(examples, m.options().latent, o.local_lr), o_(o), params_(m.parameters()) {}
 
 // local_steps - 1 updates of the batch's posteriors alone, then the joint step that also moves the
-// decoder (run() clears the decoder gradients the first ones leave).
+// decoder. The local backward passes reach the decoder's parameters too; their gradients are cleared
+// before the joint step, so the decoder moves on the joint step's gradient alone, at the improved q.
 Tensor ViTask::loss(const Tensor& x, const std::vector<int64_t>& ids, Generator& gen, int64_t) {
   ids_ = ids;
   for (int k = 1; k < o_.local_steps; ++k) {
     (-mean(models::elbo(m_, local_.q(ids), x, gen).elbo)).backward();
     local_.step(ids);
   }
+  if (o_.local_steps > 1)
+    for (Tensor& p : params_) p.set_grad(Tensor());
   return -mean(models::elbo(m_, local_.q(ids), x, gen).elbo);
 }
 

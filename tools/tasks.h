@@ -106,6 +106,7 @@ class ViTask : public Task {
   models::LocalPosteriors local_;
   ViOptions o_;
   std::vector<int64_t> ids_;
+  std::vector<Tensor> params_;  // the decoder's, whose local-step gradients loss() clears
 };
 
 }  // namespace elbo::zoo

@@ -156,9 +156,10 @@ TEST_CASE("a hierarchical VAE training step (Burda et al.'s one and two layers, 
 }
 
 // Every configuration of tests/zoo_configs.h (the table bench/compare.py --zoo prints), the autoencoder
-// and non-amortized VI's training visit. The steps that do allocate are listed, with their count, until
-// they do not: the test fails when a listed step stops allocating (update the list) or when any other
-// step starts.
+// and non-amortized VI's training visit. The steps that still allocate are listed, with the count a
+// release build makes, until they do not: the test fails when a listed step stops allocating (take it off
+// the list) or when any other step starts. (Only "some" is checked for a listed step: a build at another
+// optimization level may elide a different number of its allocations.)
 TEST_CASE("every zoo configuration's training step: heap allocations in steady state") {
   const char* off = std::getenv("ELBO_NO_CACHE");
   if (off && std::string(off) == "1") return;
@@ -194,8 +195,11 @@ TEST_CASE("every zoo configuration's training step: heap allocations in steady s
         opt.step();
         return loss.item();
       });
-      const auto it = known.find(std::string(key));
-      CHECK(made == (it == known.end() ? 0 : it->second));
+      if (known.count(std::string(key))) {
+        CHECK(made > 0);
+      } else {
+        CHECK(made == 0);
+      }
     }
     {
       Generator gen(1);
@@ -227,7 +231,7 @@ TEST_CASE("every zoo configuration's training step: heap allocations in steady s
         task.after_step();
         return loss.item();
       });
-      CHECK(made == (known.count("vi-train") ? known.at("vi-train") : 0));
+      CHECK(made == 0);
     }
   }
   set_num_threads(prev_threads);

@@ -151,6 +151,29 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a
   }
 }
 
+template <class T>
+void gemm_batched(bool ta, bool tb, int64_t batch, int64_t m, int64_t n, int64_t k, const T* a, int64_t stride_a,
+                  int64_t lda, const T* b, int64_t stride_b, int64_t ldb, T* c, int64_t stride_c, int64_t ldc) {
+  if (batch <= 0 || m <= 0 || n <= 0) return;
+  if (k <= 0 || m > kGemmSmall || n > kGemmSmall || k > kGemmSmall) {
+    for (int64_t i = 0; i < batch; ++i)
+      gemm<T>(ta, tb, m, n, k, T(1), a + i * stride_a, lda, b + i * stride_b, ldb, T(0), c + i * stride_c, ldc);
+    return;
+  }
+  const Table<T>& t = current().get<T>();
+  // about 64k multiply-adds per task, so a batch of 20 x 20 x 20 products splits in chunks of 8
+  const int64_t grain = std::max<int64_t>(1, 65536 / (m * n * k));
+  parallel_for(batch, grain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i)
+      t.gemm_small(ta, tb, m, n, k, a + i * stride_a, lda, b + i * stride_b, ldb, c + i * stride_c, ldc);
+  });
+}
+
+template void gemm_batched<float>(bool, bool, int64_t, int64_t, int64_t, int64_t, const float*, int64_t, int64_t,
+                                  const float*, int64_t, int64_t, float*, int64_t, int64_t);
+template void gemm_batched<double>(bool, bool, int64_t, int64_t, int64_t, int64_t, const double*, int64_t, int64_t,
+                                   const double*, int64_t, int64_t, double*, int64_t, int64_t);
+
 int gemm_nr(bool f64) { return f64 ? current().f64.gemm_nr : current().f32.gemm_nr; }
 
 int64_t packed_b_size(int64_t k, int64_t n, int nr) {

@@ -14,6 +14,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "conv.hpp"  // kAvx
+#include "kernels.h"  // kGemmSmall
 
 namespace elbo::kernels::simd {
 
@@ -120,6 +121,81 @@ void gemm_micro(int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha,
     return gemm_tile<Arch, T, MR, 2>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
   if (nr > int64_t(xsimd::batch<T, Arch>::size)) return gemm_rows<Arch, T, 2>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
   return gemm_rows<Arch, T, 1>(k, pa, pb, c, ldc, alpha, beta, mr, nr, bias);
+}
+
+// The products of small matrices (a Sylvester flow's per-example 20 x 20 factors, 128 of them at a time):
+// packing for the blocked path would cost more than the multiply-adds. op(B) is copied once into rows
+// zero-padded to whole vectors, then each row of C is accumulated over k in registers, starting from
+// zero and adding op(A)(i, p) op(B)(p, :) for p = 0, 1, ... as gemm_micro does, so the bits are gemm's.
+// R rows of NV vectors at a time, both compile-time so the accumulators live in registers: R * NV
+// independent FMA chains in flight (one row's one or two would wait on the FMA latency).
+template <class Arch, class T, int R, int NV>
+void gemm_small_rows(bool ta, int64_t n, int64_t k, const T* a, int64_t lda, const T* bb, T* c, int64_t ldc) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr int64_t W = B::size, np = NV * W;
+  const int64_t full = n / W;
+  B acc[R][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[r][v] = B(T(0));
+  for (int64_t p = 0; p < k; ++p) {
+    const T* row = bb + p * np;
+    B bv[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) bv[v] = B::load_aligned(row + v * W);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const B av(ta ? a[p * lda + r] : a[r * lda + p]);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(av, bv[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    T* ci = c + r * ldc;
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      if (v < full) {
+        acc[r][v].store_unaligned(ci + v * W);
+      } else {
+        alignas(64) T tail[W];
+        acc[r][v].store_aligned(tail);
+        for (int64_t j = v * W; j < n; ++j) ci[j] = tail[j - v * W];
+      }
+    }
+  }
+}
+
+// C's rows R at a time (about 8 accumulators: 4 rows of 2 vectors for AVX-512's f32), the rest one by one.
+template <class Arch, class T, int NV>
+void gemm_small_nv(bool ta, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* bb, T* c,
+                   int64_t ldc) {
+  constexpr int R = NV >= 8 ? 1 : 8 / NV;
+  int64_t i = 0;
+  for (; i + R <= m; i += R)
+    gemm_small_rows<Arch, T, R, NV>(ta, n, k, ta ? a + i : a + i * lda, lda, bb, c + i * ldc, ldc);
+  for (; i < m; ++i) gemm_small_rows<Arch, T, 1, NV>(ta, n, k, ta ? a + i : a + i * lda, lda, bb, c + i * ldc, ldc);
+}
+
+template <class Arch, class T, int... NV> constexpr auto small_kernels(std::integer_sequence<int, NV...>) {
+  return std::array{&gemm_small_nv<Arch, T, NV + 1>...};
+}
+
+template <class Arch, class T>
+void gemm_small(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,
+                T* c, int64_t ldc) {
+  using B = xsimd::batch<T, Arch>;
+  constexpr int64_t W = B::size, VMAX = (kGemmSmall + W - 1) / W;
+  static constexpr auto kernels = small_kernels<Arch, T>(std::make_integer_sequence<int, int(VMAX)>());
+  const int64_t nv = (n + W - 1) / W, np = nv * W;
+  alignas(64) T bb[kGemmSmall * VMAX * W];
+  for (int64_t p = 0; p < k; ++p) {
+    T* row = bb + p * np;
+    for (int64_t j = 0; j < n; ++j) row[j] = tb ? b[j * ldb + p] : b[p * ldb + j];
+    for (int64_t j = n; j < np; ++j) row[j] = T(0);
+  }
+  kernels[size_t(nv - 1)](ta, m, n, k, a, lda, bb, c, ldc);
 }
 
 // Packs a kc x nc block of op(B) into NR-column panels, panel jp at dst + jp*kc (the last zero-padded):

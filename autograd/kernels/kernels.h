@@ -62,6 +62,16 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
           const T* b, int64_t ldb, T beta, T* c, int64_t ldc, const T* bias = nullptr);
 
+// C_i = op(A_i) @ op(B_i) for i < batch, A_i at a + i * stride_a (likewise B_i, C_i; stride_b = 0 shares
+// one B), each to the bit as gemm computes it. Products with m, n, k <= kGemmSmall run without packing
+// (gemm_small: a flow's per-example 20 x 20 factors cost their multiply-adds, not the blocked path's
+// set-up), split over the threads by product; larger ones call gemm in turn.
+inline constexpr int64_t kGemmSmall = 32;
+template <class T>
+void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t m, int64_t n, int64_t k, const T* a,
+                  int64_t stride_a, int64_t lda, const T* b, int64_t stride_b, int64_t ldb, T* c, int64_t stride_c,
+                  int64_t ldc);
+
 // One op(B) for many products (a recurrent layer's W_hh at every time step): pack_b lays op(B) [k, n] out
 // once in gemm's panel layout, into packed_b_size(k, n) elements at a 64-byte aligned address (the
 // micro-kernels load its panels aligned; tensor storage is); gemm_packed_b then computes

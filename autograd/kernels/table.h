@@ -41,6 +41,12 @@
     (int64_t k, const T* pa, const T* pb, T* c, int64_t ldc, T alpha, T beta, int64_t mr, int64_t nr,         \
      const T* bias),                                                                                         \
     (simd::gemm_micro<A, T>))                                                                                \
+  /* c = op(A) @ op(B) for m, n, k <= kGemmSmall, read in place (no packing); each element's sum runs the  \
+     k steps in gemm_micro's order, so the result is gemm's to the bit (gemm.hpp) */                         \
+  X(gemm_small, void,                                                                                        \
+    (bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb,     \
+     T* c, int64_t ldc),                                                                                     \
+    (simd::gemm_small<A, T>))                                                                                \
   /* an mc x kc block of op(A) as MR-row panels, panel ip at dst + ip*kc (zero-padded) (gemm.hpp) */         \
   X(gemm_pack_a, void, (bool ta, const T* a, int64_t lda, int64_t mc, int64_t kc, T* dst),                   \
     (simd::pack_a<A, T, simd::kGemmMR<A>>))                                                                  \

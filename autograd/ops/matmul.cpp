@@ -27,9 +27,7 @@ Tensor product(const Tensor& a, bool ta, const Tensor& b, bool tb) {
     const T* pb = b.data<const T>();
     T* py = y.data<T>();
     const int64_t lda = ta ? m : k, ldb = tb ? k : n;
-    for (int64_t i = 0; i < batch; ++i)
-      kernels::gemm<T>(ta, tb, m, n, k, T(1), pa + i * m * k, lda, pb + (shared_b ? 0 : i * k * n), ldb, T(0),
-                       py + i * m * n, n);
+    kernels::gemm_batched<T>(ta, tb, batch, m, n, k, pa, m * k, lda, pb, shared_b ? 0 : k * n, ldb, py, m * n, n);
   });
   return y;
 }

@@ -4,6 +4,7 @@
 #include <autograd/kernels/ref.h>
 #include <autograd/kernels/thread_pool.h>
 
+#include <array>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -459,4 +460,45 @@ TEST_CASE("gemm_packed_b equals gemm for every transpose form, across K and N bl
   }
   kernels::set_num_threads(prev);
   set_arch(before);
+}
+
+TEST_CASE("gemm_batched equals gemm to the bit for small and large products, every transpose form and instruction set") {
+  const std::string before(arch_name());
+  const int prev = elbo::num_threads();
+  auto run = [](auto zero) {
+    using T = decltype(zero);
+    for (const auto& [m, n, k] : std::vector<std::array<int64_t, 3>>{
+             {1, 1, 1}, {20, 20, 20}, {7, 33, 5}, {32, 32, 32}, {3, 17, 31}, {33, 20, 20}, {20, 1, 20}}) {
+      for (int form = 0; form < 4; ++form) {
+        const bool ta = form & 1, tb = form & 2;
+        const int64_t batch = 9, lda = ta ? m : k, ldb = tb ? k : n;
+        const std::vector<T> a = values<T>(size_t(batch * m * k), -1, 1, 11), b = values<T>(size_t(batch * k * n), -1, 1, 12);
+        for (const bool shared_b : {false, true}) {
+          CAPTURE(m);
+          CAPTURE(n);
+          CAPTURE(k);
+          CAPTURE(form);
+          CAPTURE(shared_b);
+          std::vector<T> want(size_t(batch * m * n)), got(want.size(), T(7));
+          const int64_t sb = shared_b ? 0 : k * n;
+          for (int64_t i = 0; i < batch; ++i)
+            gemm<T>(ta, tb, m, n, k, T(1), a.data() + i * m * k, lda, b.data() + i * sb, ldb, T(0),
+                    want.data() + i * m * n, n);
+          gemm_batched<T>(ta, tb, batch, m, n, k, a.data(), m * k, lda, b.data(), sb, ldb, got.data(), m * n, n);
+          CHECK(got == want);
+        }
+      }
+    }
+  };
+  for (const std::string& arch : archs()) {
+    CAPTURE(arch);
+    REQUIRE(set_arch(arch));
+    for (int threads : {1, 2}) {
+      elbo::set_num_threads(threads);
+      run(float(0));
+      run(double(0));
+    }
+  }
+  set_arch(before);
+  elbo::set_num_threads(prev);
 }

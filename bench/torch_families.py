@@ -7,11 +7,12 @@ mean over the batch of KL - log p(x|z). Each twin is written from elbo's C++, no
 
   posterior=diagonal    Independent(Normal(loc, exp(logvar / 2)), 1); analytic KL (Normal || Normal, kl.cpp)
   posterior=full        MultivariateNormal(loc, L): L = diag(exp(logvar / 2)) + strictly lower triangle of
-                        0.01 * fc23 (models/networks.cpp); analytic KL through the prior's dense form
-                        (kl.cpp: MultivariateNormal || Independent<Normal>, two triangular solves)
+                        0.01 * fc23 (models/networks.cpp); analytic KL to the diagonal prior without a
+                        solve (kl.cpp: MultivariateNormal || Independent<Normal>)
   posterior=lowrank:4   LowRankMultivariateNormal(loc, W = 0.01 * fc23 as [L, 4], exp(logvar))
-                        (distributions/multivariate_normal.cpp); analytic KL through both dense forms, so a
-                        Cholesky of W W^T + diag per example (kl.cpp)
+                        (distributions/multivariate_normal.cpp); analytic KL to the diagonal prior from
+                        |W_i|^2 + d_i and the log-det by the matrix determinant lemma (the R x R capacitance
+                        Cholesky the constructor makes; kl.cpp)
   flow=<kind>:4         the diagonal q pushed through 4 steps of models/flows.cpp's PosteriorFlow, each
                         conditioned on the encoder's hidden features h = relu(fc1(x)); no closed-form KL, so
                         Monte Carlo on the step's one sample: log q_K(z_K) - log p(z_K), with log q_K from
@@ -61,18 +62,21 @@ def normal_log_prob(value, loc, scale):  # distributions/normal.cpp, the same gr
     return -(value - loc).square() / (2.0 * scale.square()) - torch.log(scale) - LOG_SQRT_2PI
 
 
-def mvn_kl(loc_p, tril_p, loc_q, tril_q):
-    """KL(N(loc_p, L_p L_p^T) || N(loc_q, L_q L_q^T)), kl.cpp's MultivariateNormal pair."""
-    trace = torch.linalg.solve_triangular(tril_q, tril_p, upper=False).square().sum((-2, -1))
-    m = torch.linalg.solve_triangular(tril_q, (loc_q - loc_p).unsqueeze(-1), upper=False).square().sum((-2, -1))
-    half_log_det = lambda t: torch.log(torch.diagonal(t, dim1=-2, dim2=-1)).sum(-1)
-    return half_log_det(tril_q) - half_log_det(tril_p) + 0.5 * (trace + m - loc_p.shape[-1])
+def full_kl_to_standard(loc, tril):
+    """KL(N(loc, L L^T) || N(0, I)), kl.cpp's MultivariateNormal || Independent<Normal> with q's scale 1:
+    sum log s - sum log diag L + (|L / s|_F^2 + |(mu - loc) / s|^2 - D) / 2."""
+    half_log_det = torch.log(torch.diagonal(tril, dim1=-2, dim2=-1)).sum(-1)
+    return -half_log_det + 0.5 * (tril.square().sum((-2, -1)) + loc.square().sum(-1) - loc.shape[-1])
 
 
-def standard_normal_dense(loc):
-    """The prior as elbo's to_multivariate makes it: loc zeros [L], scale_tril diag_embed(ones) [L, L]."""
-    l = loc.shape[-1]
-    return loc.new_zeros(l), torch.diag_embed(loc.new_ones(l))
+def lowrank_kl_to_standard(loc, w, d, rank):
+    """KL(N(loc, W W^T + diag d) || N(0, I)), kl.cpp's LowRankMultivariateNormal || Independent<Normal>: the
+    trace from |W_i|^2 + d_i, log det(W W^T + diag d) = 2 sum log diag C + sum log d with
+    C = cholesky(I + W^T D^-1 W) [R, R] (the capacitance elbo's constructor factors)."""
+    cap = torch.eye(rank, dtype=loc.dtype) + (w / d.unsqueeze(-1)).transpose(-1, -2) @ w
+    log_det = 2.0 * torch.log(torch.diagonal(torch.linalg.cholesky(cap), dim1=-2, dim2=-1)).sum(-1) + torch.log(d).sum(-1)
+    trace = (w.square().sum(-1) + d).sum(-1)
+    return -0.5 * log_det + 0.5 * (trace + loc.square().sum(-1) - loc.shape[-1])
 
 
 def diagonal_posterior(loc, logvar):
@@ -99,9 +103,7 @@ def full_posterior(loc, logvar, extra, tril_map):
     padded = torch.cat([loc.new_zeros(b, 1), extra * EXTRA_SCALE], 1)
     tril = padded.index_select(1, tril_map).reshape(b, l, l) + torch.diag_embed(torch.exp(0.5 * logvar))
     z = loc + (tril @ torch.randn_like(loc).unsqueeze(-1)).squeeze(-1)
-    # elbo has no MultivariateNormal || N(0, I) shortcut: the prior goes dense and both solves run against
-    # its identity scale_tril
-    return z, mvn_kl(loc, tril, *standard_normal_dense(loc))
+    return z, full_kl_to_standard(loc, tril)
 
 
 def lowrank_posterior(loc, logvar, extra, rank):
@@ -109,10 +111,7 @@ def lowrank_posterior(loc, logvar, extra, rank):
     w, d = (extra * EXTRA_SCALE).reshape(b, l, rank), torch.exp(logvar)
     eps_w, eps_d = loc.new_empty(b, rank).normal_(), torch.randn_like(loc)
     z = loc + (w @ eps_w.unsqueeze(-1)).squeeze(-1) + torch.sqrt(d) * eps_d
-    # the KL through the dense form (kl.cpp): L = cholesky(W W^T + diag d), no Woodbury. (elbo's constructor
-    # also factors the R x R capacitance, which this loss never reads; the twin skips it.)
-    tril = torch.linalg.cholesky(w @ w.transpose(-1, -2) + torch.diag_embed(d))
-    return z, mvn_kl(loc, tril, *standard_normal_dense(loc))
+    return z, lowrank_kl_to_standard(loc, w, d, rank)
 
 
 # ---- the flows' steps: (blocks of the step's head, z) -> (y, log |det J|) ----

@@ -49,6 +49,19 @@ template <Distribution D> class Independent {
     s.insert(s.end(), e.begin(), e.end());
     return s;
   }
+  // The same two shapes in pooled storage (no heap allocation), for a family built in every training step
+  // (MixtureSameFamily asks for these where a component has them).
+  detail::Dims batch_dims() const {
+    const auto& b = base_.batch_shape();
+    return detail::Dims(b.begin(), b.end() - n_);
+  }
+  detail::Dims event_dims() const {
+    const auto& b = base_.batch_shape();
+    const auto& e = base_.event_shape();
+    detail::Dims s(b.end() - n_, b.end());
+    s.insert(s.end(), e.begin(), e.end());
+    return s;
+  }
 
   Tensor sample(Generator& gen, const Shape& sample_shape = {}) const
     requires Samplable<D>

@@ -108,14 +108,43 @@ Tensor kl_divergence(const LowRankMultivariateNormal& p, const MultivariateNorma
 Tensor kl_divergence(const MultivariateNormal& p, const LowRankMultivariateNormal& q) {
   return kl_divergence(p, to_multivariate(q));
 }
+// Against a diagonal Gaussian q = N(mu, diag(s^2)) the inverse is elementwise, so neither KL needs a
+// solve (the dense route, to_multivariate(q), makes two triangular solves per example):
+//   KL(N(m, L L^T) || q) = sum log s - sum log diag L + 1/2 [sum_ij (L_ij / s_i)^2 + |(mu - m) / s|^2 - D],
+//   KL(N(m, W W^T + diag d) || q) = sum log s - log det(W W^T + diag d) / 2
+//                                  + 1/2 [sum_i (|W_i|^2 + d_i) / s_i^2 + |(mu - m) / s|^2 - D].
+namespace {
+const Normal& diagonal_of(const Independent<Normal>& q, int64_t d, std::string_view p_name) {
+  ELBO_CHECK_VALUE(q.reinterpreted_batch_ndims() == 1,
+                   "kl_divergence: the Independent Normal must have one event dim (event_shape {})", q.event_shape());
+  ELBO_CHECK_SHAPE(q.base_dist().loc().size(-1) == d, "kl_divergence: {} event_shape [{}] vs Independent<Normal> {}",
+                   p_name, d, q.event_shape());
+  return q.base_dist();
+}
+}  // namespace
+
 Tensor kl_divergence(const MultivariateNormal& p, const Independent<Normal>& q) {
-  return kl_divergence(p, to_multivariate(q));
+  const int64_t d = p.loc().size(-1);
+  const Normal& n = diagonal_of(q, d, "MultivariateNormal");
+  check_broadcast("kl_divergence", "MultivariateNormal p batch_shape", IntList(p.loc().shape().data(), size_t(p.loc().dim() - 1)),
+                  "q batch_shape", IntList(n.loc().shape().data(), size_t(n.loc().dim() - 1)));
+  const Tensor trace = sum(square(p.scale_tril() / unsqueeze(n.scale(), -1)), {-2, -1});
+  const Tensor m = sum(square((n.loc() - p.loc()) / n.scale()), {-1});
+  return sum(log(n.scale()), {-1}) - p.half_log_det() + 0.5 * (trace + m - double(d));
 }
 Tensor kl_divergence(const Independent<Normal>& p, const MultivariateNormal& q) {
   return kl_divergence(to_multivariate(p), q);
 }
 Tensor kl_divergence(const LowRankMultivariateNormal& p, const Independent<Normal>& q) {
-  return kl_divergence(to_multivariate(p), to_multivariate(q));
+  const int64_t d = p.loc().size(-1);
+  const Normal& n = diagonal_of(q, d, "LowRankMultivariateNormal");
+  check_broadcast("kl_divergence", "LowRankMultivariateNormal p batch_shape",
+                  IntList(p.loc().shape().data(), size_t(p.loc().dim() - 1)), "q batch_shape",
+                  IntList(n.loc().shape().data(), size_t(n.loc().dim() - 1)));
+  const Tensor var_q = square(n.scale());
+  const Tensor trace = sum((sum(square(p.cov_factor()), {-1}) + p.cov_diag()) / var_q, {-1});
+  const Tensor m = sum(square(n.loc() - p.loc()) / var_q, {-1});
+  return sum(log(n.scale()), {-1}) - 0.5 * p.log_det() + 0.5 * (trace + m - double(d));
 }
 Tensor kl_divergence(const Independent<Normal>& p, const LowRankMultivariateNormal& q) {
   return kl_divergence(to_multivariate(p), to_multivariate(q));

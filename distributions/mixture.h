@@ -19,13 +19,15 @@ template <Distribution D> class MixtureSameFamily {
  public:
   MixtureSameFamily(Categorical mixture_distribution, D component_distribution)
       : mix_(std::move(mixture_distribution)), comp_(std::move(component_distribution)) {
-    // references and IntLists, so building a mixture in a training step does not reach the heap
-    const auto& cb = comp_.batch_shape();
+    // references, IntLists and pooled shapes, so building a mixture in a training step does not reach the heap
+    const auto& cb = batch_dims_of(comp_);
+    const auto& ce = event_dims_of(comp_);
+    event_.assign(ce.begin(), ce.end());
     const IntList mb(mix_.logits().shape().data(), mix_.logits().shape().size() - 1);
     ELBO_CHECK_SHAPE(!cb.empty() && cb.back() == mix_.num_events(),
                      "MixtureSameFamily: mixture_distribution has K = {} components (logits {}) but "
                      "component_distribution has batch_shape {} (event_shape {}); its last batch dim must be K",
-                     mix_.num_events(), mix_.logits().shape(), Shape(cb), Shape(comp_.event_shape()));
+                     mix_.num_events(), mix_.logits().shape(), Shape(cb.begin(), cb.end()), Shape(comp_.event_shape()));
     batch_.assign(cb.begin(), cb.end() - 1);
     bool fits = mb.size() <= batch_.size();
     for (size_t i = 1; fits && i <= mb.size(); ++i)
@@ -33,7 +35,7 @@ template <Distribution D> class MixtureSameFamily {
     ELBO_CHECK_SHAPE(fits,
                      "MixtureSameFamily: mixture_distribution batch_shape {} does not broadcast to the mixture's "
                      "batch_shape {} (component_distribution batch_shape {} without its last dim K = {})",
-                     mb.vec(), batch_shape(), Shape(cb), cb.back());
+                     mb.vec(), batch_shape(), Shape(cb.begin(), cb.end()), cb.back());
   }
 
   const Categorical& mixture_distribution() const { return mix_; }
@@ -46,7 +48,7 @@ template <Distribution D> class MixtureSameFamily {
   // log p(x) = logsumexp_k [log pi_k + log p_k(x)], x [..., batch, event] unsqueezed at the component dim
   // (mixing's logits are normalized, so they are log pi).
   Tensor log_prob(const Tensor& x) const {
-    check_value_shape("MixtureSameFamily", x, batch_, event_shape());
+    check_value_shape("MixtureSameFamily", x, batch_, event_);
     const Tensor lp = comp_.log_prob(unsqueeze(x, -1 - event_ndims()));  // [..., batch, K]
     return logsumexp(lp + mix_.logits(), -1);
   }
@@ -87,7 +89,16 @@ template <Distribution D> class MixtureSameFamily {
   }
 
  private:
-  int64_t event_ndims() const { return int64_t(std::size(event_shape())); }
+  // A family's shapes in pooled storage where it offers them (Independent), else as it returns them.
+  static decltype(auto) batch_dims_of(const D& d) {
+    if constexpr (requires { d.batch_dims(); }) return d.batch_dims();
+    else return d.batch_shape();
+  }
+  static decltype(auto) event_dims_of(const D& d) {
+    if constexpr (requires { d.event_dims(); }) return d.event_dims();
+    else return d.event_shape();
+  }
+  int64_t event_ndims() const { return int64_t(event_.size()); }
   // pi [mixing batch, K] with a 1 per event dim, so it lines up with the components' [batch, K, event].
   Tensor weights() const {
     Tensor w = mix_.probs();
@@ -97,7 +108,7 @@ template <Distribution D> class MixtureSameFamily {
 
   Categorical mix_;
   D comp_;
-  detail::Dims batch_;
+  detail::Dims batch_, event_;
 };
 
 }  // namespace elbo::dist

@@ -9,10 +9,12 @@ namespace elbo::dist {
 namespace {
 const double kLog2Pi = std::log(2 * std::numbers::pi);
 
-Shape leading(const Tensor& t, int64_t drop) { return Shape(t.shape().begin(), t.shape().end() - drop); }
-Shape with(Shape s, std::initializer_list<int64_t> tail) {
-  s.insert(s.end(), tail);
-  return s;
+// t's dims without the last `drop`, borrowed from t (no shape is built: the constructors run every step)
+IntList leading(const Tensor& t, int64_t drop) { return IntList(t.shape().data(), t.shape().size() - size_t(drop)); }
+detail::Dims with(IntList s, std::initializer_list<int64_t> tail) {
+  detail::Dims d(s.begin(), s.end());
+  d.insert(d.end(), tail);
+  return d;
 }
 // Squared norm over the last two dims of a [..., n, k] solve.
 Tensor squared_norm(const Tensor& y) { return sum(square(y), {-2, -1}); }
@@ -37,7 +39,7 @@ MultivariateNormal::MultivariateNormal(Tensor loc, Tensor scale_tril) {
                      scale_tril.shape());
   }
   const DType dt = common_dtype(loc, scale_tril);
-  const Shape batch = broadcast_shape(kName, "loc batch", leading(loc, 1), "scale_tril batch", leading(scale_tril, 2));
+  const detail::Dims batch = broadcast_dims(kName, "loc batch", leading(loc, 1), "scale_tril batch", leading(scale_tril, 2));
   loc_ = expand_to(loc.to(dt), with(batch, {d}));
   scale_tril_ = expand_to(scale_tril.to(dt), with(batch, {d, d}));
 }
@@ -47,7 +49,7 @@ MultivariateNormal MultivariateNormal::from_covariance(Tensor loc, const Tensor&
   return MultivariateNormal(std::move(loc), cholesky(covariance));
 }
 
-Shape MultivariateNormal::batch_shape() const { return leading(loc_, 1); }
+Shape MultivariateNormal::batch_shape() const { return leading(loc_, 1).vec(); }
 
 Tensor MultivariateNormal::sample(Generator& gen, const Shape& sample_shape) const {
   NoGradGuard no_grad;
@@ -55,7 +57,7 @@ Tensor MultivariateNormal::sample(Generator& gen, const Shape& sample_shape) con
 }
 
 Tensor MultivariateNormal::rsample(Generator& gen, const Shape& sample_shape) const {
-  const Tensor eps = randn(extended_shape(sample_shape, batch_shape(), event_shape()), gen, dtype());
+  const Tensor eps = randn(extended_dims(sample_shape, loc_.shape()), gen, dtype());
   return loc_ + squeeze(matmul(scale_tril_, unsqueeze(eps, -1)), -1);
 }
 
@@ -63,7 +65,7 @@ Tensor MultivariateNormal::half_log_det() const { return sum(log(diagonal(scale_
 
 Tensor MultivariateNormal::log_prob(const Tensor& value) const {
   check_floating("MultivariateNormal", "value", value);
-  check_value_shape("MultivariateNormal", value, batch_shape(), event_shape());
+  check_value_shape("MultivariateNormal", value, leading(loc_, 1), {loc_.size(-1)});
   validate("MultivariateNormal", "value", value, Constraint::real);
   const Tensor y = solve_triangular(scale_tril_, unsqueeze(value - loc_, -1), /*upper=*/false);
   return -0.5 * (double(loc_.size(-1)) * kLog2Pi + squared_norm(y)) - half_log_det();
@@ -95,8 +97,8 @@ LowRankMultivariateNormal::LowRankMultivariateNormal(Tensor loc, Tensor cov_fact
   validate(kName, "cov_diag", cov_diag, Constraint::positive);
   const int64_t r = cov_factor.size(-1);
   const DType t = common_dtype(loc, cov_factor) == DType::f64 ? DType::f64 : common_dtype(loc, cov_diag);
-  Shape batch = broadcast_shape(kName, "loc batch", leading(loc, 1), "cov_factor batch", leading(cov_factor, 2));
-  batch = broadcast_shape(kName, "batch", batch, "cov_diag batch", leading(cov_diag, 1));
+  detail::Dims batch = broadcast_dims(kName, "loc batch", leading(loc, 1), "cov_factor batch", leading(cov_factor, 2));
+  batch = broadcast_dims(kName, "batch", batch, "cov_diag batch", leading(cov_diag, 1));
   loc_ = expand_to(loc.to(t), with(batch, {d}));
   cov_factor_ = expand_to(cov_factor.to(t), with(batch, {d, r}));
   cov_diag_ = expand_to(cov_diag.to(t), with(batch, {d}));
@@ -106,7 +108,7 @@ LowRankMultivariateNormal::LowRankMultivariateNormal(Tensor loc, Tensor cov_fact
   capacitance_tril_ = cholesky(eye + matmul(wt_dinv, cov_factor_));
 }
 
-Shape LowRankMultivariateNormal::batch_shape() const { return leading(loc_, 1); }
+Shape LowRankMultivariateNormal::batch_shape() const { return leading(loc_, 1).vec(); }
 
 Tensor LowRankMultivariateNormal::sample(Generator& gen, const Shape& sample_shape) const {
   NoGradGuard no_grad;
@@ -114,8 +116,8 @@ Tensor LowRankMultivariateNormal::sample(Generator& gen, const Shape& sample_sha
 }
 
 Tensor LowRankMultivariateNormal::rsample(Generator& gen, const Shape& sample_shape) const {
-  const Tensor eps_w = randn(extended_shape(sample_shape, batch_shape(), {cov_factor_.size(-1)}), gen, dtype());
-  const Tensor eps_d = randn(extended_shape(sample_shape, batch_shape(), event_shape()), gen, dtype());
+  const Tensor eps_w = randn(extended_dims(sample_shape, leading(loc_, 1), {cov_factor_.size(-1)}), gen, dtype());
+  const Tensor eps_d = randn(extended_dims(sample_shape, loc_.shape()), gen, dtype());
   return loc_ + squeeze(matmul(cov_factor_, unsqueeze(eps_w, -1)), -1) + sqrt(cov_diag_) * eps_d;
 }
 
@@ -125,7 +127,7 @@ Tensor LowRankMultivariateNormal::log_det() const {
 
 Tensor LowRankMultivariateNormal::log_prob(const Tensor& value) const {
   check_floating("LowRankMultivariateNormal", "value", value);
-  check_value_shape("LowRankMultivariateNormal", value, batch_shape(), event_shape());
+  check_value_shape("LowRankMultivariateNormal", value, leading(loc_, 1), {loc_.size(-1)});
   validate("LowRankMultivariateNormal", "value", value, Constraint::real);
   const Tensor diff = value - loc_;
   const Tensor dinv_diff = diff / cov_diag_;                                        // D^-1 x

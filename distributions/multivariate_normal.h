@@ -65,9 +65,9 @@ class LowRankMultivariateNormal {
   Tensor mean() const { return loc_; }
   Tensor variance() const;           // sum_r W_ir^2 + d_i
   Tensor covariance_matrix() const;  // W W^T + diag(d)
+  Tensor log_det() const;            // log det(W W^T + diag d), batch_shape (the matrix determinant lemma)
 
  private:
-  Tensor log_det() const;  // log det(W W^T + diag d), batch_shape
   Tensor loc_, cov_factor_, cov_diag_;
   Tensor capacitance_tril_;  // cholesky(I + W^T D^-1 W), [..., R, R]
 };

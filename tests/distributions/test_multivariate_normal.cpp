@@ -37,7 +37,7 @@ TEST_CASE("MultivariateNormal matches torch: log_prob, entropy, variance, covari
   CHECK(matches(tril.grad(), mf::q_grad_tril));
 }
 
-TEST_CASE("LowRankMultivariateNormal matches torch; its KLs go through the dense form") {
+TEST_CASE("LowRankMultivariateNormal matches torch; its KLs to full and low-rank go through the dense form") {
   const LowRankMultivariateNormal r(mx(mf::loc_q), mx(mf::lr_W), mx(mf::lr_d));
   const LowRankMultivariateNormal r2(mx(mf::loc_p), mx(mf::lr_W2), mx(mf::lr_d2));
   const MultivariateNormal p(mx(mf::loc_p), mx(mf::tril_p));
@@ -69,6 +69,34 @@ TEST_CASE("KL between a full-covariance and a diagonal Normal matches torch, bot
   // a full covariance that happens to be diagonal has the diagonal Normal's log_prob
   const Tensor x = mx(mf::x);
   CHECK(all_close(dist::to_multivariate(diag).log_prob(x), diag.log_prob(x), 1e-12, 1e-12));
+}
+
+TEST_CASE("KLs to a diagonal Normal without a solve: the dense route's values, gradchecks, broadcast batches") {
+  Generator gen(21);
+  const dist::Independent<dist::Normal> diag(dist::Normal(mx(mf::loc_q), mx(mf::diag_scale)), 1);
+  const MultivariateNormal p(mx(mf::loc_p), mx(mf::tril_p));
+  const LowRankMultivariateNormal r(mx(mf::loc_q), mx(mf::lr_W), mx(mf::lr_d));
+  CHECK(all_close(dist::kl_divergence(p, diag), dist::kl_divergence(p, dist::to_multivariate(diag)), 1e-12, 1e-12));
+  CHECK(all_close(dist::kl_divergence(r, diag),
+                  dist::kl_divergence(dist::to_multivariate(r), dist::to_multivariate(diag)), 1e-12, 1e-12));
+  // q with no batch against p's [2]: the VAE's KL to N(0, I)
+  const dist::Independent<dist::Normal> prior(dist::Normal(zeros({3}, DType::f64), ones({3}, DType::f64)), 1);
+  CHECK(dist::kl_divergence(r, prior).shape() == Shape{2});
+  CHECK(all_close(dist::kl_divergence(r, prior),
+                  dist::kl_divergence(dist::to_multivariate(r), dist::to_multivariate(prior)), 1e-12, 1e-12));
+  auto tril_of = [](const Tensor& raw) { return tril(raw, -1) + diag_embed(exp(diagonal(raw))); };
+  CHECK(gradcheck([&](auto& in) {
+    return dist::kl_divergence(MultivariateNormal(in[0], tril_of(in[1])),
+                               dist::Independent<dist::Normal>(dist::Normal(in[2], exp(in[3])), 1));
+  }, {uniform({2, 3}, gen, -1, 1), uniform({2, 3, 3}, gen, -0.5, 0.5), uniform({3}, gen, -1, 1), uniform({3}, gen, -0.5, 0.5)}));
+  CHECK(gradcheck([&](auto& in) {
+    return dist::kl_divergence(LowRankMultivariateNormal(in[0], in[1], exp(in[2])),
+                               dist::Independent<dist::Normal>(dist::Normal(in[3], exp(in[4])), 1));
+  }, {uniform({2, 3}, gen, -1, 1), uniform({2, 3, 2}, gen, -1, 1), uniform({2, 3}, gen, -0.5, 0.5),
+      uniform({2, 3}, gen, -1, 1), uniform({2, 3}, gen, -0.5, 0.5)}));
+  // an event-size mismatch names both
+  const dist::Independent<dist::Normal> four(dist::Normal(zeros({4}, DType::f64), ones({4}, DType::f64)), 1);
+  CHECK_THROWS_WITH_AS(dist::kl_divergence(p, four), doctest::Contains("MultivariateNormal event_shape [3]"), ShapeError);
 }
 
 TEST_CASE("MultivariateNormal and LowRank sampling: shapes, mean and covariance within 5 standard errors") {

@@ -23,8 +23,9 @@ For 2 threads the PyTorch column is its faster two-core setting (see torch_steps
 keys of tests/zoo_configs.h), the autoencoder, non-amortized VI's training visit (vi-train) and its 100-step
 per-example searches (vi-search, gap-search: ms per search), each beside its PyTorch twin
 (torch_steps.py, torch_families.py, torch_heads.py) on 1 and 2 threads at batch 128, with elbo's heap
-allocations per step and both sides' parameter counts (equal when the twin is the same model). The
-sequence VAE's and Burda et al.'s rows have their own comparisons (torch_seqvae.py, compare_burda.py).
+allocations per step and both sides' parameter counts (equal when the twin is the same model); then the
+sequence VAE's step at batch 128 (torch_seqvae.py step, on data/strokes) and Burda et al.'s ten models at
+their batch of 20 (compare_burda.py's rows, on data/mnist-full), each side once per round.
 
 Needs Debian's python3-torch for the PyTorch side (run with /usr/bin/python3).
 """
@@ -168,6 +169,49 @@ def zoo_table(a):
                 tp = rounds[-1][1].get(m, {}).get(t, (0, 0))[1]
                 params = f"{ep:,} / {tp:,}" if ep and tp else (f"{ep:,} / -" if ep else "-")
         print(f"| {m} |" + "".join(cells) + f" {allocs} | {params} |", flush=True)
+    if not a.configs:
+        extra_rows(a)
+
+
+def extra_rows(a):
+    """The sequence VAE and Burda et al.'s models, which need their data sets: one row each, or a line
+    saying what is missing."""
+    import compare_burda
+    root = os.path.dirname(HERE)
+    strokes, mnist = os.path.join(root, "data", "strokes"), os.path.join(root, "data", "mnist-full")
+
+    def seqvae(t):
+        filt = f"^BM_SeqVaeTrainStep/128/{t}(/real_time)?$"
+        out = subprocess.run([os.path.join(a.build, "bench", "elbo_bench"), f"--benchmark_filter={filt}",
+                              "--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true",
+                              "--benchmark_format=json"], check=True, capture_output=True, text=True,
+                             env=dict(os.environ, ELBO_STROKES=strokes)).stdout
+        e = next(b["real_time"] for b in json.loads(out)["benchmarks"] if b.get("aggregate_name") == "median")
+        out = subprocess.run([sys.executable, os.path.join(HERE, "torch_seqvae.py"), "step", "--data", strokes,
+                              "--batch", "128", "--threads", str(t)], check=True, capture_output=True, text=True,
+                             env=dict(os.environ, OMP_NUM_THREADS=str(t))).stdout
+        return e, json.loads(out.strip().splitlines()[-1])["ms_median"]
+
+    rows = []
+    if os.path.isdir(strokes):
+        rows.append(("seqvae (batch 128)", seqvae))
+    else:
+        print(f"(no {strokes}: elbo-data strokes makes it; the sequence VAE's row is left out)")
+    if os.path.isdir(mnist):
+        for row in compare_burda.ROWS:
+            rows.append((f"burda {row} (batch 20)",
+                         lambda t, row=row: (compare_burda.elbo_ms(a.build, row, t), compare_burda.torch_ms(row, t, mnist))))
+    else:
+        print(f"(no {mnist}: elbo-data mnist-full makes it; Burda et al.'s rows are left out)")
+    for name, measure in rows:
+        cells = []
+        for t in a.threads:
+            pairs = [measure(t) for _ in range(a.rounds)]
+            e = statistics.median(x for x, _ in pairs)
+            p = statistics.median(y for _, y in pairs)
+            ratio = statistics.median(y / x for x, y in pairs)
+            cells.append(f" {e:.2f} | {p:.2f} | {ratio:.2f} |")
+        print(f"| {name} |" + "".join(cells) + " - | - |", flush=True)
 
 
 def torch_side(model, batches, threads, arch):

@@ -4,6 +4,7 @@ ratio table (examples per second, medians over repetitions) as Markdown.
 
   bench/compare.py [--build build] [--model mlp conv iwae planar iaf] [--batch 32 128 512] [--threads 1 2] [--rounds R]
                    [--arch sse2|avx2|avx512]
+  bench/compare.py --zoo [--configs KEY ...] [--threads 1 2] [--rounds R] [--arch avx2|avx512]
 
 --arch avx2 or avx512 runs both sides on that instruction set (ELBO_ARCH for elbo; ATEN_CPU_CAPABILITY and
 OPENBLAS_CORETYPE for PyTorch, see torch_steps.py --isa).

@@ -26,7 +26,8 @@ per-example searches (vi-search, gap-search: ms per search), each beside its PyT
 (torch_steps.py, torch_families.py, torch_heads.py) on 1 and 2 threads at batch 128, with elbo's heap
 allocations per step and both sides' parameter counts (equal when the twin is the same model); then the
 sequence VAE's step at batch 128 (torch_seqvae.py step, on data/strokes) and Burda et al.'s ten models at
-their batch of 20 (compare_burda.py's rows, on data/mnist-full), each side once per round.
+their batch of 20 (compare_burda.py's rows, on data/mnist-full), each side once per round (with --arch,
+elbo runs that instruction set there too; PyTorch picks its own for these rows).
 
 Needs Debian's python3-torch for the PyTorch side (run with /usr/bin/python3).
 """
@@ -179,6 +180,8 @@ def extra_rows(a):
     saying what is missing."""
     import compare_burda
     root = os.path.dirname(HERE)
+    if a.arch:  # the elbo_bench runs below inherit it
+        os.environ["ELBO_ARCH"] = a.arch
     strokes, mnist = os.path.join(root, "data", "strokes"), os.path.join(root, "data", "mnist-full")
 
     def seqvae(t):

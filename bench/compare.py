@@ -204,7 +204,8 @@ def extra_rows(a):
     if os.path.isdir(mnist):
         for row in compare_burda.ROWS:
             rows.append((f"burda {row} (batch 20)",
-                         lambda t, row=row: (compare_burda.elbo_ms(a.build, row, t), compare_burda.torch_ms(row, t, mnist))))
+                         lambda t, row=row: (compare_burda.elbo_ms(a.build, row, t, mnist),
+                                             compare_burda.torch_ms(row, t, mnist))))
     else:
         print(f"(no {mnist}: elbo-data mnist-full makes it; Burda et al.'s rows are left out)")
     for name, measure in rows:

@@ -29,13 +29,13 @@ def parse_row(row):
     return int(layers[1:]), objective, int(k[1:])
 
 
-def elbo_ms(build, row, threads):
+def elbo_ms(build, row, threads, data=os.path.join(ROOT, "data", "mnist-full")):
     layers, objective, k = parse_row(row)
     name = f"BM_BurdaTrainStep/{layers}/{k}/{int(objective == 'iwae')}/{threads}/real_time"
     out = subprocess.run([os.path.join(build, "bench", "elbo_bench"), f"--benchmark_filter=^{name}$",
                           "--benchmark_min_time=1", "--benchmark_repetitions=3",
                           "--benchmark_report_aggregates_only=true", "--benchmark_format=json"],
-                         check=True, capture_output=True, text=True).stdout
+                         check=True, capture_output=True, text=True, env=dict(os.environ, ELBO_MNIST_FULL=data)).stdout
     for b in json.loads(out)["benchmarks"]:
         if b.get("aggregate_name") == "median":
             return b["real_time"] if b["time_unit"] == "ms" else b["real_time"] / 1e6
@@ -69,7 +69,7 @@ def main():
         for t in a.threads:
             e, p = [], []
             for _ in range(a.rounds):
-                e.append(elbo_ms(a.build, row, t))
+                e.append(elbo_ms(a.build, row, t, a.data))
                 p.append(torch_ms(row, t, a.data))
             ratios = [pi / ei for pi, ei in zip(p, e)]
             me, mp = statistics.median(e), statistics.median(p)

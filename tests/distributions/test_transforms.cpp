@@ -300,6 +300,17 @@ TEST_CASE("more transform errors: no inverse to invert, shapes that do not fit, 
   const FlipTransform flip_t;
   CHECK(flip_t.log_abs_det_jacobian(ones({2, 3}), ones({2, 3})).shape() == Shape{2});
   CHECK(all_close(flip_t.inverse(flip_t.forward(x)), x, 0, 0));
+  CHECK_ERROR_HAS(flip_t.log_abs_det_jacobian(ones({}), ones({})), "FlipTransform: x [] has no event dim");
+  CHECK_ERROR_HAS(HouseholderTransform(ones({2})).log_abs_det_jacobian(ones({}), Tensor()),
+                  "HouseholderTransform: x [] has no event dim");
+  // the coupling's conditioner with a context: an empty one is refused, a wrong output shape named
+  CHECK_ERROR_HAS(AffineCouplingTransform(AffineCouplingTransform::ContextNet(), ones({2, 1}), 4, 2),
+                  "AffineCouplingTransform: the network is empty");
+  const AffineCouplingTransform::ContextNet short_st = [](const Tensor& xa, const Tensor&) {
+    return std::pair<Tensor, Tensor>{narrow(xa, -1, 0, 1), narrow(xa, -1, 0, 1)};
+  };
+  CHECK_ERROR_HAS(AffineCouplingTransform(short_st, ones({2, 1}), 4, 2).forward(ones({2, 4})),
+                  "the network returned s [2, 1] and t [2, 1], expected [2, 2]");
   CHECK_ERROR_HAS(TransformedDistribution(Normal(zeros({2}), ones({2})), {nullptr}), "TransformedDistribution: transform 0 is null");
   CHECK_ERROR_HAS(TransformedDistribution(AnyDistribution(), {}), "TransformedDistribution: the base distribution is undefined");
 }

@@ -168,7 +168,7 @@ FlowDecoder::FlowDecoder(const NetworkOptions& o, std::shared_ptr<const Likeliho
     : Decoder(head),
       d_(o.height * o.width),
       split_(d_ / 2),
-      fc3_(register_module("fc3", nn::Linear(o.latent, o.hidden, gen))),
+      fc3_(register_module("fc3", nn::Linear(o.latent + o.condition, o.hidden, gen))),
       fc4_(register_module("fc4", nn::Linear(o.hidden, 2 * d_, gen))) {
   ELBO_CHECK_VALUE(o.arch == Arch::mlp, "flow likelihood: needs --arch mlp (its couplings condition on fc3's features)");
   ELBO_CHECK_VALUE(d_ >= 2, "flow likelihood: needs at least 2 pixels, got {}", d_);

@@ -3,6 +3,7 @@
 // interface and its estimators, posterior flows and learned priors, and the zoo's models.
 #include "autoencoder.h"
 #include "checksum.h"
+#include "conditional.h"
 #include "dataset.h"
 #include "estimators.h"
 #include "export.h"

@@ -108,7 +108,7 @@ dist::AnyDistribution Encoder::distribution(const Params& p) const {
 namespace {
 
 void check_input(const char* what, const NetworkOptions& o, const Tensor& x) {
-  const int64_t d = o.height * o.width;
+  const int64_t d = o.height * o.width + o.condition;
   ELBO_CHECK_SHAPE(x.defined() && x.dim() == 2 && x.size(1) == d, "{}: input {} is not [B, {}]", what,
                    x.defined() ? x.shape() : Shape{}, d);
 }
@@ -121,10 +121,21 @@ void check_conv_size(const NetworkOptions& o) {
                    o.height, o.width);
 }
 
-// The conv stacks (networks.h), shared by the VAE's encoder, the code encoder and the decoder.
+// The conv stacks (networks.h), shared by the VAE's encoder, the code encoder and the decoder: the
+// convolutions to flattened features, then (unless out_features is 0) the head.
+int64_t conv_features(const NetworkOptions& o) { return 64 * (o.height / 4) * (o.width / 4); }
 nn::Sequential conv_encoder_stack(const NetworkOptions& o, int64_t out_features, Generator& gen) {
-  return nn::Sequential(nn::Conv2d(1, 32, 4, 2, 1, true, gen), nn::ReLU(), nn::Conv2d(32, 64, 4, 2, 1, true, gen),
-                        nn::ReLU(), nn::Flatten(), nn::Linear(64 * (o.height / 4) * (o.width / 4), out_features, gen));
+  nn::Sequential s(nn::Conv2d(1, 32, 4, 2, 1, true, gen), nn::ReLU(), nn::Conv2d(32, 64, 4, 2, 1, true, gen),
+                   nn::ReLU(), nn::Flatten());
+  if (out_features > 0) s.push_back(nn::Linear(conv_features(o), out_features, gen));
+  return s;
+}
+
+// Rows [from, out) of a head's weight and bias start at zero (the covariance head: q starts diagonal).
+void zero_rows(Tensor& t, int64_t from) {
+  const int64_t row = t.numel() / t.size(0);  // elements per output row
+  float* p = t.data<float>();
+  std::fill(p + from * row, p + t.numel(), 0.0f);
 }
 
 class MlpEncoder final : public Encoder {
@@ -132,7 +143,7 @@ class MlpEncoder final : public Encoder {
   MlpEncoder(const NetworkOptions& o, Generator& gen)
       : Encoder(o),
         o_(o),
-        fc1_(register_module("fc1", nn::Linear(o.height * o.width, o.hidden, gen))),
+        fc1_(register_module("fc1", nn::Linear(o.height * o.width + o.condition, o.hidden, gen))),
         fc21_(register_module("fc21", nn::Linear(o.hidden, o.latent, gen))),
         fc22_(register_module("fc22", nn::Linear(o.hidden, o.latent, gen))),
         fc23_(o.posterior.extra_features(o.latent) > 0
@@ -159,36 +170,37 @@ class ConvEncoder final : public Encoder {
   ConvEncoder(const NetworkOptions& o, Generator& gen)
       : Encoder(o),
         o_((check_conv_size(o), o)),
-        net_(register_module("encoder", conv_encoder_stack(o, 2 * o.latent + o.posterior.extra_features(o.latent), gen))) {
+        net_(register_module("encoder", conv_encoder_stack(o, o.condition > 0 ? 0 : head_features(o), gen))),
+        head_(o.condition > 0 ? &register_module("head", nn::Linear(conv_features(o) + o.condition, head_features(o), gen))
+                              : nullptr) {
     // the head's rows past loc and log-variance start at zero, as the MLP's fc23: q(z|x) starts diagonal
-    const int64_t e = o.posterior.extra_features(o.latent);
-    if (e == 0) return;
-    for (auto& [name, t] : net_.named_parameters()) {
-      if (name != "5.weight" && name != "5.bias") continue;
-      const int64_t row = t.numel() / t.size(0);  // elements per output row
-      float* p = t.data<float>();
-      std::fill(p + 2 * o.latent * row, p + t.numel(), 0.0f);
-    }
+    if (o.posterior.extra_features(o.latent) == 0) return;
+    for (auto& [name, t] : (head_ ? head_->named_parameters() : net_.named_parameters()))
+      if (name == "weight" || name == "bias" || name == "5.weight" || name == "5.bias") zero_rows(t, 2 * o.latent);
   }
   Params params(const Tensor& x) const override {
     check_input("VAE encoder", o_, x);
-    const Tensor h = net_.forward(reshape(x, {x.size(0), 1, o_.height, o_.width}));
-    const int64_t l = o_.latent, e = o_.posterior.extra_features(l);
+    const int64_t d = o_.height * o_.width, l = o_.latent, e = o_.posterior.extra_features(l);
+    const Tensor image = reshape(o_.condition > 0 ? narrow(x, 1, 0, d) : x, {x.size(0), 1, o_.height, o_.width});
+    Tensor h = net_.forward(image);
+    if (head_) h = head_->forward(cat({h, narrow(x, 1, d, o_.condition)}, 1));
     return {narrow(h, 1, 0, l), narrow(h, 1, l, l), e > 0 ? narrow(h, 1, 2 * l, e) : Tensor(), h};
   }
   // the conv stack ends in the heads' Linear: flows condition on all of its outputs
-  int64_t context_features() const override { return 2 * o_.latent + o_.posterior.extra_features(o_.latent); }
+  int64_t context_features() const override { return head_features(o_); }
 
  private:
+  static int64_t head_features(const NetworkOptions& o) { return 2 * o.latent + o.posterior.extra_features(o.latent); }
   NetworkOptions o_;
   nn::Sequential& net_;
+  nn::Linear* head_;  // conditional only: the head, reading the features and the condition
 };
 
 class MlpDecoder final : public Decoder {
  public:
   MlpDecoder(const NetworkOptions& o, std::shared_ptr<const Likelihood> head, Generator& gen)
       : Decoder(head),
-        fc3_(register_module("fc3", nn::Linear(o.latent, o.hidden, gen))),
+        fc3_(register_module("fc3", nn::Linear(o.latent + o.condition, o.hidden, gen))),
         fc4_(register_module("fc4", nn::Linear(o.hidden, head->out_features(o.height * o.width), gen))) {}
   Tensor params(const Tensor& z) const override { return fc4_.forward(relu(fc3_.forward(z))); }
 
@@ -201,7 +213,7 @@ class ConvDecoder final : public Decoder {
   ConvDecoder(const NetworkOptions& o, std::shared_ptr<const Likelihood> head, Generator& gen)
       : Decoder((check_conv_size(o), head)),
         net_(register_module(
-            "decoder", nn::Sequential(nn::Linear(o.latent, 64 * (o.height / 4) * (o.width / 4), gen), nn::ReLU(),
+            "decoder", nn::Sequential(nn::Linear(o.latent + o.condition, conv_features(o), gen), nn::ReLU(),
                                       nn::Unflatten(1, {64, o.height / 4, o.width / 4}),
                                       nn::ConvTranspose2d(64, 32, 4, 2, 1, 0, true, gen), nn::ReLU(),
                                       nn::ConvTranspose2d(32, head->channels(), 4, 2, 1, 0, true, gen)))) {}

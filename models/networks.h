@@ -49,6 +49,11 @@ struct NetworkOptions {
   int64_t hidden = 400;             // MLP hidden units
   int64_t latent = 20;
   Posterior posterior{};
+  // C > 0: a conditional model's networks (conditional.h). The encoder reads [B, D + C] (the image, then
+  // C conditioning features, e.g. one_hot(y)), the decoder [N, L + C]; the MLP's fc1 and fc3 and the conv
+  // decoder's first Linear take C more inputs, and the conv encoder appends them to its flattened
+  // features before its head, a Linear of its own (encoder.0-4 the stack, head the Linear).
+  int64_t condition = 0;
 };
 
 // q(z | x) as a diagonal Normal: Independent(Normal(loc, exp(logvar / 2)), 1), batch [B], event [L]. The
@@ -65,7 +70,7 @@ class Encoder : public nn::Module {
     Tensor extra{};      // [B, posterior.extra_features(L)]: the lower triangle or the factor; else undefined
     Tensor context{};    // [B, context_features()]: the features flows condition on (models/flows.h)
   };
-  virtual Params params(const Tensor& x) const = 0;  // x [B, D]
+  virtual Params params(const Tensor& x) const = 0;  // x [B, D] (or [B, D + C], NetworkOptions::condition)
   virtual int64_t context_features() const { return 0; }
   dist::AnyDistribution forward(const Tensor& x) const { return distribution(params(x)); }
   dist::AnyDistribution distribution(const Params& p) const;  // q(z | x) from the heads' outputs
@@ -79,7 +84,7 @@ class Encoder : public nn::Module {
 class Decoder : public nn::Module {
  public:
   explicit Decoder(std::shared_ptr<const Likelihood> head) : head_(std::move(head)) {}
-  virtual Tensor params(const Tensor& z) const = 0;  // z [N, L] -> [N, head().out_features(D)]
+  virtual Tensor params(const Tensor& z) const = 0;  // z [N, L] (or [N, L + C]) -> [N, head().out_features(D)]
   virtual dist::AnyDistribution forward(const Tensor& z) const { return head_->distribution(params(z)); }
   virtual Tensor mean(const Tensor& z) const { return head_->mean(params(z)); }  // images [N, D] in [0, 1]
   const Likelihood& head() const { return *head_; }

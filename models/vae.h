@@ -6,6 +6,7 @@
 // checkpoints load there; networks.h has both architectures.
 #include <string>
 
+#include "conditional.h"
 #include "estimators.h"
 #include "flows.h"
 #include "networks.h"
@@ -18,7 +19,11 @@ struct VaeOptions : NetworkOptions {
   PriorSpec prior{};  // p(z): N(0, I) by default, or learned (flows.h)
 };
 
-class VAE : public nn::Module, public AmortizedModel {
+// With condition = C > 0 (VaeOptions, from NetworkOptions) it is a conditional VAE (elbo-vae --condition
+// label): q(z | x, y) and p(x | z, y) read one_hot(y) beside x and z (networks.h), p(z) ignores y, and the
+// model is scored through its ConditionalModel calls (models::given(vae, y)); the unconditional calls
+// (posterior(x), likelihood(z), sample_images(n)) are an Error then, naming the ones to use.
+class VAE : public nn::Module, public AmortizedModel, public ConditionalModel {
  public:
   VAE(const VaeOptions& o, Generator& gen);
 
@@ -28,6 +33,13 @@ class VAE : public nn::Module, public AmortizedModel {
   // amortizes, for per-example optimization (vi.h's amortization_gap)
   dist::AnyDistribution posterior(const Encoder::Params& p) const;
   dist::AnyDistribution likelihood(const Tensor& z) const override;    // p(x | z), z [N, L]
+
+  int64_t classes() const override { return opt_.condition; }  // 0: not conditional
+  dist::AnyDistribution prior(const Tensor& y) const override;                          // p(z), whatever y
+  dist::AnyDistribution posterior(const Tensor& x, const Tensor& y) const override;     // q(z | x, y)
+  dist::AnyDistribution likelihood(const Tensor& z, const Tensor& y) const override;    // p(x | z, y)
+  Tensor sample_images(const Tensor& y, Generator& gen) const;  // one image per label: [N, D] decoder means
+  Tensor reconstruct(const Tensor& x, const Tensor& y) const;
 
   const Encoder& encoder() const { return encoder_; }
   const Decoder& decoder() const { return decoder_; }

@@ -295,16 +295,20 @@ std::vector<std::string> plot_scatter(const std::string& path, const PlotText& t
 }
 
 std::vector<std::string> save_captioned_grid(const std::string& path, const Tensor& images, int64_t h, int64_t w,
-                                             int64_t nrow, const std::string& caption, int scale) {
+                                             int64_t nrow, const std::string& caption, int scale,
+                                             const std::vector<std::string>& row_labels) {
   ELBO_CHECK_SHAPE(images.numel() % (h * w) == 0 && images.numel() > 0,
                    "save_captioned_grid: images {} are not a stack of {}x{} images", images.shape(), h, w);
   const int64_t n = images.numel() / (h * w), pad = 2;
   nrow = std::max<int64_t>(1, std::min(nrow, n));
   const int64_t rows = (n + nrow - 1) / nrow;
+  ELBO_CHECK_VALUE(row_labels.empty() || int64_t(row_labels.size()) == rows,
+                   "save_captioned_grid: {} row labels for {} rows", row_labels.size(), rows);
+  const int left = row_labels.empty() ? 0 : 56;  // the labels' margin
   const int gw = int((nrow * (w + pad) + pad) * scale), gh = int((rows * (h + pad) + pad) * scale);
-  Canvas c(std::max(gw, 360), gh + 30);
+  Canvas c(std::max(left + gw, 360), gh + 30);
   cairo_set_source_rgb(c.cr(), 0.16, 0.16, 0.16);
-  cairo_rectangle(c.cr(), 0, 0, gw, gh);
+  cairo_rectangle(c.cr(), left, 0, gw, gh);
   cairo_fill(c.cr());
   const std::vector<float> v = images.to_vector<float>();
   for (int64_t i = 0; i < n; ++i)
@@ -312,10 +316,12 @@ std::vector<std::string> save_captioned_grid(const std::string& path, const Tens
       for (int64_t x = 0; x < w; ++x) {
         const double p = std::clamp(double(v[size_t((i * h + y) * w + x)]), 0.0, 1.0);
         cairo_set_source_rgb(c.cr(), p, p, p);
-        cairo_rectangle(c.cr(), double((pad + (i % nrow) * (w + pad) + x) * scale),
+        cairo_rectangle(c.cr(), double(left + (pad + (i % nrow) * (w + pad) + x) * scale),
                         double((pad + (i / nrow) * (h + pad) + y) * scale), scale, scale);
         cairo_fill(c.cr());
       }
+  for (size_t r = 0; r < row_labels.size(); ++r)  // right-aligned beside its row, centred on it
+    c.text(row_labels[r], left - 6, (double(pad) + (double(r) + 0.5) * double(h + pad)) * scale, 13, 1, 0.5);
   c.text(caption, c.width() / 2.0, gh + 8, 12, 0.5);
   return c.save(path);
 }

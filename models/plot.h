@@ -40,9 +40,10 @@ std::vector<std::string> plot_scatter(const std::string& path, const PlotText& t
                                       const std::vector<std::string>& group_names, int width = 700, int height = 600);
 
 // An image grid as save_image_grid lays it out (images [N, H * W] in [0, 1], nrow per row), scaled up
-// `scale` times, with a one-line caption under it.
+// `scale` times, with a one-line caption under it and, when given (one per row), a label left of each row.
 std::vector<std::string> save_captioned_grid(const std::string& path, const Tensor& images, int64_t height,
-                                             int64_t width, int64_t nrow, const std::string& caption, int scale = 2);
+                                             int64_t width, int64_t nrow, const std::string& caption, int scale = 2,
+                                             const std::vector<std::string>& row_labels = {});
 
 // Drawings of pen strokes in a grid of square cells, ncol per row, with a one-line caption under it. Each
 // drawing is stroke-3 points (dx, dy, pen lifted after this point; 3 floats a point, y up as in the font

@@ -52,6 +52,11 @@ int main(int argc, char** argv) {
   app.add_option("--free-bits", obj.free_bits, "free bits per latent dim (nats)")->check(zoo::non_negative_finite());
   app.add_option("--samples", obj.samples, "reparameterized samples per ELBO estimate")->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_option("--iw-train", obj.iw, "train on the K-sample IWAE bound")->check(CLI::Range(0, 5000));
+  std::string condition = "none";
+  app.add_option("--condition", condition, "label: a conditional VAE, q(z|x, y) and p(x|z, y) given each image's "
+                 "label (the data's label files; samples.png draws one row per class)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "label"}));
   zoo::ExportRequest ex;
   app.add_option("--encode", ex.encode, "with --load, no training: write each example of DATA (any --data layout) as "
                  "q(z|x)'s loc and scale, in data order, to OUT/*.npy and OUT/encoded.safetensors");
@@ -72,6 +77,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   const bool burda = model.arch == "burda";
+  const bool conditional = condition == "label";
+  if (conditional && (burda || exporting)) {
+    std::fprintf(stderr, "elbo-vae: --condition label builds the mlp or conv VAE and trains or evaluates it; it does "
+                 "not take %s (see --help)\n", burda ? "--arch burda" : "--encode, --decode or --score yet");
+    return 2;
+  }
   if (burda) {  // the paper's architecture is fixed: refuse what would change it
     for (const char* flag : {"--latent", "--hidden", "--posterior", "--flow", "--prior", "--likelihood"})
       if (app.count(flag) > 0) {
@@ -140,7 +151,15 @@ int main(int argc, char** argv) {
       training::run(s, task);
       return 0;
     }
-    models::VAE vae(model.options(s, c), init);
+    models::VaeOptions vo = model.options(s, c);
+    if (conditional) {  // the classes the data's labels name
+      vo.condition = training::label_classes(s.images(), "elbo-vae --condition label");
+      models::VAE vae(vo, init);
+      training::ConditionalVaeTask task(vae, s.images(), obj, c.iw);
+      training::run(s, task);
+      return 0;
+    }
+    models::VAE vae(vo, init);
     training::VaeTask task(vae, obj, c.iw);
     training::run(s, task);
     return 0;

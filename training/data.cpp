@@ -25,7 +25,14 @@ ImageData::ImageData(models::Dataset train_set, models::Dataset test_set, models
   test_x = models::binarize(test.images, binarize, g);
 }
 
-double ImageData::test_figure(Task& t, Generator& gen) const { return evaluate(t, test_x, 500, gen); }
+double ImageData::test_figure(Task& t, Generator& gen) const {
+  NoGradGuard ng;
+  const int64_t n = test_x.size(0), batch = 500;
+  double total = 0;
+  for (int64_t b = 0; b < n; b += batch)
+    total += sum(t.score_test(narrow(test_x, 0, b, std::min(batch, n - b)), b, gen)).item();
+  return total / double(n);
+}
 
 std::string ImageData::describe() const {
   return fmt::format("{} train, {} test examples, {} binarization", train.size(), test.size(), binarize_label());

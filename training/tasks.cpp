@@ -127,3 +127,103 @@ void VaeTask::summaries(Session& s, SummaryWriter& tb, int64_t step) {
 }
 
 }  // namespace elbo::training
+
+namespace elbo::training {
+
+// ---- conditional VAE ----
+
+int64_t label_classes(const ImageData& d, const std::string& name) {
+  ELBO_CHECK(d.train.labels.defined() && d.test.labels.defined(),
+             "{}: the data has no labels for its {} split (a model given labels needs them for both; IDX: "
+             "*-labels-idx1-ubyte, NumPy: *_labels.npy)", name, d.train.labels.defined() ? "test" : "training");
+  const std::vector<int64_t> train = d.train.labels.to_vector<int64_t>(), test = d.test.labels.to_vector<int64_t>();
+  ELBO_CHECK(!train.empty() && !test.empty(), "{}: no labelled examples", name);
+  const int64_t classes = *std::max_element(train.begin(), train.end()) + 1;
+  const int64_t top = *std::max_element(test.begin(), test.end());
+  ELBO_CHECK(top < classes, "{}: the test set has label {}, but the training labels run 0..{}", name, top, classes - 1);
+  return classes;
+}
+
+void ConditionalVaeTask::check() const {
+  ELBO_CHECK(train_labels_.defined() && test_labels_.defined(), "ConditionalVaeTask: the data has no labels");
+  models::check_labels("ConditionalVaeTask (training labels)", train_labels_, -1, m_.classes());
+  models::check_labels("ConditionalVaeTask (test labels)", test_labels_, -1, m_.classes());
+}
+
+Tensor ConditionalVaeTask::loss(const Tensor& x, const std::vector<int64_t>& ids, Generator& gen, int64_t step) {
+  const Tensor y = index_select(train_labels_, 0, tensor(ids, {int64_t(ids.size())}, DType::i64));
+  return models::loss(models::given(m_, y), x, gen, obj_, step);
+}
+
+Tensor ConditionalVaeTask::score(const Tensor&, Generator&) {
+  throw Error("ConditionalVaeTask::score: the test figure needs each row's label; call score_test(x, first, gen)");
+}
+
+Tensor ConditionalVaeTask::score_test(const Tensor& x, int64_t first, Generator& gen) {
+  return models::elbo(models::given(m_, narrow(test_labels_, 0, first, x.size(0))), x, gen).elbo;
+}
+
+void ConditionalVaeTask::finish(Session& s, Generator& gen, std::map<std::string, double>& figures) {
+  NoGradGuard ng;
+  const ImageData& d = s.images();
+  const int64_t h = d.test.height, w = d.test.width, c = m_.classes(), n = d.test_x.size(0);
+  auto shown = [&](const Tensor& z, const Tensor& y) { return clamp(models::location(m_.likelihood(z, y)), 0.0, 1.0); };
+  std::vector<std::string> rows;
+  for (int64_t k = 0; k < c; ++k) rows.push_back(fmt::format("y = {}", k));
+  // samples: one row per class, z ~ p(z | y)
+  const int64_t per = 10;
+  const Tensor ys = repeat_interleave(arange(c), per, 0);
+  const dist::AnyDistribution prior = m_.prior(ys);
+  const Tensor z = prior.batch_shape().empty() ? prior.sample(gen, {c * per}) : prior.sample(gen);
+  models::save_captioned_grid(s.path("samples.png"), shown(z, ys), h, w, per,
+                              fmt::format("means of p(x|z, y), z ~ p(z); row k: y = k ({} per class)", per), 2, rows);
+  // reconstructions at each test image's own label
+  std::vector<int64_t> pick;
+  for (int64_t i = 0; i < 32; ++i) pick.push_back(i * n / 32);
+  const Tensor ids = tensor(pick, {int64_t(pick.size())}, DType::i64);
+  const Tensor x = index_select(d.test_x, 0, ids), y = index_select(test_labels_, 0, ids);
+  const Tensor rec = shown(models::location(m_.posterior(x, y)), y);
+  models::save_captioned_grid(s.path("reconstructions.png"), cat({x, rec}, 0), h, w, 8,
+                              "rows 1-4: test images; rows 5-8: their reconstructions at their own labels");
+  // analogies (Kingma et al. 2014, figure 1): the style z of a test image, E_q[z | x, y], drawn as every class
+  const int64_t styles = std::min<int64_t>(8, n);
+  const Tensor sx = narrow(x, 0, 0, styles), sy = narrow(y, 0, 0, styles);
+  const Tensor zs = models::location(m_.posterior(sx, sy));  // [styles, L]
+  std::vector<Tensor> grid;
+  std::vector<std::string> names;
+  for (int64_t i = 0; i < styles; ++i) {
+    const Tensor zi = expand(narrow(zs, 0, i, 1), {c, zs.size(1)});
+    grid.push_back(narrow(sx, 0, i, 1));
+    grid.push_back(shown(zi, arange(c)));
+    names.push_back(fmt::format("y = {}", sy.to_vector<int64_t>()[size_t(i)]));
+  }
+  models::save_captioned_grid(s.path("analogies.png"), cat(grid, 0), h, w, c + 1,
+                              fmt::format("first column: a test image (its label left); then its z = E_q[z|x, y] "
+                                          "drawn as y = 0..{}", c - 1), 2, names);
+  // the latents' report over the test set at its labels, in one batch
+  const models::LatentReport r = models::latent_report(models::given(m_, test_labels_), d.test_x, 0.01, n);
+  figures["active_units"] = double(r.active_units);
+  for (size_t j = 0; j < r.kl_per_dim.size(); ++j) figures[fmt::format("kl_dim_{:02d}", j)] = r.kl_per_dim[j];
+  if (iw_ > 0) {
+    Progress bar(fmt::format("IWAE K={}", iw_), n, s.opt.quiet);
+    const int64_t batch = std::max<int64_t>(1, 20000 / iw_);
+    double total = 0;
+    for (int64_t b = 0; b < n; b += batch) {
+      const int64_t m = std::min(batch, n - b);
+      total += sum(models::iwae(models::given(m_, narrow(test_labels_, 0, b, m)), narrow(d.test_x, 0, b, m), gen, iw_))
+                   .item();
+      bar.update(b + m, total / double(b + m), "loglik");
+    }
+    bar.finish();
+    figures["test_loglik"] = total / double(n);
+  }
+}
+
+void ConditionalVaeTask::summaries(Session& s, SummaryWriter& tb, int64_t step) {
+  NoGradGuard ng;
+  const dist::AnyDistribution q = m_.posterior(s.images().test_x, test_labels_);
+  tb.add_histogram("latent/mean", models::location(q), step);
+  if (q.has_moments()) tb.add_histogram("latent/log_variance", log(q.variance()), step);
+}
+
+}  // namespace elbo::training

@@ -88,6 +88,9 @@ class Task {
   virtual void load_state(const std::map<std::string, Tensor>&, const std::string& /*file*/) {}
   // The per-example test figure [B] (higher is better) of a batch as the data makes it, no gradient.
   virtual Tensor score(const Tensor& x, Generator& gen) = 0;
+  // The same for rows [first, first + B) of the test set: a task that reads per-example data beside x
+  // (labels, say) overrides this one; ImageData's test figure calls it.
+  virtual Tensor score_test(const Tensor& x, int64_t /*first*/, Generator& gen) { return score(x, gen); }
   // Images and extra figures once training is done.
   virtual void finish(Session& s, Generator& gen, std::map<std::string, double>& figures) = 0;
   // False for a task whose state is per example and lives in one process (non-amortized VI).

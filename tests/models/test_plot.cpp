@@ -46,6 +46,12 @@ TEST_CASE("plot_bars, plot_scatter and captioned grids") {
   Generator gen(1);
   const auto grid = save_captioned_grid("test_plot_grid.png", rand({6, 16}, gen), 4, 4, 3, "6 samples");
   CHECK(has(grid, "6 samples"));
+  const auto labelled = save_captioned_grid("test_plot_rows.png", rand({6, 16}, gen), 4, 4, 3, "by class", 2, {"y = 0", "y = 1"});
+  for (const char* s : {"by class", "y = 0", "y = 1"}) CHECK_MESSAGE(has(labelled, s), s);
+  CHECK(is_png("test_plot_rows.png"));
+  std::filesystem::remove("test_plot_rows.png");
+  CHECK_ERROR_HAS(save_captioned_grid("x.png", rand({6, 16}, gen), 4, 4, 3, "", 2, {"one"}),
+                  "save_captioned_grid: 1 row labels for 2 rows");
   for (const char* f : {"test_plot_bars.png", "test_plot_scatter.png", "test_plot_grid.png"}) {
     CHECK(is_png(f));
     std::filesystem::remove(f);

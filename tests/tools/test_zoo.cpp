@@ -458,3 +458,64 @@ TEST_CASE("elbo-vae --arch burda: one and two stochastic layers train and report
   }
   CHECK_FALSE(fs::exists("test_zoo_burda_bad"));
 }
+
+namespace {
+// tiny_data's bars with labels: 0 for a bar along a row, 1 for one along a column. `test_label`, when not
+// negative, overrides every test label (a data set whose test labels the training labels do not name).
+std::string labelled_data(const std::string& d, int test_label = -1) {
+  fs::create_directories(d);
+  Generator gen(3);
+  for (auto [split, n] : {std::pair<const char*, int64_t>{"train", 96}, {"t10k", 40}}) {
+    std::vector<uint8_t> px(size_t(n) * 784, 0), labels(size_t(n), 0);
+    for (int64_t i = 0; i < n; ++i) {
+      const bool row = gen.uniform() < 0.5;
+      const int64_t at = 4 + int64_t(gen.below(20));
+      for (int64_t k = 0; k < 28; ++k) px[size_t(i * 784 + (row ? at * 28 + k : k * 28 + at))] = uint8_t(200 + gen.below(56));
+      labels[size_t(i)] = uint8_t(std::string(split) == "t10k" && test_label >= 0 ? test_label : row ? 0 : 1);
+    }
+    models::write_idx(d + "/" + split + "-images-idx3-ubyte", {n, 28, 28}, px);
+    models::write_idx(d + "/" + split + "-labels-idx1-ubyte", {n}, labels);
+  }
+  return d;
+}
+}  // namespace
+
+TEST_CASE("elbo-vae --condition label: a conditional VAE trains, draws a row per class, resumes bitwise") {
+  const std::string data = labelled_data("test_zoo_labelled"), out = "test_zoo_cvae";
+  for (const char* arch : {"mlp", "conv"}) {
+    INFO(arch);
+    fs::remove_all(out);
+    const Result r = run("elbo-vae --condition label --arch " + std::string(arch) + " --data " + data + " --out " +
+                         out + kSmall + " --iw 10");
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    const std::string line = r.last_line();
+    for (const char* key : {"\"test_elbo\": ", "\"test_loglik\": ", "\"active_units\": ", "given 2 classes"})
+      CHECK_MESSAGE(line.find(key) != std::string::npos, key, " in ", line);
+    for (const char* f : {"samples.png", "reconstructions.png", "analogies.png", "model.safetensors"})
+      CHECK_MESSAGE(fs::exists(fs::path(out) / f), f);
+    // the saved model evaluates with --eval-only --load, to the same test figure's neighbourhood
+    const Result e = run("elbo-vae --condition label --arch " + std::string(arch) + " --data " + data + " --out " +
+                         out + "/eval --hidden 32 --latent 2 --quiet --eval-only --load " + out + "/model.safetensors");
+    INFO(e.err);
+    CHECK(e.status == 0);
+    CHECK(e.last_line().find("\"test_elbo\": ") != std::string::npos);
+  }
+  check_resume("elbo-vae --condition label", "test_zoo_cvae_a", "test_zoo_cvae_b",
+               " --data " + data + " --batch 32 --hidden 32 --latent 2 --quiet --threads 1");
+  // without labels, or with test labels the training labels do not name: one line, exit 1
+  const Result none = run("elbo-vae --condition label --data " + tiny_data() + " --out " + out + "/x" + kSmall);
+  CHECK(none.status == 1);
+  CHECK(none.err.find("elbo-vae --condition label: the data has no labels for its training split") != std::string::npos);
+  const Result bad = run("elbo-vae --condition label --data " + labelled_data("test_zoo_labelled_bad", 7) +
+                         " --out " + out + "/y" + kSmall);
+  CHECK(bad.status == 1);
+  CHECK(bad.err.find("the test set has label 7, but the training labels run 0..1") != std::string::npos);
+  // flags it does not take: exit 2
+  for (const char* flags : {" --condition digit", " --condition label --arch burda",
+                            " --condition label --load m.safetensors --encode x.npy"}) {
+    const Result f = run("elbo-vae --data " + data + " --out " + out + "/z" + kSmall + flags);
+    CHECK_MESSAGE(f.status == 2, flags);
+    CHECK_MESSAGE(!f.err.empty(), flags);
+  }
+}

@@ -17,6 +17,7 @@
 #include "model.h"
 #include "networks.h"
 #include "vae.h"
+#include "ssvae.h"
 #include "seqvae.h"
 #include "strokes.h"
 #include "vi.h"

@@ -8,10 +8,15 @@
 //   ViTask           non-amortized VI: a decoder with per-example posteriors, local_steps updates of a
 //                    batch's posteriors per visit (the last joint with the decoder); test figures from
 //                    per-example optimization of q from the prior
+//   SemiSupervisedTask  Kingma et al. 2014's M2 (models::SemiSupervisedVae) on images of which a few rows
+//                    keep their labels: each step scores the loop's batch less its labelled rows with y
+//                    summed out, and a batch of labelled rows (drawn with replacement) at their labels with
+//                    the classification term; test figure the ELBO with y summed out, test error per epoch
 #include <memory>
 
 #include "models/autoencoder.h"
 #include "models/seqvae.h"
+#include "models/ssvae.h"
 #include "models/strokes.h"
 #include "models/vi.h"
 #include "training/tasks.h"
@@ -57,6 +62,40 @@ class AutoencoderTask : public Task {
 
  private:
   models::Autoencoder& m_;
+};
+
+// M2's objective (Kingma et al. 2014, eq. 9), per training example: J = sum over unlabelled x of -U(x) + sum
+// over labelled (x, y) of [-L(x, y) - alpha N log q(y | x) / N_l], over N = all training examples, each
+// step's estimate (1 / B) sum over the batch's unlabelled rows of -U + (N_l / N) mean over a labelled batch
+// of -L + alpha times its mean of -log q(y | x). alpha = 0.1 is the paper's (its 0.1 N, per example).
+struct SsvaeObjective {
+  double alpha = 0.1;
+  int64_t labelled_batch = 100;  // labelled rows drawn (with replacement) for each step
+};
+
+class SemiSupervisedTask : public Task {
+ public:
+  // labelled: the training rows that keep their labels (models::balanced_labelled_subset)
+  SemiSupervisedTask(models::SemiSupervisedVae& m, const training::ImageData& data, std::vector<int64_t> labelled,
+                     SsvaeObjective o, int iw = 0);
+  nn::Module& module() override { return m_; }
+  std::string describe() const override { return m_.describe(); }
+  const char* figure() const override { return "elbo"; }
+  Tensor loss(const Tensor& x, const std::vector<int64_t>& ids, Generator& gen, int64_t step) override;
+  Tensor score(const Tensor& x, Generator& gen) override;  // ELBO with y summed out: a bound on log p(x)
+  void epoch_figures(std::map<std::string, double>& row) override;  // test_error
+  void finish(Session& s, Generator& gen, std::map<std::string, double>& figures) override;
+  void summaries(Session& s, training::SummaryWriter& tb, int64_t step) override;
+  double test_error() const;  // share of test images whose argmax q(y|x) is not their label
+
+ private:
+  models::SemiSupervisedVae& m_;
+  const training::ImageData& data_;
+  std::vector<int64_t> labelled_;
+  std::vector<bool> is_labelled_;
+  SsvaeObjective o_;
+  int iw_;
+  std::vector<int64_t> keep_, draw_;  // a step's unlabelled rows and labelled draws
 };
 
 class SeqVaeTask : public Task {

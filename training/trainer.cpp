@@ -100,8 +100,8 @@ class TensorBoardLog : public Callback {
     for (const auto& [name, v] : e.figures)
       if (!per_dim(name)) tb_.add_scalar("final/" + name, v, e.step);
     // samples first, as the runs before this order did
-    for (const char* png : {"samples.png", "reconstructions.png", "interpolations.png", "latent_manifold.png",
-                            "training_curve.png", "kl_per_dim.png", "latent_scatter.png"})
+    for (const char* png : {"samples.png", "reconstructions.png", "analogies.png", "interpolations.png",
+                            "latent_manifold.png", "training_curve.png", "kl_per_dim.png", "latent_scatter.png"})
       if (fs::exists(s_.path(png))) add_png(tb_, s_.path(png), stem(png), e.step);
   }
 
@@ -133,10 +133,14 @@ class MetricsLog : public Callback {
       row["allreduce_ms_per_step"] = 1e3 * (reducer_->seconds() - reduce0_) / double(steps_);
       reduce0_ = reducer_->seconds();
     }
+    std::map<std::string, double> extra;
+    t_.epoch_figures(extra);
+    std::string more;
+    for (const auto& [name, v] : extra) row[name] = v, more += fmt::format(", {} {:.4g}", name, v);
     m_.write(row, labels_);
     if (!quiet_)
-      std::cerr << fmt::format("epoch {}: train {} {:.2f}, test {} {:.2f} nats ({:.1f}s, {:.0f} ex/s)\n", e.epoch + 1,
-                               t_.figure(), e.train, t_.figure(), e.test, e.seconds, per_sec);
+      std::cerr << fmt::format("epoch {}: train {} {:.2f}, test {} {:.2f} nats{} ({:.1f}s, {:.0f} ex/s)\n", e.epoch + 1,
+                               t_.figure(), e.train, t_.figure(), e.test, more, e.seconds, per_sec);
   }
 
  private:

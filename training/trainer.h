@@ -91,6 +91,9 @@ class Task {
   // The same for rows [first, first + B) of the test set: a task that reads per-example data beside x
   // (labels, say) overrides this one; ImageData's test figure calls it.
   virtual Tensor score_test(const Tensor& x, int64_t /*first*/, Generator& gen) { return score(x, gen); }
+  // Figures besides the test figure after each epoch (a classifier's test error, say), on rank 0: into
+  // metrics.jsonl and the console's epoch line.
+  virtual void epoch_figures(std::map<std::string, double>& /*row*/) {}
   // Images and extra figures once training is done.
   virtual void finish(Session& s, Generator& gen, std::map<std::string, double>& figures) = 0;
   // False for a task whose state is per example and lives in one process (non-amortized VI).

@@ -2,6 +2,7 @@
 // ELBO with the label summed out exactly, against the brute-force sum over classes, against a Monte
 // Carlo estimate that samples the label, and under gradcheck.
 #include <models/conditional.h>
+#include <models/ssvae.h>
 #include <models/vae.h>
 
 #include <cmath>
@@ -214,4 +215,58 @@ TEST_CASE("conditional VAE: every architecture, posterior family, flow and learn
           CHECK(reads == 2);
           CHECK(vae.sample_images(y, gen).shape() == Shape{6, 16});
         }
+}
+
+TEST_CASE("M2 (SemiSupervisedVae): a LabelModel over the conditional VAE and a classifier; its enumerated ELBO gradchecks") {
+  Generator gen(16);
+  SsvaeOptions o;
+  o.vae = tiny(0), o.classes = 3, o.classifier_hidden = 5;
+  SemiSupervisedVae m(o, gen);
+  CHECK(m.classes() == 3);
+  CHECK(m.vae().classes() == 3);
+  CHECK(m.describe() == "M2: mlp VAE 4-6-2, given 3 classes, bernoulli likelihood; classifier 4-5-3");
+  for (const char* name : {"vae.fc1.weight", "vae.fc3.weight", "classifier.0.weight", "classifier.2.bias"}) {
+    bool found = false;
+    for (const auto& [n, p] : m.named_parameters()) found = found || n == name;
+    CHECK_MESSAGE(found, name);
+  }
+  const Tensor x = images(4, gen);
+  CHECK(all_close(m.label_prior().probs(), full({3}, 1.0 / 3), 1e-7, 1e-7));
+  const Tensor pred = m.predict(x);
+  CHECK(pred.shape() == Shape{4});
+  CHECK(pred.dtype() == DType::i64);
+  CHECK(all_close(pred, argmax(m.classifier(x).logits(), 1), 0, 0));
+  CHECK_ERROR_HAS(m.classifier(zeros({2, 5})), "SemiSupervisedVae::classifier: input [2, 5] is not [B, 4]");
+  m.to(DType::f64);
+  const Tensor x64 = images(2, gen, DType::f64);
+  CHECK(gradcheck_params([&] {
+    Generator g(17);
+    return enumerated_elbo(m, x64, g).elbo;
+  }, m.parameters()));
+}
+
+TEST_CASE("balanced labelled subset: an equal share of each class, the remainder spread, reproducible by the seed") {
+  std::vector<int64_t> y;
+  for (int64_t i = 0; i < 60; ++i) y.push_back(i % 3 == 0 ? 0 : i % 3 == 1 ? 1 : 2);
+  y.push_back(2), y.push_back(2);  // class 2 has 22 examples, 0 and 1 have 20
+  const Tensor labels = tensor(y, {int64_t(y.size())});
+  Generator g1(1), g2(1), g3(2);
+  const std::vector<int64_t> a = balanced_labelled_subset(labels, 3, 10, g1);
+  CHECK(a == balanced_labelled_subset(labels, 3, 10, g2));
+  CHECK(a != balanced_labelled_subset(labels, 3, 10, g3));
+  REQUIRE(a.size() == 10);
+  CHECK(std::is_sorted(a.begin(), a.end()));
+  CHECK(std::adjacent_find(a.begin(), a.end()) == a.end());  // no row twice
+  std::vector<int64_t> count(3, 0);
+  for (int64_t i : a) ++count[size_t(y[size_t(i)])];
+  std::sort(count.begin(), count.end());
+  CHECK(count == std::vector<int64_t>{3, 3, 4});
+  Generator g(3);
+  CHECK(balanced_labelled_subset(labels, 3, 60, g).size() == 60);  // 20 of each: every example of classes 0, 1
+  CHECK_ERROR_HAS(balanced_labelled_subset(labels, 3, 63, g), "--labels 63: needs at least one per class (3 classes) "
+                  "and at most the 62 labelled examples");
+  CHECK_ERROR_HAS(balanced_labelled_subset(labels, 3, 2, g), "--labels 2: needs at least one per class");
+  const Tensor few = tensor(std::vector<int64_t>{0, 0, 0, 1, 1, 1, 2}, {7});
+  CHECK_ERROR_HAS(balanced_labelled_subset(few, 3, 6, g), "--labels 6: class 2 has 1 examples, fewer than its share of 2");
+  CHECK_ERROR_HAS(balanced_labelled_subset(few, 2, 4, g), "label 2 at position 6 is not a class in [0, 2)");
 }

@@ -519,3 +519,45 @@ TEST_CASE("elbo-vae --condition label: a conditional VAE trains, draws a row per
     CHECK_MESSAGE(!f.err.empty(), flags);
   }
 }
+
+TEST_CASE("elbo-ssvae: M2 learns its classifier from a few labels, reports test error per epoch, resumes bitwise") {
+  const std::string data = labelled_data("test_zoo_labelled"), out = "test_zoo_ssvae";
+  fs::remove_all(out);
+  // bars along rows (label 0) or columns (label 1), 40 labels of 96: the classifier must learn the rule
+  // (chance: 0.425 or 0.575; a classification weight this high, as 60 steps are few)
+  const Result r = run("elbo-ssvae --labels 40 --labelled-batch 16 --alpha 100 --lr 1e-2 --data " + data + " --out " +
+                       out + " --epochs 20 --batch 32 --hidden 32 --latent 2 --classifier-hidden 16 --quiet --threads 1 "
+                       "--iw 5");
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const std::string line = r.last_line();
+  for (const char* key : {"\"test_elbo\": ", "\"test_elbo_labelled\": ", "\"test_error\": ", "\"test_loglik\": ",
+                          "\"labelled\": 40", "M2: mlp VAE 784-32-2, given 2 classes"})
+    CHECK_MESSAGE(line.find(key) != std::string::npos, key, " in ", line);
+  const size_t at = line.find("\"test_error\": ");
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stod(line.substr(at + 14)) < 0.3);
+  for (const char* f : {"samples.png", "reconstructions.png", "analogies.png", "model.safetensors"})
+    CHECK_MESSAGE(fs::exists(fs::path(out) / f), f);
+  const std::string metrics = slurp(fs::path(out) / "metrics.jsonl");
+  CHECK(std::count(metrics.begin(), metrics.end(), '\n') == 20);
+  CHECK(metrics.find("\"test_error\": ") != std::string::npos);
+  check_resume("elbo-ssvae --labels 4", "test_zoo_ssvae_a", "test_zoo_ssvae_b",
+               " --data " + data + " --batch 32 --hidden 32 --latent 2 --classifier-hidden 16 --quiet --threads 1");
+  // bad input: one line, exit 1 (data) or 2 (flags)
+  struct Bad {
+    std::string flags, message;
+    int status;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {"--labels 97 --data " + data, "--labels 97: needs at least one per class (2 classes) and at most the 96", 1},
+           {"--labels 3 --classes 3 --data " + data, "--labels 3: class 2 has 0 examples, fewer than its share of 1", 1},
+           {"--labels 4 --data " + tiny_data(), "elbo-ssvae: the data has no labels for its training split", 1},
+           {"--labels 4 --data " + labelled_data("test_zoo_labelled_bad", 7), "the test set has label 7", 1},
+           {"--labels 0 --data " + data, "--labels", 2},
+           {"--classes 1 --data " + data, "--classes", 2}}) {
+    const Result f = run("elbo-ssvae " + b.flags + " --out " + out + "/bad" + kSmall);
+    CHECK_MESSAGE(f.status == b.status, b.flags);
+    CHECK_MESSAGE(f.err.find(b.message) != std::string::npos, b.flags, ": ", f.err);
+  }
+}

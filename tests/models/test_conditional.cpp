@@ -270,3 +270,27 @@ TEST_CASE("balanced labelled subset: an equal share of each class, the remainder
   CHECK_ERROR_HAS(balanced_labelled_subset(few, 3, 6, g), "--labels 6: class 2 has 1 examples, fewer than its share of 2");
   CHECK_ERROR_HAS(balanced_labelled_subset(few, 2, 4, g), "label 2 at position 6 is not a class in [0, 2)");
 }
+
+TEST_CASE("README: the labels section's code runs as written") {
+  Generator gen(18);
+  const Tensor x = bernoulli(rand({6, 784}, gen), gen);
+  const Tensor y = tensor(std::vector<int64_t>{0, 3, 9, 1, 1, 7}, {6});
+  VaeOptions o;
+  o.latent = 20, o.condition = 10;  // q(z|x, y) and p(x|z, y) read one_hot(y) beside x and z
+  VAE cvae(o, gen);
+  const Tensor bound = models::elbo(given(cvae, y), x, gen).elbo;  // log p(x|y) >= this, per example
+  const Tensor digits = cvae.sample_images(arange(10), gen);       // one image of each class
+
+  SemiSupervisedVae m2({.vae = o, .classes = 10}, gen);  // p(y) uniform, q(y|x) a softplus MLP
+  const Tensor unlabelled = enumerated_elbo(m2, x, gen).elbo;   // y summed out: log p(x) >= this
+  const Tensor labelled = labelled_elbo(m2, x, y, gen).elbo;    // at the labels: log p(x, y) >= this
+  const Tensor classification = -m2.classifier(x).log_prob(y);  // the paper's extra term
+  const Tensor predicted = m2.predict(x);                       // argmax_y q(y|x)
+
+  CHECK(bound.shape() == Shape{6});
+  CHECK(digits.shape() == Shape{10, 784});
+  for (const Tensor& t : {unlabelled, labelled, classification}) CHECK(t.shape() == Shape{6});
+  CHECK(predicted.shape() == Shape{6});
+  CHECK(min(classification, 0).item() >= 0);  // -log q(y|x) of a probability
+  CHECK(std::isfinite(sum(unlabelled).item()));
+}

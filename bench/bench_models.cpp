@@ -14,6 +14,7 @@
 #include <models/autoencoder.h>
 #include <models/hierarchical.h>
 #include <models/seqvae.h>
+#include <models/ssvae.h>
 #include <models/vae.h>
 #include <models/vi.h>
 #include <tools/tasks.h>
@@ -245,6 +246,43 @@ void BM_AutoencoderStep(benchmark::State& state) {
   });
 }
 
+// A task's training step on one batch as training's loop runs it: its loss, backward, Adam, after_step.
+void time_task_steps(benchmark::State& state, training::Task& task, optim::Adam& opt, const Tensor& x,
+                     const std::vector<int64_t>& ids, Generator& gen) {
+  int64_t step = 0;
+  time_loop(state, x.size(0), [&] {
+    opt.zero_grad();
+    const Tensor loss = task.loss(x, ids, gen, ++step);
+    loss.backward();
+    opt.step();
+    task.after_step();
+    return loss;
+  });
+}
+
+// elbo-ssvae's step (zoo::SemiSupervisedTask; M2 784-500-50 given 10 classes, a 500-unit classifier): the
+// batch's B unlabelled rows with y summed out (10 B rows through the VAE) and a labelled batch of 100 rows
+// drawn from 100 labelled examples (none of them in the batch), binarized as the loop binarizes.
+void BM_SsvaeStep(benchmark::State& state) {
+  set_num_threads(int(state.range(1)));
+  Generator gen(1);
+  const int64_t batch = state.range(0), examples = batch + 100;
+  models::Dataset train;
+  train.images = rand({examples, 784}, gen), train.height = 28, train.width = 28;
+  train.labels = remainder(arange(examples), full({}, 10.0, DType::i64));
+  training::ImageData data(train, train, models::Binarize::dynamic, 1);
+  models::SsvaeOptions o;
+  o.vae.latent = 50, o.vae.hidden = 500;
+  models::SemiSupervisedVae m(o, gen);
+  std::vector<int64_t> labelled, ids;
+  for (int64_t i = 0; i < examples; ++i) (i < batch ? ids : labelled).push_back(i);
+  zoo::SemiSupervisedTask task(m, data, labelled, zoo::SsvaeObjective{});
+  optim::Adam opt(m.parameters(), {.lr = 1e-3});
+  const Tensor x = data.train_batches().batch(ids, 0, batch, gen);
+  count_parameters(state, m.parameters());
+  time_task_steps(state, task, opt, x, ids, gen);
+}
+
 // elbo-vi's training visit of one batch (zoo::ViTask, --local-steps 5): four updates of the batch's
 // per-example posteriors (RowAdam on their rows of the 8,004-row table), then the joint step that also
 // moves the decoder, as training's loop runs it.
@@ -259,15 +297,7 @@ void BM_ViTrainStep(benchmark::State& state) {
   count_parameters(state, model.parameters());  // the decoder's; the tables are per example
   std::vector<int64_t> ids(static_cast<size_t>(batch));
   for (int64_t i = 0; i < batch; ++i) ids[size_t(i)] = (i * 61) % examples;  // scattered rows
-  int64_t step = 0;
-  time_loop(state, batch, [&] {
-    opt.zero_grad();
-    const Tensor loss = task.loss(x, ids, gen, ++step);
-    loss.backward();
-    opt.step();
-    task.after_step();
-    return loss;
-  });
+  time_task_steps(state, task, opt, x, ids, gen);
 }
 
 // Per-example optimization of q with the model fixed, 100 Adam steps per call on a batch: elbo-vi's test-
@@ -331,6 +361,7 @@ BENCHMARK(BM_BurdaTrainStep)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_AutoencoderStep)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SsvaeStep)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ViTrainStep)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ViSearch)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_GapSearch)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);

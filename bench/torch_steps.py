@@ -300,8 +300,9 @@ def legacy(builder):
 
 def twin(model):
     """(module of trainable parameters, loss(x), make_x(batch)[, after()]) for a training step: the first
-    twins (mlp, conv, planar, iaf), autoencoder, vi-train, or a BM_ZooStep key (tests/zoo_configs.h) from
-    torch_families.py (posterior families, flows) or torch_heads.py (priors, likelihoods)."""
+    twins (mlp, conv, planar, iaf), autoencoder, vi-train, ssvae (torch_ssvae.py), or a BM_ZooStep key
+    (tests/zoo_configs.h) from torch_families.py (posterior families, flows) or torch_heads.py (priors,
+    likelihoods)."""
     named = {"mlp": lambda: legacy(vae_mlp), "conv": lambda: legacy(vae_conv),
              "planar": lambda: legacy(lambda: vae_flow("planar", 4)), "iaf": lambda: legacy(lambda: vae_flow("iaf", 2)),
              "posterior=diagonal": lambda: legacy(vae_mlp), "arch=conv": lambda: legacy(vae_conv),
@@ -309,6 +310,9 @@ def twin(model):
     if model in named:
         return named[model]()
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    if model == "ssvae":
+        import torch_ssvae
+        return torch_ssvae.build()
     family, _, _ = model.partition("=")
     if family in ("posterior", "flow"):
         import torch_families
@@ -427,7 +431,7 @@ def run_one(model, batch, steps, repeats, threads):
 OPENBLAS_CORES = {"avx2": "Haswell", "avx512": "SkylakeX"}
 FIRST_NAMES = {"mlp": "VaeMlpTrainStep", "conv": "ConvVaeTrainStep", "iwae": "IwaeEval", "planar": "VaePlanarTrainStep",
                "iaf": "VaeIafTrainStep", "autoencoder": "AutoencoderStep", "vi-train": "ViTrainStep",
-               "vi-search": "ViSearch", "gap-search": "GapSearch"}
+               "vi-search": "ViSearch", "gap-search": "GapSearch", "ssvae": "SsvaeStep"}
 
 
 def bench_name(model):
@@ -438,7 +442,7 @@ def bench_name(model):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="mlp", help="mlp | conv | iwae | planar | iaf | autoencoder | vi-train | "
-                    "vi-search | gap-search | a BM_ZooStep key such as flow=sylvester:4 (tests/zoo_configs.h)")
+                    "vi-search | gap-search | ssvae | a BM_ZooStep key such as flow=sylvester:4 (tests/zoo_configs.h)")
     ap.add_argument("--batch", type=int, nargs="+", default=[128])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--steps", type=int, default=20)

@@ -101,6 +101,7 @@ Tensor Categorical::log_prob(const Tensor& value) const {
                        kName, value.shape(), k, v[i], i);
   }
   if (same) return squeeze(gather(logits_, -1, unsqueeze(value, -1)), -1);
+  if (logits_.dim() == 1 && value.dim() == 1) return index_select(logits_, 0, value);  // batch []: p(y) of labels
   const Shape s = value_shape(kName, value, batch_shape());
   const Tensor index = expand_to(unsqueeze(value, -1), extended_shape(s, {1}));
   return squeeze(gather(expand_to(logits_, extended_shape(s, {num_events()})), -1, index), -1);

@@ -35,10 +35,10 @@ dist::AnyDistribution Given::likelihood(const Tensor& z) const {
 LabelTerms enumerated_elbo(const LabelModel& m, const Tensor& x, Generator& gen, const ElboOptions& o) {
   const int64_t c = m.classes(), b = x.size(0);
   const dist::Categorical qy = m.classifier(x), py = m.label_prior();
-  ELBO_CHECK_SHAPE(qy.batch_shape() == Shape{b} && qy.num_events() == c,
+  ELBO_CHECK_SHAPE(qy.batch_ndims() == 1 && qy.logits().size(0) == b && qy.num_events() == c,
                    "enumerated_elbo: the classifier's q(y|x) has batch {} over {} classes; expected [{}] over {}",
                    qy.batch_shape(), qy.num_events(), b, c);
-  ELBO_CHECK_SHAPE(py.batch_shape().empty() && py.num_events() == c,
+  ELBO_CHECK_SHAPE(py.batch_ndims() == 0 && py.num_events() == c,
                    "enumerated_elbo: p(y) has batch {} over {} classes; expected [] over {}", py.batch_shape(),
                    py.num_events(), c);
   // Every (class, example) pair as one batch: row j B + i is example i with label j.

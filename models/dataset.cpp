@@ -317,7 +317,8 @@ std::vector<int64_t> permutation(int64_t n, Generator& gen) {
 
 Tensor rows(const Tensor& x, std::span<const int64_t> order, int64_t begin, int64_t end) {
   const int64_t d = x.numel() / std::max<int64_t>(x.shape()[0], 1), n = end - begin;
-  Shape s = x.shape();
+  thread_local Shape s;  // a training step's batch allocates no shape
+  s.assign(x.shape().begin(), x.shape().end());
   s[0] = n;
   Tensor y = empty(s, x.dtype());
   const size_t bytes = size_t(d) * itemsize(x.dtype());

@@ -10,6 +10,7 @@
 #include "models/vae.h"
 #include "nn/optim.h"
 #include "models/autoencoder.h"
+#include "models/ssvae.h"
 #include "models/vi.h"
 #include "test_util.h"
 #include "tools/tasks.h"
@@ -158,6 +159,21 @@ TEST_CASE("a hierarchical VAE training step (Burda et al.'s one and two layers, 
 // and non-amortized VI's training visit: none reaches the heap in steady state. 16 hidden units: the ops
 // and their allocations are the full-size model's, at a cost the sanitizer build can run (categorical:256's
 // decoder has 200,704 outputs; with 400 hidden units its steps took minutes there).
+namespace {
+// A task's training step as training's loop runs it (loss, backward, Adam, after_step), returning the loss.
+auto task_step(training::Task& task, optim::Adam& opt, const Tensor& x, const std::vector<int64_t>& ids,
+               Generator& gen) {
+  return [&task, &opt, &x, &ids, &gen, step = int64_t(0)]() mutable {
+    opt.zero_grad();
+    const Tensor loss = task.loss(x, ids, gen, ++step);
+    loss.backward();
+    opt.step();
+    task.after_step();
+    return loss.item();
+  };
+}
+}  // namespace
+
 TEST_CASE("every zoo configuration's training step allocates nothing in steady state") {
   const char* off = std::getenv("ELBO_NO_CACHE");
   if (off && std::string(off) == "1") return;
@@ -213,16 +229,23 @@ TEST_CASE("every zoo configuration's training step allocates nothing in steady s
       const Tensor x = bernoulli(rand({16, 784}, gen), gen);
       std::vector<int64_t> ids;
       for (int64_t i = 0; i < 16; ++i) ids.push_back((i * 7) % 100);
-      int64_t step = 0;
-      const int64_t made = allocations([&] {
-        opt.zero_grad();
-        const Tensor loss = task.loss(x, ids, gen, ++step);
-        loss.backward();
-        opt.step();
-        task.after_step();
-        return loss.item();
-      });
-      CHECK(made == 0);
+      CHECK(allocations(task_step(task, opt, x, ids, gen)) == 0);
+    }
+    {  // elbo-ssvae's M2 step: the batch with y summed out, and a labelled batch drawn and binarized
+      Generator gen(1);
+      models::Dataset train;
+      train.images = rand({40, 784}, gen), train.height = 28, train.width = 28;
+      train.labels = remainder(arange(40), full({}, 10.0, DType::i64));
+      training::ImageData data(train, train, models::Binarize::dynamic, 1);
+      models::SsvaeOptions so;
+      so.vae.hidden = 16, so.classifier_hidden = 16;
+      models::SemiSupervisedVae m(so, gen);
+      std::vector<int64_t> labelled, ids;
+      for (int64_t i = 0; i < 40; ++i) (i < 16 ? ids : labelled).push_back(i);
+      zoo::SemiSupervisedTask task(m, data, labelled, zoo::SsvaeObjective{.labelled_batch = 8});
+      optim::Adam opt(m.parameters(), {.lr = 1e-3});
+      const Tensor x = data.train_batches().batch(ids, 0, 16, gen);
+      CHECK(allocations(task_step(task, opt, x, ids, gen)) == 0);
     }
   }
   set_num_threads(prev_threads);

@@ -1,6 +1,7 @@
 #include "tools/tasks.h"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <filesystem>
 
@@ -251,7 +252,8 @@ namespace elbo::zoo {
 
 SemiSupervisedTask::SemiSupervisedTask(models::SemiSupervisedVae& m, const training::ImageData& data,
                                        std::vector<int64_t> labelled, SsvaeObjective o, int iw)
-    : m_(m), data_(data), labelled_(std::move(labelled)), is_labelled_(size_t(data.train.size()), false), o_(o), iw_(iw) {
+    : m_(m), data_(data), labelled_(std::move(labelled)), is_labelled_(size_t(data.train.size()), false), o_(o), iw_(iw),
+      to_images_([](const Tensor& x) { return x; }), height_(data.test.height), width_(data.test.width) {
   ELBO_CHECK(data.train.labels.defined() && data.test.labels.defined(),
              "SemiSupervisedTask: the data needs labels for both splits");
   ELBO_CHECK_VALUE(!labelled_.empty() && o.labelled_batch >= 1 && o.alpha >= 0,
@@ -284,6 +286,10 @@ Tensor SemiSupervisedTask::loss(const Tensor& x, const std::vector<int64_t>& ids
 
 Tensor SemiSupervisedTask::score(const Tensor& x, Generator& gen) { return models::enumerated_elbo(m_, x, gen).elbo; }
 
+void SemiSupervisedTask::show_with(std::function<Tensor(const Tensor&)> to_images, int64_t height, int64_t width) {
+  to_images_ = std::move(to_images), height_ = height, width_ = width;
+}
+
 double SemiSupervisedTask::test_error() const {
   NoGradGuard ng;
   const Tensor& x = data_.test_x;
@@ -312,7 +318,7 @@ void SemiSupervisedTask::finish(Session& s, Generator& gen, std::map<std::string
   NoGradGuard ng;
   const Tensor& tx = data_.test_x;
   const Tensor& ty = data_.test.labels;
-  const int64_t h = data_.test.height, w = data_.test.width, c = m_.classes(), n = tx.size(0);
+  const int64_t h = height_, w = width_, c = m_.classes(), n = tx.size(0);
   figures["test_error"] = test_error();
   figures["labelled"] = double(labelled_.size());
   // the labelled bound, a bound on log p(x, y), at the test labels
@@ -322,7 +328,9 @@ void SemiSupervisedTask::finish(Session& s, Generator& gen, std::map<std::string
     lab += sum(models::labelled_elbo(m_, narrow(tx, 0, b, k), narrow(ty, 0, b, k), gen).elbo).item();
   }
   figures["test_elbo_labelled"] = lab / double(n);
-  auto shown = [&](const Tensor& z, const Tensor& y) { return clamp(models::location(m_.likelihood(z, y)), 0.0, 1.0); };
+  auto shown = [&](const Tensor& z, const Tensor& y) {
+    return clamp(to_images_(models::location(m_.likelihood(z, y))), 0.0, 1.0);
+  };
   std::vector<std::string> rows;
   for (int64_t k = 0; k < c; ++k) rows.push_back(fmt::format("y = {}", k));
   const int64_t per = 10;
@@ -334,7 +342,8 @@ void SemiSupervisedTask::finish(Session& s, Generator& gen, std::map<std::string
   for (int64_t i = 0; i < 32; ++i) pick.push_back(i * n / 32);
   const Tensor ids = tensor(pick, {int64_t(pick.size())});
   const Tensor x = index_select(tx, 0, ids), y = m_.predict(x);
-  models::save_captioned_grid(s.path("reconstructions.png"), cat({x, shown(models::location(m_.posterior(x, y)), y)}, 0),
+  models::save_captioned_grid(s.path("reconstructions.png"),
+                              cat({clamp(to_images_(x), 0.0, 1.0), shown(models::location(m_.posterior(x, y)), y)}, 0),
                               h, w, 8, "rows 1-4: test images; rows 5-8: reconstructions at the classifier's label");
   // Kingma et al.'s analogies: the style z = E_q[z | x, y] of a test image (y its classifier's label), drawn
   // as every class
@@ -345,7 +354,7 @@ void SemiSupervisedTask::finish(Session& s, Generator& gen, std::map<std::string
   std::vector<std::string> names;
   const std::vector<int64_t> predicted = sy.to_vector<int64_t>();
   for (int64_t i = 0; i < styles; ++i) {
-    grid.push_back(narrow(sx, 0, i, 1));
+    grid.push_back(clamp(to_images_(narrow(sx, 0, i, 1)), 0.0, 1.0));
     grid.push_back(shown(expand(narrow(zs, 0, i, 1), {c, zs.size(1)}), arange(c)));
     names.push_back(fmt::format("q: {}", predicted[size_t(i)]));
   }
@@ -369,6 +378,89 @@ void SemiSupervisedTask::finish(Session& s, Generator& gen, std::map<std::string
     bar.finish();
     figures["test_loglik"] = total / double(n);
   }
+}
+
+}  // namespace elbo::zoo
+
+namespace elbo::zoo {
+
+// ---- M1 features for M2 ----
+
+namespace {
+// Draws z1 ~ N(mean, exp(logvar)) for each row of a batch, afresh each time.
+class FeatureBatches final : public training::BatchSource {
+ public:
+  FeatureBatches(Tensor mean, Tensor logvar) : mean_(std::move(mean)), std_(exp(0.5 * logvar)) {}
+  int64_t size() const override { return mean_.size(0); }
+  Tensor batch(std::span<const int64_t> order, int64_t lo, int64_t hi, Generator& gen) const override {
+    const Tensor m = models::rows(mean_, order, lo, hi), s = models::rows(std_, order, lo, hi);
+    return m + s * randn(m.shape(), gen, m.dtype());
+  }
+
+ private:
+  Tensor mean_, std_;
+};
+}  // namespace
+
+std::unique_ptr<models::VAE> load_mlp_vae(const std::string& path, int64_t height, int64_t width) {
+  const nn::TensorFile f = nn::load_tensors(path);
+  const Tensor *fc1 = nullptr, *fc21 = nullptr;
+  for (const auto& [name, t] : f.tensors) {
+    if (name == "fc1.weight") fc1 = &t;
+    if (name == "fc21.weight") fc21 = &t;
+  }
+  ELBO_CHECK(fc1 && fc21 && fc1->dim() == 2 && fc21->dim() == 2,
+             "{}: not an elbo-vae MLP model (it has no 2-D fc1.weight and fc21.weight)", path);
+  ELBO_CHECK(fc1->size(1) == height * width, "{}: its encoder reads {} pixels, the data's images have {}x{}", path,
+             fc1->size(1), height, width);
+  models::VaeOptions o;
+  o.height = height, o.width = width, o.hidden = fc1->size(0), o.latent = fc21->size(0);
+  Generator init(1);
+  auto m = std::make_unique<models::VAE>(o, init);
+  nn::load(*m, path);
+  return m;
+}
+
+M1Features::M1Features(const models::VAE& m1, const training::ImageData& pixels, double min_std)
+    : m1_(m1), height_(pixels.train.height), width_(pixels.train.width) {
+  NoGradGuard ng;
+  ELBO_CHECK(!pixels.train.mapped, "--m1: the images must be in memory (this data stays in its file)");
+  ELBO_CHECK(m1.classes() == 0, "--m1: M1 must be an unconditional VAE");
+  auto encode = [&](const Tensor& x, Tensor& mean, Tensor& logvar) {
+    std::vector<Tensor> ms, vs;
+    for (int64_t b = 0; b < x.size(0); b += 1000) {
+      const models::Encoder::Params p = m1.encoder().params(narrow(x, 0, b, std::min<int64_t>(1000, x.size(0) - b)));
+      ms.push_back(p.loc), vs.push_back(p.logvar);
+    }
+    mean = cat(ms, 0), logvar = cat(vs, 0);
+  };
+  Tensor train_mean, train_logvar, test_mean, test_logvar;
+  encode(pixels.train.images, train_mean, train_logvar);  // the grayscale pixels, not binarized
+  encode(pixels.test.images, test_mean, test_logvar);
+  const std::vector<double> var =
+      mean(square(train_mean - mean(train_mean, {0}, true)), {0}).to(DType::f64).to_vector<double>();
+  for (size_t j = 0; j < var.size(); ++j)
+    if (std::sqrt(var[j]) > min_std) kept_.push_back(int64_t(j));
+  ELBO_CHECK(!kept_.empty(), "--m1: none of M1's {} latent dimensions varies over the training set (std of the "
+             "means > {})", var.size(), min_std);
+  kept_index_ = tensor(kept_, {int64_t(kept_.size())});
+  auto features = [&](const models::Dataset& d, const Tensor& mean) {
+    models::Dataset f;
+    f.images = index_select(mean, 1, kept_index_), f.labels = d.labels, f.height = 1, f.width = int64_t(kept_.size());
+    f.source = d.source + " (M1 features)";
+    return f;
+  };
+  data_ = std::make_shared<training::ImageData>(
+      features(pixels.train, train_mean), features(pixels.test, test_mean), models::Binarize::none, 1,
+      std::make_unique<FeatureBatches>(index_select(train_mean, 1, kept_index_), index_select(train_logvar, 1, kept_index_)));
+}
+
+Tensor M1Features::images(const Tensor& features) const {
+  NoGradGuard ng;
+  const int64_t latent = m1_.options().latent;
+  Tensor z = zeros({features.size(0), latent}, features.dtype());
+  z = index_add(z, 1, kept_index_, features);
+  return m1_.decoder().mean(z);
 }
 
 }  // namespace elbo::zoo

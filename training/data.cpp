@@ -25,6 +25,14 @@ ImageData::ImageData(models::Dataset train_set, models::Dataset test_set, models
   test_x = models::binarize(test.images, binarize, g);
 }
 
+ImageData::ImageData(models::Dataset train_set, models::Dataset test_set, models::Binarize b, uint64_t seed,
+                     std::unique_ptr<BatchSource> batches)
+    : ImageData(std::move(train_set), std::move(test_set), b, seed) {
+  ELBO_CHECK(batches && batches->size() == train.size(), "ImageData: the batch source has {} rows, the training set {}",
+             batches ? batches->size() : 0, train.size());
+  batches_ = std::move(batches);
+}
+
 double ImageData::test_figure(Task& t, Generator& gen) const {
   NoGradGuard ng;
   const int64_t n = test_x.size(0), batch = 500;

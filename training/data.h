@@ -62,6 +62,10 @@ class MappedBatches : public BatchSource {
 class ImageData : public RunData {
  public:
   ImageData(models::Dataset train, models::Dataset test, models::Binarize b, uint64_t seed);
+  // The same with the loop's batches from `batches` (over the rows of train; e.g. a fresh draw of each
+  // example's features per batch) instead of the images binarized as b says.
+  ImageData(models::Dataset train, models::Dataset test, models::Binarize b, uint64_t seed,
+            std::unique_ptr<BatchSource> batches);
   const BatchSource& train_batches() const override { return *batches_; }
   int64_t test_size() const override { return test.size(); }
   double test_figure(Task& t, Generator& gen) const override;  // in batches of 500

@@ -544,6 +544,17 @@ TEST_CASE("elbo-ssvae: M2 learns its classifier from a few labels, reports test 
   CHECK(metrics.find("\"test_error\": ") != std::string::npos);
   check_resume("elbo-ssvae --labels 4", "test_zoo_ssvae_a", "test_zoo_ssvae_b",
                " --data " + data + " --batch 32 --hidden 32 --latent 2 --classifier-hidden 16 --quiet --threads 1");
+  // M1 + M2: M2 on the latent features of a trained VAE, its images drawn through M1's decoder
+  const std::string m1 = "test_zoo_ssvae_m1";
+  fs::remove_all(m1);
+  REQUIRE(run("elbo-vae --data " + data + " --out " + m1 + " --epochs 20 --lr 3e-3" + kSmall.substr(11)).status == 0);
+  const Result m12 = run("elbo-ssvae --m1 " + m1 + "/model.safetensors --labels 4 --data " + data + " --out " + out +
+                         "/m1m2 --epochs 2 --batch 32 --hidden 16 --latent 2 --classifier-hidden 8 --quiet --threads 1");
+  INFO(m12.err);
+  REQUIRE(m12.status == 0);
+  CHECK(m12.last_line().find("given 2 classes, gaussian-learned-std likelihood") != std::string::npos);
+  for (const char* f : {"samples.png", "reconstructions.png", "analogies.png"})
+    CHECK_MESSAGE(fs::exists(fs::path(out) / "m1m2" / f), f);
   // bad input: one line, exit 1 (data) or 2 (flags)
   struct Bad {
     std::string flags, message;
@@ -554,6 +565,9 @@ TEST_CASE("elbo-ssvae: M2 learns its classifier from a few labels, reports test 
            {"--labels 3 --classes 3 --data " + data, "--labels 3: class 2 has 0 examples, fewer than its share of 1", 1},
            {"--labels 4 --data " + tiny_data(), "elbo-ssvae: the data has no labels for its training split", 1},
            {"--labels 4 --data " + labelled_data("test_zoo_labelled_bad", 7), "the test set has label 7", 1},
+           {"--labels 4 --m1 no_such_model.safetensors --data " + data, "no_such_model.safetensors", 1},
+           {"--labels 4 --m1 " + out + "/checkpoint.safetensors --data " + data, "not an elbo-vae MLP model", 1},
+           {"--labels 4 --m1 " + m1 + "/model.safetensors --arch conv --data " + data, "--arch mlp only", 2},
            {"--labels 0 --data " + data, "--labels", 2},
            {"--classes 1 --data " + data, "--classes", 2}}) {
     const Result f = run("elbo-ssvae " + b.flags + " --out " + out + "/bad" + kSmall);

@@ -17,7 +17,8 @@ prints one JSON line (test_error, test_elbo, seconds, ...) and writes OUT/metric
 torch_steps.py --model ssvae times one step (build()).
   /usr/bin/python3 bench/torch_ssvae.py --check runs/ssvae/m2-n100-s1/model.safetensors
 loads an elbo-ssvae model (the same parameter names and shapes) and prints its test error and test ELBO
-with y summed out, as this twin computes them: they match elbo's final line when the twin is elbo's model.
+with y summed out, as this twin computes them: close to elbo's final line, up to the test set's own
+binarization (torch's generator here) and the one-sample ELBO's noise.
 """
 import argparse
 import json
@@ -75,10 +76,11 @@ class M2(nn.Module):
         return (q * (per_class - math.log(c))).sum(1) - (q * log_q).sum(1)
 
 
-def step_loss(model, xu, xl, yl, n, n_labelled, alpha):
+def step_loss(model, xu, xl, yl, n, n_labelled, alpha, batch=None):
+    """batch: the loop's batch size B, of which xu are the unlabelled rows (elbo divides their sum by B)."""
     loss = (n_labelled / n) * (-model.labelled(xl, yl)).mean() - alpha * model.log_q(xl).gather(1, yl[:, None]).mean()
     if len(xu):
-        loss = loss - model.enumerated(xu).sum() / len(xu)
+        loss = loss - model.enumerated(xu).sum() / (batch or len(xu))
     return loss
 
 
@@ -149,7 +151,8 @@ def train(a):
         for idx in torch.randperm(n).split(a.batch):
             xu = torch.bernoulli(train_x[idx[~is_labelled[idx]]])
             pick = labelled[torch.randint(0, len(labelled), (a.labelled_batch,))]
-            loss = step_loss(model, xu, torch.bernoulli(train_x[pick]), train_y[pick], n, len(labelled), a.alpha)
+            loss = step_loss(model, xu, torch.bernoulli(train_x[pick]), train_y[pick], n, len(labelled), a.alpha,
+                             len(idx))
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -33,6 +33,8 @@ dist::AnyDistribution Given::likelihood(const Tensor& z) const {
 }
 
 LabelTerms enumerated_elbo(const LabelModel& m, const Tensor& x, Generator& gen, const ElboOptions& o) {
+  ELBO_CHECK_SHAPE(x.defined() && x.dim() >= 1, "enumerated_elbo: input {} is not [B, ...]",
+                   x.defined() ? x.shape() : Shape{});
   const int64_t c = m.classes(), b = x.size(0);
   const dist::Categorical qy = m.classifier(x), py = m.label_prior();
   ELBO_CHECK_SHAPE(qy.batch_ndims() == 1 && qy.logits().size(0) == b && qy.num_events() == c,
@@ -57,6 +59,8 @@ LabelTerms enumerated_elbo(const LabelModel& m, const Tensor& x, Generator& gen,
 }
 
 LabelTerms labelled_elbo(const LabelModel& m, const Tensor& x, const Tensor& y, Generator& gen, const ElboOptions& o) {
+  ELBO_CHECK_SHAPE(x.defined() && x.dim() >= 1, "labelled_elbo: input {} is not [B, ...]",
+                   x.defined() ? x.shape() : Shape{});
   check_labels("labelled_elbo", y, x.size(0), m.classes());
   const ElboTerms t = elbo(given(m, y), x, gen, o);
   const Tensor log_py = m.label_prior().log_prob(y);

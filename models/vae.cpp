@@ -24,8 +24,11 @@ void check_unconditional(const VaeOptions& o, const char* call, const char* inst
   ELBO_CHECK(o.condition == 0, "VAE::{}: this VAE is conditioned on {} classes; use {} (or models::given(vae, y))",
              call, o.condition, instead);
 }
-void check_conditional(const VaeOptions& o, const char* call) {
+// Conditional calls: a conditional VAE, and an input [N, ...] whose rows the labels are checked against.
+void check_conditional(const VaeOptions& o, const char* call, const Tensor& input) {
   ELBO_CHECK(o.condition > 0, "VAE::{}: this VAE is not conditioned on labels (VaeOptions::condition is 0)", call);
+  ELBO_CHECK_SHAPE(input.defined() && input.dim() == 2, "VAE::{}: input {} is not [N, features]", call,
+                   input.defined() ? input.shape() : Shape{});
 }
 }  // namespace
 
@@ -38,7 +41,7 @@ dist::AnyDistribution VAE::posterior(const Tensor& x) const {
 dist::AnyDistribution VAE::prior(const Tensor& /*y*/) const { return prior(); }
 
 dist::AnyDistribution VAE::posterior(const Tensor& x, const Tensor& y) const {
-  check_conditional(opt_, "posterior(x, y)");
+  check_conditional(opt_, "posterior(x, y)", x);
   check_labels("VAE::posterior", y, x.size(0), opt_.condition);
   const Tensor in = cat({x, one_hot(y, opt_.condition, x.dtype())}, 1);
   if (!flow_) return encoder_.forward(in);
@@ -46,7 +49,7 @@ dist::AnyDistribution VAE::posterior(const Tensor& x, const Tensor& y) const {
 }
 
 dist::AnyDistribution VAE::likelihood(const Tensor& z, const Tensor& y) const {
-  check_conditional(opt_, "likelihood(z, y)");
+  check_conditional(opt_, "likelihood(z, y)", z);
   check_labels("VAE::likelihood", y, z.size(0), opt_.condition);
   return decoder_.forward(cat({z, one_hot(y, opt_.condition, z.dtype())}, 1));
 }
@@ -80,7 +83,7 @@ Tensor VAE::reconstruct(const Tensor& x) const {
 }
 
 Tensor VAE::sample_images(const Tensor& y, Generator& gen) const {
-  check_conditional(opt_, "sample_images(y)");
+  ELBO_CHECK(opt_.condition > 0, "VAE::sample_images(y): this VAE is not conditioned on labels");
   check_labels("VAE::sample_images", y, -1, opt_.condition);
   NoGradGuard no_grad;
   const Tensor z = prior().sample(gen, {y.size(0)});

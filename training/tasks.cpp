@@ -138,7 +138,10 @@ int64_t label_classes(const ImageData& d, const std::string& name) {
              "*-labels-idx1-ubyte, NumPy: *_labels.npy)", name, d.train.labels.defined() ? "test" : "training");
   const std::vector<int64_t> train = d.train.labels.to_vector<int64_t>(), test = d.test.labels.to_vector<int64_t>();
   ELBO_CHECK(!train.empty() && !test.empty(), "{}: no labelled examples", name);
-  const int64_t classes = *std::max_element(train.begin(), train.end()) + 1;
+  const int64_t largest = *std::max_element(train.begin(), train.end());
+  ELBO_CHECK(largest < (int64_t(1) << 16), "{}: the training labels name a class {}; a model given labels takes at "
+             "most 65536 classes (one-hot inputs)", name, largest);
+  const int64_t classes = largest + 1;
   const int64_t top = *std::max_element(test.begin(), test.end());
   ELBO_CHECK(top < classes, "{}: the test set has label {}, but the training labels run 0..{}", name, top, classes - 1);
   return classes;

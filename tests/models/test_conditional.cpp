@@ -94,6 +94,8 @@ TEST_CASE("conditional VAE: the errors name the call and the labels") {
   const Tensor three = tensor(std::vector<int64_t>{0, 1, 2}, {3}, DType::i64);
   CHECK_ERROR_HAS(given(vae, three).posterior(x), "given: input [2, 4] does not have one row per label (3 labels)");
   CHECK_ERROR_HAS(vae.posterior(x, three), "VAE::posterior: labels must be [2] i64, got [3] i64");
+  CHECK_ERROR_HAS(vae.posterior(Tensor(), three), "VAE::posterior(x, y): input [] is not [N, features]");
+  CHECK_ERROR_HAS(vae.likelihood(Tensor(), three), "VAE::likelihood(z, y): input [] is not [N, features]");
 }
 
 TEST_CASE("enumerated ELBO: the exact sum over classes, as one batch, equals the class-by-class sum") {
@@ -181,6 +183,8 @@ TEST_CASE("enumerated and labelled ELBO: gradcheck through the classifier, the e
   }, vae_params));
   CHECK_ERROR_HAS(labelled_elbo(m, x, tensor(std::vector<int64_t>{0}, {1}, DType::i64), gen),
                   "labelled_elbo: labels must be [2] i64, got [1] i64");
+  CHECK_ERROR_HAS(enumerated_elbo(m, Tensor(), gen), "enumerated_elbo: input [] is not [B, ...]");
+  CHECK_ERROR_HAS(labelled_elbo(m, Tensor(), y, gen), "labelled_elbo: input [] is not [B, ...]");
 }
 
 TEST_CASE("conditional VAE: every architecture, posterior family, flow and learned prior trains through given") {

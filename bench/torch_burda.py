@@ -343,6 +343,7 @@ def main():
     if a.samples < 1 or a.iw_train < 0 or (a.iw_train and a.samples != 1):
         raise SystemExit("--samples k >= 1 (VAE) or --iw-train k >= 1 (IWAE), not both")
     torch.set_num_threads(a.threads)
+    torch.set_flush_denormal(True)  # as elbo's zoo runs do (training::Options::flush_denormal)
     time_steps(a) if a.time_steps else train(a)
 
 

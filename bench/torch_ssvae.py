@@ -194,6 +194,7 @@ def main():
     p.add_argument("--check", default="", help="score this elbo-ssvae model.safetensors instead of training")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    torch.set_flush_denormal(True)  # as elbo's zoo runs do (training::Options::flush_denormal)
     check(a) if a.check else train(a)
 
 

@@ -19,6 +19,7 @@ namespace fs = std::filesystem;
 
 Session::Session(const Options& o, const Loader& load) : opt(o), comm(parallel::make_world()) {
   if (o.threads > 0) set_num_threads(o.threads);
+  set_flush_denormal(o.flush_denormal);
   if (o.batch % comm->size() != 0)
     throw parallel::CollectiveError(fmt::format(
         "--batch {} is not divisible by the {} ranks of this job (--batch is the global batch)", o.batch, comm->size()));

@@ -46,6 +46,9 @@ struct Options {
   double adam_beta2 = 0.999;
   double adam_eps = 1e-8;
   std::string command{};  // the command line, for OUT/README.md (set by the zoo binaries)
+  // Subnormal floats flushed to zero for the whole run (elbo::set_flush_denormal): what the zoo does,
+  // since a classifier or an IWAE that grows confident can slow every step several-fold with them.
+  bool flush_denormal = true;
 };
 
 // A run's data (data.h), its place in the job and its output directory.
@@ -57,7 +60,7 @@ struct Options {
 // final line. The loop's random streams (loop.h) make a --resume at an epoch boundary continue bitwise.
 struct Session {
   using Loader = std::function<std::shared_ptr<const RunData>(const Options&)>;
-  // Sets the threads, checks the batch against the job's ranks, then loads the data with `load`
+  // Sets the threads and the denormal mode, checks the batch against the job's ranks, then loads the data with `load`
   // (default: o.data's IDX images) and creates OUT.
   explicit Session(const Options& o, const Loader& load = load_images);
   Options opt;

@@ -8,11 +8,28 @@
 #include <thread>
 #include <vector>
 
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <xmmintrin.h>
+#define ELBO_HAVE_MXCSR 1
+#endif
+
 namespace elbo::kernels {
 namespace {
 
 thread_local bool in_pool_task = false;
 thread_local int t_thread_index = 0;  // 0 for the calling thread, 1.. for the workers
+
+std::atomic<bool> g_flush{false};
+thread_local bool t_flush = false;  // the mode this thread's MXCSR holds
+
+void apply_flush(bool on) {
+#ifdef ELBO_HAVE_MXCSR
+  constexpr unsigned ftz_daz = 0x8040;  // flush-to-zero (bit 15), denormals-are-zero (bit 6)
+  const unsigned csr = _mm_getcsr();
+  _mm_setcsr(on ? (csr | ftz_daz) : (csr & ~ftz_daz));
+#endif
+  t_flush = on;
+}
 
 class Pool {
  public:
@@ -49,6 +66,7 @@ class Pool {
 
  private:
   void drain() {
+    sync_denormal_mode();
     in_pool_task = true;
     for (int64_t t; (t = next_.fetch_add(1)) < ntasks_;) {
       (*fn_)(t);
@@ -110,6 +128,23 @@ Pool& pool() {
 
 int num_threads() { return pool().size(); }
 
+bool set_flush_denormal(bool on) {
+#ifdef ELBO_HAVE_MXCSR
+  g_flush.store(on, std::memory_order_relaxed);
+  apply_flush(on);
+  return true;
+#else
+  (void)on;
+  return false;
+#endif
+}
+
+bool flush_denormal() { return g_flush.load(std::memory_order_relaxed); }
+
+void sync_denormal_mode() {
+  if (const bool on = g_flush.load(std::memory_order_relaxed); on != t_flush) apply_flush(on);
+}
+
 void set_num_threads(int n) {
   n = std::max(1, n);
   if (n != pool().size()) pool().resize(n);
@@ -117,6 +152,7 @@ void set_num_threads(int n) {
 
 void parallel_tasks(int64_t ntasks, FunctionRef<void(int64_t)> fn) {
   if (ntasks <= 0) return;
+  sync_denormal_mode();
   if (ntasks == 1 || in_pool_task || pool().size() == 1) {
     for (int64_t t = 0; t < ntasks; ++t) fn(t);
     return;
@@ -130,6 +166,7 @@ void parallel_tasks(int64_t ntasks, FunctionRef<void(int64_t, int)> fn) {
 
 void parallel_for(int64_t n, int64_t grain, FunctionRef<void(int64_t, int64_t)> fn) {
   if (n <= 0) return;
+  sync_denormal_mode();
   const int64_t chunks = std::min<int64_t>(num_threads(), std::max<int64_t>(1, n / std::max<int64_t>(grain, 1)));
   if (chunks <= 1) return fn(0, n);
   parallel_tasks(chunks, [&](int64_t t) { fn(n * t / chunks, n * (t + 1) / chunks); });
@@ -140,4 +177,6 @@ void parallel_for(int64_t n, int64_t grain, FunctionRef<void(int64_t, int64_t)> 
 namespace elbo {
 void set_num_threads(int n) { kernels::set_num_threads(n); }
 int num_threads() { return kernels::num_threads(); }
+bool set_flush_denormal(bool on) { return kernels::set_flush_denormal(on); }
+bool flush_denormal() { return kernels::flush_denormal(); }
 }  // namespace elbo

@@ -12,6 +12,12 @@ namespace elbo::kernels {
 int num_threads();
 void set_num_threads(int n);  // n >= 1; default: ELBO_NUM_THREADS or the hardware thread count
 
+// The process-wide denormal mode (elbo::set_flush_denormal). parallel_tasks and parallel_for bring the
+// calling thread and every worker that runs a task to the current mode first.
+bool set_flush_denormal(bool on);
+bool flush_denormal();
+void sync_denormal_mode();
+
 // A non-owning reference to a callable (no allocation).
 template <class Sig> class FunctionRef;
 template <class R, class... Args> class FunctionRef<R(Args...)> {

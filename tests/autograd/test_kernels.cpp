@@ -502,3 +502,39 @@ TEST_CASE("gemm_batched equals gemm to the bit for small and large products, eve
   set_arch(before);
   elbo::set_num_threads(prev);
 }
+
+TEST_CASE("set_flush_denormal flushes subnormal results and inputs on the caller and on every worker") {
+  const std::string before(arch_name());
+  const int threads = elbo::num_threads();
+  const bool mode = elbo::flush_denormal();
+  const auto count_nonzero = [](const elbo::Tensor& t) {
+    int64_t n = 0;
+    for (float v : t.to_vector<float>()) n += v != 0;
+    return n;
+  };
+  const int64_t n = 1 << 20;  // large enough for every thread to take a chunk
+  for (const auto& a : archs()) {
+    CAPTURE(a);
+    REQUIRE(set_arch(a));
+    for (int t : {1, 2}) {
+      CAPTURE(t);
+      elbo::set_num_threads(t);
+      const auto tiny = elbo::full({n}, 1e-20);              // a normal float; its square is subnormal
+      const auto sub = elbo::full({n}, 1e-40);               // a subnormal input
+      const auto m = elbo::full({64, 64}, 1e-21);            // GEMM: each sum 64e-42 is subnormal
+      if (!elbo::set_flush_denormal(true)) break;            // no such mode on this CPU: nothing to test
+      CHECK(count_nonzero(tiny * tiny) == 0);
+      CHECK(count_nonzero(sub * 2.0) == 0);                  // read as zero
+      CHECK(count_nonzero(elbo::matmul(m, m)) == 0);
+      CHECK(elbo::flush_denormal());
+      elbo::set_flush_denormal(false);
+      CHECK(count_nonzero(tiny * tiny) == n);                // IEEE again, on every thread
+      CHECK(count_nonzero(sub * 2.0) == n);
+      CHECK(count_nonzero(elbo::matmul(m, m)) == 64 * 64);
+      CHECK_FALSE(elbo::flush_denormal());
+    }
+  }
+  elbo::set_flush_denormal(mode);
+  elbo::set_num_threads(threads);
+  set_arch(before);
+}

@@ -17,6 +17,7 @@
 #include <models/ssvae.h>
 #include <models/vae.h>
 #include <models/vi.h>
+#include <tools/ssvae_task.h>
 #include <tools/tasks.h>
 
 #include <cstdlib>

@@ -13,6 +13,7 @@
 #include "models/ssvae.h"
 #include "models/vi.h"
 #include "test_util.h"
+#include "tools/ssvae_task.h"
 #include "tools/tasks.h"
 #include "zoo_configs.h"
 

@@ -13,7 +13,8 @@ drawn with replacement from the N labelled examples: (1 / B) sum -U + (N_l / N) 
 elbo's generator, and are left out of the unlabelled rows.
 
   /usr/bin/python3 bench/torch_ssvae.py --labels 100 --epochs 100 --out runs/ssvae/torch-m2-n100-s1
-prints one JSON line (test_error, test_elbo, seconds, ...) and writes OUT/metrics.jsonl per epoch;
+prints one JSON line (test_error, test_elbo, seconds, ...) and writes OUT/metrics.jsonl and
+OUT/checkpoint.pt per epoch (--resume continues from it);
 torch_steps.py --model ssvae times one step (build()).
   /usr/bin/python3 bench/torch_ssvae.py --check runs/ssvae/m2-n100-s1/model.safetensors
 loads an elbo-ssvae model (the same parameter names and shapes) and prints its test error and test ELBO
@@ -92,7 +93,7 @@ def build():
 
     def loss(x):
         pick = torch.randint(0, 100, (100,))
-        return step_loss(model, x, torch.bernoulli(pool[pick]), pool_y[pick], len(x) + 100, 100, 0.1)
+        return step_loss(model, x, torch.bernoulli(pool[pick]), pool_y[pick], len(x) + 100, 100, 1.0)
 
     return model, loss, lambda batch: torch.rand(batch, 784).bernoulli()
 
@@ -140,13 +141,22 @@ def train(a):
     is_labelled[labelled] = True
     model = M2(latent=a.latent, hidden=a.hidden, classifier_hidden=a.classifier_hidden)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
-    metrics = None
+    metrics, ckpt, start = None, None, 0
+    n, seconds = len(train_x), 0.0
     if a.out:
         os.makedirs(a.out, exist_ok=True)
-        metrics = os.path.join(a.out, "metrics.jsonl")
-        open(metrics, "w").close()
-    n, seconds = len(train_x), 0.0
-    for epoch in range(a.epochs):
+        metrics, ckpt = os.path.join(a.out, "metrics.jsonl"), os.path.join(a.out, "checkpoint.pt")
+        if a.resume and os.path.exists(ckpt):  # the state after the last whole epoch, the generator's too
+            state = torch.load(ckpt)
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optim"])
+            torch.set_rng_state(state["rng"])
+            start, seconds = state["epoch"], state["seconds"]
+            lines = open(metrics).read().splitlines()[:start] if os.path.exists(metrics) else []
+            open(metrics, "w").write("".join(l + "\n" for l in lines))
+        else:
+            open(metrics, "w").close()
+    for epoch in range(start, a.epochs):
         t0, total = time.perf_counter(), 0.0
         for idx in torch.randperm(n).split(a.batch):
             xu = torch.bernoulli(train_x[idx[~is_labelled[idx]]])
@@ -165,6 +175,9 @@ def train(a):
         if metrics:
             with open(metrics, "a") as f:
                 f.write(json.dumps(line) + "\n")
+            torch.save({"model": model.state_dict(), "optim": opt.state_dict(), "rng": torch.get_rng_state(),
+                        "epoch": epoch + 1, "seconds": seconds}, ckpt + ".tmp")
+            os.replace(ckpt + ".tmp", ckpt)
         if not a.quiet:
             print(f"epoch {epoch + 1}: train {line['train_elbo']:.2f} test {elbo:.2f} error {err:.4f} ({dt:.1f}s)",
                   file=sys.stderr)
@@ -181,7 +194,7 @@ def main():
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--labelled-batch", type=int, default=100)
-    p.add_argument("--alpha", type=float, default=0.1)
+    p.add_argument("--alpha", type=float, default=1.0)  # elbo-ssvae's default
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--latent", type=int, default=50)
     p.add_argument("--hidden", type=int, default=500)
@@ -191,6 +204,7 @@ def main():
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--out", default="")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--resume", action="store_true", help="continue OUT's run from its checkpoint.pt (written each epoch)")
     p.add_argument("--check", default="", help="score this elbo-ssvae model.safetensors instead of training")
     a = p.parse_args()
     torch.set_num_threads(a.threads)

@@ -88,6 +88,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                   const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
 // Rows of weight [num, dim] at the i64 indices: [*indices.shape, dim] (the gradient adds into the rows).
 Tensor embedding(const Tensor& indices, const Tensor& weight);
+// The straight-through estimator (van den Oord et al. 2017): the value of z_q with the gradient of z_e,
+// z_e + detach(z_q - z_e); z_q receives no gradient. Same shape and dtype.
+Tensor straight_through(const Tensor& z_e, const Tensor& z_q);
 
 // ---- reductions (ops/reduce.cpp); dims may be negative ----
 Tensor sum(const Tensor& x);

@@ -78,4 +78,12 @@ Tensor embedding(const Tensor& indices, const Tensor& weight) {
   return reshape(index_select(weight, 0, reshape(indices, {-1})), out);
 }
 
+Tensor straight_through(const Tensor& z_e, const Tensor& z_q) {
+  ELBO_CHECK(z_e.defined() && z_q.defined(), "straight_through: undefined input");
+  ELBO_CHECK_SHAPE(z_e.shape() == z_q.shape() && z_e.dtype() == z_q.dtype(),
+                   "straight_through: z_e {} {} and z_q {} {} must have one shape and dtype", z_e.dtype(), z_e.shape(),
+                   z_q.dtype(), z_q.shape());
+  return z_e + (z_q - z_e).detach();
+}
+
 }  // namespace elbo

@@ -20,9 +20,9 @@ class VectorQuantizer(nn.Module):
             self.register_buffer("embedding", e)
             self.register_buffer("ema_count", torch.zeros(num_codes))
             self.register_buffer("ema_weight", torch.zeros(num_codes, dim))
-            self.register_buffer("ema_steps", torch.zeros((), dtype=torch.int64))
         else:
             self.embedding = nn.Parameter(e)
+        self.register_buffer("steps", torch.zeros((), dtype=torch.int64))
         self.register_buffer("unused_steps", torch.zeros(num_codes, dtype=torch.int64))
 
     def nearest(self, flat):
@@ -44,6 +44,7 @@ class VectorQuantizer(nn.Module):
         z_q = (flat + (q - flat).detach()).reshape(z_e.shape)
         if self.training:
             with torch.no_grad():
+                self.steps += 1
                 if self.decay > 0:
                     self._ema(flat.detach(), codes, counts)
                 self.unused_steps.copy_(torch.where(counts > 0, torch.zeros_like(self.unused_steps),
@@ -52,11 +53,10 @@ class VectorQuantizer(nn.Module):
 
     def _ema(self, flat, codes, counts):
         g = self.decay
-        self.ema_steps += 1
         self.ema_count.mul_(g).add_((1 - g) * counts.to(self.ema_count.dtype))
         dw = torch.zeros_like(self.ema_weight).index_add_(0, codes, flat)
         self.ema_weight.mul_(g).add_((1 - g) * dw)
-        bias = 1 - g ** self.ema_steps.item()
+        bias = 1 - g ** self.steps.item()
         n_avg = self.ema_count / bias
         n = n_avg.sum()
         smoothed = (n_avg + self.eps) / (n + self.k * self.eps) * n

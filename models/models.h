@@ -21,3 +21,4 @@
 #include "seqvae.h"
 #include "strokes.h"
 #include "vi.h"
+#include "vqvae.h"

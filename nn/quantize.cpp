@@ -8,7 +8,7 @@
 namespace elbo::nn {
 
 VectorQuantizer::VectorQuantizer(int64_t num_codes, int64_t dim, VectorQuantizerOptions o, Generator& gen)
-    : k_(num_codes), d_(dim), o_(o), gen_(&gen) {
+    : k_(num_codes), d_(dim), o_(o) {
   ELBO_CHECK_VALUE(num_codes >= 1 && dim >= 1, "VectorQuantizer: {} codes of dimension {}; both must be positive",
                    num_codes, dim);
   ELBO_CHECK_VALUE(o.ema_decay >= 0 && o.ema_decay < 1, "VectorQuantizer: ema_decay {} must be in [0, 1) (0: no EMA)",
@@ -19,14 +19,15 @@ VectorQuantizer::VectorQuantizer(int64_t num_codes, int64_t dim, VectorQuantizer
   ELBO_CHECK_VALUE(o.restart_after >= 0, "VectorQuantizer: restart_after {} must be >= 0", o.restart_after);
   const double limit = std::sqrt(3.0 / double(dim));
   Tensor e = init::uniform_(empty({num_codes, dim}), -limit, limit, gen);
+  restart_seed_ = gen.next_u64();
   if (o.ema_decay > 0) {
     embedding_ = register_buffer("embedding", e);
     ema_count_ = register_buffer("ema_count", zeros({num_codes}));
     ema_weight_ = register_buffer("ema_weight", zeros({num_codes, dim}));
-    ema_steps_ = register_buffer("ema_steps", zeros({}, DType::i64));
   } else {
     embedding_ = register_parameter("embedding", e);
   }
+  steps_ = register_buffer("steps", zeros({}, DType::i64));
   unused_steps_ = register_buffer("unused_steps", zeros({num_codes}, DType::i64));
 }
 
@@ -88,6 +89,7 @@ Quantized VectorQuantizer::forward(const Tensor& z_e) {
                 loss, counts, std::exp(entropy)};
   if (is_training()) {
     NoGradGuard ng;
+    ++steps_.data<int64_t>()[0];
     if (o_.ema_decay > 0) update_ema(flat.detach(), codes, counts);
     restart(flat.detach(), counts);
   }
@@ -117,8 +119,7 @@ void ema_step(T* e, T* hidden_n, T* hidden_w, const T* x, const int64_t* codes, 
 }  // namespace
 
 void VectorQuantizer::update_ema(const Tensor& flat, const Tensor& codes, const Tensor& counts) {
-  const int64_t t = ema_steps_.data<int64_t>()[0] + 1;
-  ema_steps_.data<int64_t>()[0] = t;
+  const int64_t t = steps_.data<int64_t>()[0];
   const Tensor x = flat.dtype() == embedding_.dtype() ? flat : flat.to(embedding_.dtype());
   if (embedding_.dtype() == DType::f32)
     ema_step(embedding_.data<float>(), ema_count_.data<float>(), ema_weight_.data<float>(), x.data<float>(),
@@ -143,11 +144,13 @@ void VectorQuantizer::restart(const Tensor& flat, const Tensor& counts) {
   const int64_t* n = counts.data<int64_t>();
   const int64_t m = flat.size(0);
   const bool ema = o_.ema_decay > 0;
-  const double bias = ema ? 1 - std::pow(o_.ema_decay, double(ema_steps_.data<int64_t>()[0])) : 0;
+  const int64_t step = steps_.data<int64_t>()[0];
+  const double bias = ema ? 1 - std::pow(o_.ema_decay, double(step)) : 0;
   for (int64_t j = 0; j < k_; ++j) {
     unused[j] = n[j] > 0 ? 0 : unused[j] + 1;
     if (o_.restart_after == 0 || unused[j] < o_.restart_after) continue;
-    const int64_t row = int64_t(gen_->below(uint64_t(m)));
+    Generator draw(restart_seed_ ^ (uint64_t(step) * 0x9E3779B97F4A7C15ull) ^ (uint64_t(j) * 0xBF58476D1CE4E5B9ull));
+    const int64_t row = int64_t(draw.below(uint64_t(m)));
     if (embedding_.dtype() == DType::f32)
       restart_rows(embedding_.data<float>(), ema ? ema_count_.data<float>() : nullptr,
                    ema ? ema_weight_.data<float>() : nullptr, flat.data<float>(), row, j, d_, bias);

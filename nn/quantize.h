@@ -15,10 +15,13 @@
 //   N, m averaged = N, m / (1 - g^t) after t updates;  N_k smoothed = (N_k + eps) / (n + K eps) n, n = sum N;
 //   e_k = m_k / N_k smoothed.
 // With restart_after = R > 0, a code no vector was assigned to in R training forwards in a row is moved
-// onto a vector of the batch drawn at random (its moving averages set to that vector, count 1).
+// onto a vector of the batch drawn at random (its moving averages set to that vector, count 1). The draw
+// depends only on the layer's seed, the forward's number and the code, so a run resumed from a
+// checkpoint restarts the same codes onto the same vectors.
 //
-// Names, as the torch twin's state_dict: embedding [K, D]; with EMA the buffers ema_count [K], ema_weight
-// [K, D] (the hidden, not yet debiased averages), ema_steps (i64 []), and unused_steps (i64 [K]) always.
+// Names, as the torch twin's state_dict: embedding [K, D]; with EMA the buffers ema_count [K] and
+// ema_weight [K, D] (the hidden, not yet debiased averages); always steps (i64 [], training forwards) and
+// unused_steps (i64 [K]).
 #include "../autograd/random.h"
 #include "init.h"
 #include "module.h"
@@ -42,8 +45,8 @@ struct Quantized {
 
 class VectorQuantizer : public Module {
  public:
-  // The codebook starts uniform in +-sqrt(3 / D) (variance scaling by the fan-in D, as sonnet's); gen draws it
-  // and, with restart_after, the restarts (it must outlive the layer).
+  // The codebook starts uniform in +-sqrt(3 / D) (variance scaling by the fan-in D, as sonnet's), drawn from
+  // gen, which also gives the restarts' seed.
   VectorQuantizer(int64_t num_codes, int64_t dim, VectorQuantizerOptions o = {}, Generator& gen = default_generator());
   // z_e [..., D], floating. In training mode with EMA the codebook moves (after the codes are chosen), and
   // restarts happen; in eval mode nothing changes.
@@ -62,8 +65,8 @@ class VectorQuantizer : public Module {
   void restart(const Tensor& flat, const Tensor& counts);
   int64_t k_, d_;
   VectorQuantizerOptions o_;
-  Generator* gen_;
-  Tensor embedding_, ema_count_, ema_weight_, ema_steps_, unused_steps_;
+  uint64_t restart_seed_;
+  Tensor embedding_, ema_count_, ema_weight_, steps_, unused_steps_;
 };
 
 }  // namespace elbo::nn

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -574,4 +575,43 @@ TEST_CASE("elbo-ssvae: M2 learns its classifier from a few labels, reports test 
     CHECK_MESSAGE(f.status == b.status, b.flags);
     CHECK_MESSAGE(f.err.find(b.message) != std::string::npos, b.flags, ": ", f.err);
   }
+}
+
+TEST_CASE("elbo-vqvae trains a VQ-VAE, reports its codebook, resumes bitwise with restarts; bad input is refused") {
+  const std::string out = "test_zoo_vqvae";
+  fs::remove_all(out);
+  const std::string flags = " --data " + tiny_data() + " --batch 32 --hidden 16 --codes 16 --code-dim 4 --quiet --threads 1";
+  const Result r = run("elbo-vqvae --out " + out + flags + " --epochs 2");
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const std::string line = r.last_line();
+  for (const char* key : {"\"test_elbo\": ", "\"test_recon_loglik\": ", "\"test_perplexity\": ", "\"test_codes_used\": ",
+                          "\"model\": \"VQ-VAE 28x28 -> 7x7 codes of 16 x 4 (EMA 0.99), bernoulli likelihood\""})
+    CHECK_MESSAGE(line.find(key) != std::string::npos, key, " in ", line);
+  for (const char* f : {"metrics.jsonl", "samples.png", "reconstructions.png", "codebook_usage.png", "model.safetensors"})
+    CHECK_MESSAGE(fs::exists(fs::path(out) / f), f);
+  CHECK(slurp(fs::path(out) / "metrics.jsonl").find("\"perplexity\": ") != std::string::npos);
+  // the ELBO under the uniform prior is the reconstruction term less 49 log 16 nats
+  const auto figure = [&](const std::string& key) {
+    const size_t at = line.find("\"" + key + "\": ");
+    return std::stod(line.substr(at + key.size() + 4));
+  };
+  CHECK(figure("test_elbo") == doctest::Approx(figure("test_recon_loglik") - 49 * std::log(16.0)).epsilon(1e-6));
+  check_resume("elbo-vqvae", "test_zoo_vqvae_a", "test_zoo_vqvae_b", flags + " --restart-after 3");
+  check_resume("elbo-vqvae", "test_zoo_vqvae_c", "test_zoo_vqvae_d", flags + " --ema-decay 0 --downsample 2");
+  for (const char* bad : {"--latent 4", "--iw 10", "--downsample 3", "--likelihood flow", "--codes 1", "--ema-decay 1"}) {
+    const Result b = run("elbo-vqvae --out test_zoo_vqvae_bad" + flags + " " + bad);
+    CAPTURE(bad);
+    CHECK(b.status == 2);
+    CHECK(b.err.find("elbo-vqvae: ") == 0);
+  }
+  // images whose sides the downsampling does not divide: one line naming both, exit 1
+  const std::string odd = "test_zoo_vqvae_odd";
+  fs::create_directories(odd);
+  std::vector<uint8_t> px(8 * 30 * 30, 100);
+  models::write_idx(odd + "/train-images-idx3-ubyte", {8, 30, 30}, px);
+  models::write_idx(odd + "/t10k-images-idx3-ubyte", {8, 30, 30}, px);
+  const Result o = run("elbo-vqvae --out test_zoo_vqvae_bad --data " + odd + " --quiet --epochs 1");
+  CHECK(o.status == 1);
+  CHECK(o.err.find("30x30 do not divide into a grid by the encoder's downsampling 4") != std::string::npos);
 }

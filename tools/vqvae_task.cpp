@@ -72,20 +72,20 @@ void VqVaeTask::finish(training::Session& s, Generator& gen, std::map<std::strin
   const double total = double(d.test_x.size(0) * m_.grid_height() * m_.grid_width());
   std::vector<double> share;
   std::vector<std::string> labels;
-  const size_t every = std::max<size_t>(1, order.size() / 16);
-  for (size_t i = 0; i < order.size(); ++i) {
-    share.push_back(100.0 * double(usage[order[i]]) / total);
-    labels.push_back(i % every == 0 ? std::to_string(order[i]) : "");
+  std::vector<bool> above;
+  const double even = 100.0 / double(usage.size());
+  for (size_t i : order) {
+    share.push_back(100.0 * double(usage[i]) / total);
+    labels.push_back(std::to_string(i));
+    above.push_back(share.back() > even);
   }
-  const std::vector<bool> unused_codes(usage.size(), false);
   models::plot_bars(s.path("codebook_usage.png"),
                     {fmt::format("Codebook usage on the {} test images ({} of {} codes used, perplexity {:.1f})",
                                  d.test_x.size(0), used, usage.size(), figures["test_perplexity"]),
-                     "code (sorted by use; every " + std::to_string(every) + "th labelled)",
-                     "share of the test set's code positions, %",
-                     fmt::format("{}x{} codes per image; a code never chosen has no bar", m_.grid_height(),
-                                 m_.grid_width())},
-                    share, labels, unused_codes, "", "codes");
+                     "code (sorted by use)", "share of the test set's code positions, %",
+                     fmt::format("{}x{} codes per image; an even use would give each code {:.2f}%", m_.grid_height(),
+                                 m_.grid_width(), even)},
+                    share, labels, above, fmt::format("above the even share"), "at or below it");
 
   // before a prior is learned over the codes: a uniform draw of every position, decoded
   const int64_t n = 64, positions = n * m_.grid_height() * m_.grid_width();

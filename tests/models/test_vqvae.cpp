@@ -123,3 +123,26 @@ TEST_CASE("VqVae refuses a grid it cannot make, a flow likelihood and inputs of 
   CHECK_THROWS_AS(m.decode_codes(zeros({2, 3, 2}, DType::i64)), ShapeError);
   CHECK_THROWS_AS(m.decode_codes(full({1, 2, 2}, 6, DType::i64)), ValueError);  // code 6 of 6
 }
+
+TEST_CASE("the README's VQ-VAE snippet runs") {
+  Generator gen(7);
+  const Tensor z_e = randn({4, 7, 7, 16}, gen).requires_grad_();
+  const Tensor x = bernoulli(full({4, 784}, 0.3), gen);
+  // --- from README.md ---
+  nn::VectorQuantizer vq(128, 16, {.commitment = 0.25, .ema_decay = 0.99, .restart_after = 20});
+  const nn::Quantized q = vq(z_e);  // z_e [..., 16] -> codes [...] (i64), z_q (z_e's gradient), loss
+  const Tensor e = vq.lookup(q.codes);  // the codes' vectors, z_e's shape (no gradient with EMA)
+
+  models::VqVae m({.codes = 128, .code_dim = 16}, gen);  // 28x28 images to 7x7 codes, Bernoulli p(x|z_q)
+  const models::VqVaeOutput o = m.forward(x);            // o.log_likelihood: log p(x|z_q); o.q: as above
+  const Tensor loss = -mean(o.log_likelihood) + 7 * 7 * 16 * o.q.loss;  // the paper's sums per example
+  const Tensor codes = m.codes(x);                       // i64 [N, 7, 7]
+  const Tensor images = m.images(m.decode_codes(codes)); // the decoder's means, [N, 784]
+  // --- end ---
+  CHECK(e.shape() == z_e.shape());
+  CHECK(q.z_q.shape() == z_e.shape());
+  CHECK(codes.shape() == Shape{4, 7, 7});
+  CHECK(images.shape() == Shape{4, 784});
+  loss.backward();
+  CHECK(std::isfinite(loss.item()));
+}

@@ -18,6 +18,7 @@
 #include <models/vae.h>
 #include <models/vi.h>
 #include <tools/ssvae_task.h>
+#include <tools/vqvae_task.h>
 #include <tools/tasks.h>
 
 #include <cstdlib>
@@ -284,6 +285,23 @@ void BM_SsvaeStep(benchmark::State& state) {
   time_task_steps(state, task, opt, x, ids, gen);
 }
 
+// elbo-vqvae's step (zoo::VqVaeTask, the zoo's defaults: 28x28 to 7x7 codes of 128 x 16, 64 channels, EMA
+// codebook, restarts after 20 unused steps): encoder, quantizer, decoder, Bernoulli log-likelihood.
+void BM_VqVaeStep(benchmark::State& state) {
+  set_num_threads(int(state.range(1)));
+  Generator gen(1);
+  models::VqVaeOptions o;
+  o.quantizer.restart_after = 20;
+  models::VqVae m(o, gen);
+  zoo::VqVaeTask task(m);
+  optim::Adam opt(m.parameters(), {.lr = 1e-3});
+  const int64_t batch = state.range(0);
+  const Tensor x = bernoulli(rand({batch, 784}, gen), gen);
+  std::vector<int64_t> ids(static_cast<size_t>(batch));
+  count_parameters(state, m.parameters());
+  time_task_steps(state, task, opt, x, ids, gen);
+}
+
 // elbo-vi's training visit of one batch (zoo::ViTask, --local-steps 5): four updates of the batch's
 // per-example posteriors (RowAdam on their rows of the 8,004-row table), then the joint step that also
 // moves the decoder, as training's loop runs it.
@@ -363,6 +381,7 @@ BENCHMARK(BM_BurdaTrainStep)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_AutoencoderStep)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_SsvaeStep)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_VqVaeStep)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ViTrainStep)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ViSearch)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_GapSearch)->ArgsProduct({{128}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);

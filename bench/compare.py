@@ -22,7 +22,7 @@ For 2 threads the PyTorch column is its faster two-core setting (see torch_steps
 
 --zoo prints the zoo's table instead: one training step of every elbo-vae configuration (BM_ZooStep, the
 keys of tests/zoo_configs.h), the autoencoder, non-amortized VI's training visit (vi-train) and its 100-step
-per-example searches (vi-search, gap-search: ms per search), elbo-ssvae's M2 step (ssvae: the batch with y
+per-example searches (vi-search, gap-search: ms per search), elbo-vqvae's step (vqvae), elbo-ssvae's M2 step (ssvae: the batch with y
 summed out plus 100 labelled rows), each beside its PyTorch twin (torch_steps.py, torch_families.py,
 torch_heads.py, torch_ssvae.py) on 1 and 2 threads at batch 128, with elbo's heap
 allocations per step and both sides' parameter counts (equal when the twin is the same model); then the
@@ -89,7 +89,7 @@ def cpu_name():
     return f"{info.get('Model name', '?')} (family {info.get('CPU family', '?')}, model {info.get('Model', '?')})"
 
 
-ZOO_STEPS = ["autoencoder", "vi-train", "vi-search", "gap-search", "ssvae"]
+ZOO_STEPS = ["autoencoder", "vi-train", "vi-search", "gap-search", "ssvae", "vqvae"]
 
 
 def zoo_keys(build):

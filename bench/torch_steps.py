@@ -300,7 +300,7 @@ def legacy(builder):
 
 def twin(model):
     """(module of trainable parameters, loss(x), make_x(batch)[, after()]) for a training step: the first
-    twins (mlp, conv, planar, iaf), autoencoder, vi-train, ssvae (torch_ssvae.py), or a BM_ZooStep key
+    twins (mlp, conv, planar, iaf), autoencoder, vi-train, ssvae (torch_ssvae.py), vqvae (torch_vq.py), or a BM_ZooStep key
     (tests/zoo_configs.h) from torch_families.py (posterior families, flows) or torch_heads.py (priors,
     likelihoods)."""
     named = {"mlp": lambda: legacy(vae_mlp), "conv": lambda: legacy(vae_conv),
@@ -313,6 +313,8 @@ def twin(model):
     if model == "ssvae":
         import torch_ssvae
         return torch_ssvae.build()
+    if model == "vqvae":
+        return vqvae()
     family, _, _ = model.partition("=")
     if family in ("posterior", "flow"):
         import torch_families
@@ -321,6 +323,33 @@ def twin(model):
         import torch_heads
         return torch_heads.build(model)
     raise KeyError(f"no PyTorch twin for '{model}'")
+
+
+def vqvae(k=128, d=16, h=64):
+    """elbo_bench's BM_VqVaeStep: models::VqVae with the zoo's defaults and the EMA quantizer of torch_vq.py.
+    Restarts have no twin, so elbo's step also pays for moving its unused codes, which this one does not."""
+    import torch
+    from torch import nn
+    import torch.nn.functional as F
+    from torch_vq import VectorQuantizer
+
+    class VqVae(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Sequential(nn.Conv2d(1, h, 4, 2, 1), nn.ReLU(), nn.Conv2d(h, h, 4, 2, 1), nn.ReLU(),
+                                         nn.Conv2d(h, d, 1))
+            self.quantizer = VectorQuantizer(k, d)
+            self.decoder = nn.Sequential(nn.Conv2d(d, h, 3, 1, 1), nn.ReLU(), nn.ConvTranspose2d(h, h, 4, 2, 1),
+                                         nn.ReLU(), nn.ConvTranspose2d(h, 1, 4, 2, 1))
+
+    net = VqVae()
+
+    def loss(x):
+        z_q, _, vq_loss, _, _ = net.quantizer(net.encoder(x.view(-1, 1, 28, 28)).permute(0, 2, 3, 1))
+        logits = net.decoder(z_q.permute(0, 3, 1, 2)).reshape(len(x), -1)
+        return F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x) + 7 * 7 * d * vq_loss
+
+    return net, loss, lambda batch: torch.rand(batch, 784).bernoulli()
 
 
 SEARCHES = {"vi-search": 0.1, "gap-search": 0.01}  # the search's Adam rate (elbo-vi, elbo-vi --gap)
@@ -431,7 +460,8 @@ def run_one(model, batch, steps, repeats, threads):
 OPENBLAS_CORES = {"avx2": "Haswell", "avx512": "SkylakeX"}
 FIRST_NAMES = {"mlp": "VaeMlpTrainStep", "conv": "ConvVaeTrainStep", "iwae": "IwaeEval", "planar": "VaePlanarTrainStep",
                "iaf": "VaeIafTrainStep", "autoencoder": "AutoencoderStep", "vi-train": "ViTrainStep",
-               "vi-search": "ViSearch", "gap-search": "GapSearch", "ssvae": "SsvaeStep"}
+               "vi-search": "ViSearch", "gap-search": "GapSearch", "ssvae": "SsvaeStep",
+               "vqvae": "VqVaeStep"}
 
 
 def bench_name(model):
@@ -442,7 +472,7 @@ def bench_name(model):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="mlp", help="mlp | conv | iwae | planar | iaf | autoencoder | vi-train | "
-                    "vi-search | gap-search | ssvae | a BM_ZooStep key such as flow=sylvester:4 (tests/zoo_configs.h)")
+                    "vi-search | gap-search | ssvae | vqvae | a BM_ZooStep key such as flow=sylvester:4 (tests/zoo_configs.h)")
     ap.add_argument("--batch", type=int, nargs="+", default=[128])
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--steps", type=int, default=20)

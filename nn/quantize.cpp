@@ -53,7 +53,7 @@ Tensor VectorQuantizer::nearest(const Tensor& z_e) const {
   NoGradGuard ng;
   const Tensor e = embedding_.detach();
   const Tensor distance = sum(square(e), {1}) - 2.0 * matmul(flat.detach(), transpose(e, 0, 1));  // [M, K]
-  Shape out(z_e.shape().begin(), z_e.shape().end() - 1);
+  const detail::Dims out(z_e.shape().begin(), z_e.shape().end() - 1);  // pooled: no heap allocation
   return reshape(argmin(distance, 1), out);
 }
 
@@ -85,7 +85,7 @@ Quantized VectorQuantizer::forward(const Tensor& z_e) {
   const Tensor q = embedding(codes, embedding_);  // [M, D]: a copy, so the update below does not reach it
   Tensor loss = o_.commitment * mean(square(flat - q.detach()));
   if (o_.ema_decay == 0) loss = loss + mean(square(q - flat.detach()));
-  Quantized out{reshape(straight_through(flat, q), z_e.shape()), reshape(codes, Shape(z_e.shape().begin(), z_e.shape().end() - 1)),
+  Quantized out{reshape(straight_through(flat, q), z_e.shape()), reshape(codes, detail::Dims(z_e.shape().begin(), z_e.shape().end() - 1)),
                 loss, counts, std::exp(entropy)};
   if (is_training()) {
     NoGradGuard ng;

@@ -14,6 +14,7 @@
 #include "models/vi.h"
 #include "test_util.h"
 #include "tools/ssvae_task.h"
+#include "tools/vqvae_task.h"
 #include "tools/tasks.h"
 #include "zoo_configs.h"
 
@@ -246,6 +247,17 @@ TEST_CASE("every zoo configuration's training step allocates nothing in steady s
       zoo::SemiSupervisedTask task(m, data, labelled, zoo::SsvaeObjective{.labelled_batch = 8});
       optim::Adam opt(m.parameters(), {.lr = 1e-3});
       const Tensor x = data.train_batches().batch(ids, 0, 16, gen);
+      CHECK(allocations(task_step(task, opt, x, ids, gen)) == 0);
+    }
+    {  // elbo-vqvae's step, with restarts (an untrained codebook leaves codes unused at batch 16)
+      Generator gen(1);
+      models::VqVaeOptions vo;
+      vo.hidden = 8, vo.codes = 32, vo.code_dim = 4, vo.quantizer.restart_after = 1;
+      models::VqVae m(vo, gen);
+      zoo::VqVaeTask task(m);
+      optim::Adam opt(m.parameters(), {.lr = 1e-3});
+      const Tensor x = bernoulli(rand({16, 784}, gen), gen);
+      std::vector<int64_t> ids(16);
       CHECK(allocations(task_step(task, opt, x, ids, gen)) == 0);
     }
   }

@@ -9,6 +9,7 @@
 #include "module.h"
 #include "norm.h"
 #include "optim.h"
+#include "pixelcnn.h"
 #include "quantize.h"
 #include "recurrent.h"
 #include "reshape.h"
